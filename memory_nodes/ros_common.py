@@ -1,0 +1,171 @@
+"""Shared plumbing for the stack's rclpy nodes: QoS, parameters, input guards, entry points.
+
+Every node of the stack is a lifecycle node built from these pieces, so that QoS choices,
+parameter descriptors, the handling of malformed messages and the start-up sequence are the
+same everywhere:
+
+- ``SENSOR_QOS`` / ``RELIABLE_QOS`` / ``LATCHED_QOS``: named on purpose (sensor streams
+  best-effort, commands and memory writes reliable, latched state transient-local).
+- ``declare(node, name, default, description, ...)``: a parameter with a descriptor, read once.
+- ``InputGuard``: rejects a malformed message with a log line naming the field and value,
+  counts it per topic, and never lets the exception reach the executor.
+- ``run_lifecycle_node(cls, args)``: the console-script ``main()`` of a node: init, construct,
+  configure and activate when ``autostart`` is true, spin on a multi-threaded executor, shut
+  down cleanly on Ctrl-C or SIGTERM (works on Jazzy and Kilted).
+"""
+
+import math
+import signal
+import threading
+import time
+
+from builtin_interfaces.msg import Time
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+import rclpy
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.lifecycle import State, TransitionCallbackReturn
+from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy,
+                       qos_profile_sensor_data)
+
+SENSOR_QOS = qos_profile_sensor_data
+RELIABLE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=50,
+                          reliability=ReliabilityPolicy.RELIABLE,
+                          durability=DurabilityPolicy.VOLATILE)
+LATCHED_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                         reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+
+def declare(node, name, default, description, *, read_only=False, min_value=None,
+            max_value=None):
+    """Declare a parameter with a descriptor (and a range for numbers); return its value."""
+    descriptor = ParameterDescriptor(description=description, read_only=read_only)
+    if min_value is not None or max_value is not None:
+        if isinstance(default, bool):
+            raise ValueError(f'parameter {name!r}: a range makes no sense for a bool')
+        if isinstance(default, int):
+            descriptor.integer_range = [IntegerRange(
+                from_value=int(min_value if min_value is not None else -2**31),
+                to_value=int(max_value if max_value is not None else 2**31 - 1), step=0)]
+        else:
+            descriptor.floating_point_range = [FloatingPointRange(
+                from_value=float(min_value if min_value is not None else -1e300),
+                to_value=float(max_value if max_value is not None else 1e300), step=0.0)]
+    return node.declare_parameter(name, default, descriptor).value
+
+
+def stamp_to_sec(stamp):
+    """builtin_interfaces/Time to float seconds."""
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
+def sec_to_stamp(seconds):
+    """Float seconds to builtin_interfaces/Time (non-negative, finite)."""
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f'time must be finite and >= 0, got {seconds!r}')
+    sec = int(seconds)
+    nanosec = int(round((seconds - sec) * 1e9))
+    if nanosec >= 1_000_000_000:
+        sec, nanosec = sec + 1, nanosec - 1_000_000_000
+    return Time(sec=sec, nanosec=nanosec)
+
+
+class InputGuard:
+    """Count and log malformed input per topic or service; keep the node running.
+
+    Use as ``with guard('topic'):`` around the handling of one message: a ``ValueError``
+    (the stack's error for bad input, which names the field and value) is logged
+    (throttled), counted, and swallowed; any other exception is logged with its type and
+    counted too, because a callback that raises would take the executor down.
+    """
+
+    def __init__(self, logger, throttle_s=1.0):
+        self._logger = logger
+        self._throttle_s = throttle_s
+        self._last_log = {}
+        self._lock = threading.Lock()
+        self.rejected = {}
+        self.last_error = {}
+
+    @property
+    def total_rejected(self):
+        with self._lock:
+            return sum(self.rejected.values())
+
+    def reject(self, source, error):
+        """Record one rejected input from ``source`` with its error."""
+        now = time.monotonic()
+        with self._lock:
+            self.rejected[source] = self.rejected.get(source, 0) + 1
+            self.last_error[source] = str(error)
+            count = self.rejected[source]
+            should_log = now - self._last_log.get(source, -1e9) >= self._throttle_s
+            if should_log:
+                self._last_log[source] = now
+        if should_log:
+            kind = '' if isinstance(error, ValueError) else f'{type(error).__name__}: '
+            self._logger.error(f'rejected input on {source} ({count} so far): {kind}{error}')
+
+    def __call__(self, source):
+        return _GuardContext(self, source)
+
+
+class _GuardContext:
+
+    def __init__(self, guard, source):
+        self._guard = guard
+        self._source = source
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc is None or not isinstance(exc, Exception):
+            return False
+        self._guard.reject(self._source, exc)
+        return True
+
+
+def require_finite(name, values):
+    """Raise ValueError naming ``name`` when any value is NaN or infinite."""
+    for i, v in enumerate(values):
+        if not math.isfinite(v):
+            raise ValueError(f'{name}[{i}] is {v!r}; expected a finite number')
+
+
+def run_lifecycle_node(node_cls, args=None, *, num_threads=None):
+    """Console-script main(): spin one lifecycle node until Ctrl-C / SIGTERM.
+
+    When the node's ``autostart`` parameter is true the node configures and activates itself;
+    otherwise a lifecycle manager (or ``ros2 lifecycle set``) drives it.
+    """
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = node_cls()
+        executor = MultiThreadedExecutor(num_threads=num_threads)
+        executor.add_node(node)
+        signal.signal(signal.SIGTERM, lambda *_: executor.shutdown(timeout_sec=0.0))
+        if node.get_parameter('autostart').value:
+            autostart(node)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+def autostart(node):
+    """Configure then activate a lifecycle node; raise RuntimeError if a step fails."""
+    if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+        raise RuntimeError(f'{node.get_name()}: configure failed')
+    if node.trigger_activate() != TransitionCallbackReturn.SUCCESS:
+        raise RuntimeError(f'{node.get_name()}: activate failed')
+
+
+__all__ = ['SENSOR_QOS', 'RELIABLE_QOS', 'LATCHED_QOS', 'declare', 'stamp_to_sec',
+           'sec_to_stamp', 'InputGuard', 'require_finite', 'run_lifecycle_node', 'autostart',
+           'State', 'TransitionCallbackReturn']
