@@ -48,6 +48,15 @@ setup(
             # action expert: train and evaluate
             'memory-train = models.train:main',
             'memory-eval = models.evaluate:main',
+            # the node graph without the launch package (one process per node or composed)
+            'memory-stack = memory_nodes.runner:main',
+            # nodes (ros2 run memory_nodes <name>); config/stack.yaml lists them
+            'sim_bridge = sim.bridge_node:main',
+            'preprocessor = memory_nodes.preprocessor_node:main',
+            'memory_node = memory_nodes.memory_node:main',
+            'planner = memory_nodes.planner_node:main',
+            'executor = memory_nodes.executor_node:main',
+            'action_expert = memory_nodes.action_expert_node:main',
         ],
     },
 )
