@@ -1,0 +1,198 @@
+"""Configuration dataclasses of the memory-conditioned diffusion policy.
+
+One dataclass per part (encoders, memory bank, denoiser, diffusion, training); `PolicyConfig`
+holds them all and is what a checkpoint's config.json stores. Every dataclass validates
+itself in `__post_init__` and raises a ValueError that names the bad field and value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+# The action layout fixed by the sim/models contract: absolute end-effector target + gripper.
+ACTION_NAMES = ('x', 'y', 'z', 'yaw', 'gripper')
+ACTION_DIM = len(ACTION_NAMES)
+# Phases of a memory task (contract: 0 = cue, 1 = delay, 2 = act).
+NUM_PHASES = 3
+
+DENOISER_KINDS = ('transformer_adaln', 'transformer_xattn', 'unet')
+PREDICTION_TYPES = ('epsilon', 'sample')
+INFERENCE_SCHEDULERS = ('ddim', 'dpm')
+
+
+def _require(condition: bool, name: str, value: Any, what: str) -> None:
+    """Raise a ValueError naming the field and its bad value unless `condition` holds."""
+    if not condition:
+        raise ValueError(f'{name}={value!r}: {what}')
+
+
+def _positive(obj: Any, *names: str) -> None:
+    for name in names:
+        value = getattr(obj, name)
+        _require(isinstance(value, int) and value > 0, name, value, 'must be a positive int')
+
+
+@dataclass
+class EncoderConfig:
+    """Observation encoders: vision CNN, objects, proprioception, instruction."""
+
+    width: int = 128  # token width D shared by every encoder, the bank and the denoiser
+    image_size: int = 64  # input images are H = W = image_size pixels
+    cameras: tuple[str, ...] = ('rgb', 'wrist_rgb')  # observation keys encoded as images
+    image_channels: int = 3  # 3 for colour; 4 when a depth channel is appended
+    cnn_channels: tuple[int, ...] = (16, 32, 64, 128)  # stride-2 conv stages of the CNN
+    tokens_per_camera: int = 4  # vision tokens per camera (adaptive pool to a square grid)
+    proprio_dim: int = 12  # P: length of the proprio vector (set from the dataset)
+    object_slots: int = 4  # K: object slots per step (set from the dataset)
+    object_dim: int = 9  # D_OBJ: features per object slot (set from the dataset)
+    text_dim: int = 384  # MiniLM sentence-embedding width
+    perceptual_tokens: int = 8  # N_p: perceptual tokens per step after compression
+    heads: int = 4  # attention heads of the token compressor and cognitive summariser
+    pretrained_vision_path: str = ''  # local transformers model folder; '' = train the CNN
+
+    def __post_init__(self) -> None:
+        self.cameras = tuple(self.cameras)
+        self.cnn_channels = tuple(self.cnn_channels)
+        _positive(self, 'width', 'image_size', 'image_channels', 'tokens_per_camera',
+                  'proprio_dim', 'object_slots', 'object_dim', 'text_dim',
+                  'perceptual_tokens', 'heads')
+        _require(self.width % self.heads == 0, 'width', self.width,
+                 f'must be divisible by heads={self.heads}')
+        _require(len(self.cameras) > 0, 'cameras', self.cameras, 'needs at least one camera')
+        side = int(round(self.tokens_per_camera ** 0.5))
+        _require(side * side == self.tokens_per_camera, 'tokens_per_camera',
+                 self.tokens_per_camera, 'must be a square number (1, 4, 9, ...)')
+        _require(len(self.cnn_channels) > 0, 'cnn_channels', self.cnn_channels,
+                 'needs at least one stage')
+
+
+@dataclass
+class MemoryConfig:
+    """The perceptual-cognitive memory bank (PCMB)."""
+
+    enabled: bool = True  # False builds a memoryless network (no retrieval modules at all)
+    capacity: int = 64  # entries kept in the bank before adjacent-entry consolidation
+    write_every: int = 4  # write one bank entry every this many control steps
+    heads: int = 4  # attention heads of the retrieval cross-attention
+    max_steps: int = 1024  # largest time step the temporal position encoding is tuned for
+
+    def __post_init__(self) -> None:
+        _positive(self, 'capacity', 'write_every', 'heads', 'max_steps')
+        _require(self.capacity >= 2, 'capacity', self.capacity, 'must be at least 2')
+
+
+@dataclass
+class DenoiserConfig:
+    """The diffusion denoiser that maps a noisy action chunk to noise (or clean actions)."""
+
+    kind: str = 'transformer_adaln'  # one of DENOISER_KINDS
+    width: int = 128  # transformer width (the U-Net uses unet_dims instead)
+    layers: int = 4  # transformer blocks
+    heads: int = 4  # transformer attention heads
+    mlp_ratio: int = 4  # transformer MLP hidden width = mlp_ratio * width
+    unet_dims: tuple[int, ...] = (32, 64, 128)  # 1-D U-Net channels per level (DP shape)
+    unet_kernel: int = 5  # 1-D U-Net convolution kernel size
+    unet_cond_dim: int = 256  # 1-D U-Net: flattened memory tokens are projected to this
+    dropout: float = 0.0  # dropout inside the transformer blocks
+
+    def __post_init__(self) -> None:
+        self.unet_dims = tuple(self.unet_dims)
+        _require(self.kind in DENOISER_KINDS, 'kind', self.kind,
+                 f'must be one of {DENOISER_KINDS}')
+        _positive(self, 'width', 'layers', 'heads', 'mlp_ratio', 'unet_kernel', 'unet_cond_dim')
+        _require(self.width % self.heads == 0, 'width', self.width,
+                 f'must be divisible by heads={self.heads}')
+        _require(0.0 <= self.dropout < 1.0, 'dropout', self.dropout, 'must be in [0, 1)')
+
+
+@dataclass
+class DiffusionConfig:
+    """Noise schedule, action chunking and sampling."""
+
+    horizon: int = 16  # actions predicted per chunk
+    n_action_steps: int = 8  # actions of each chunk executed before predicting again
+    action_dim: int = ACTION_DIM  # x y z yaw gripper
+    train_timesteps: int = 100  # DDPM training steps
+    inference_steps: int = 10  # DDIM / DPM-Solver steps at inference
+    beta_schedule: str = 'squaredcos_cap_v2'  # diffusers beta schedule name
+    prediction_type: str = 'epsilon'  # 'epsilon' (predict noise) or 'sample' (clean actions)
+    scheduler: str = 'ddim'  # inference scheduler: 'ddim' or 'dpm' (DPM-Solver++)
+
+    def __post_init__(self) -> None:
+        _positive(self, 'horizon', 'n_action_steps', 'action_dim', 'train_timesteps',
+                  'inference_steps')
+        _require(self.n_action_steps <= self.horizon, 'n_action_steps', self.n_action_steps,
+                 f'must be <= horizon={self.horizon}')
+        _require(self.horizon % 4 == 0, 'horizon', self.horizon,
+                 'must be divisible by 4 (two U-Net down-samplings)')
+        _require(self.inference_steps <= self.train_timesteps, 'inference_steps',
+                 self.inference_steps, f'must be <= train_timesteps={self.train_timesteps}')
+        _require(self.prediction_type in PREDICTION_TYPES, 'prediction_type',
+                 self.prediction_type, f'must be one of {PREDICTION_TYPES}')
+        _require(self.scheduler in INFERENCE_SCHEDULERS, 'scheduler', self.scheduler,
+                 f'must be one of {INFERENCE_SCHEDULERS}')
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings of `memory-train`."""
+
+    steps: int = 3000  # optimiser steps
+    batch_episodes: int = 16  # episodes per batch
+    queries_per_episode: int = 4  # query steps (chunks to predict) per episode per batch
+    lr: float = 3e-4  # AdamW learning rate (cosine decay after warm-up)
+    weight_decay: float = 1e-4  # AdamW weight decay
+    warmup_steps: int = 200  # linear learning-rate warm-up
+    ema_decay: float = 0.999  # EMA decay ceiling (diffusers EMAModel)
+    grad_clip: float = 1.0  # gradient-norm clip
+    seed: int = 0  # torch / numpy seed
+    image_shift: int = 2  # random-shift augmentation in pixels (0 = none)
+
+    def __post_init__(self) -> None:
+        _positive(self, 'steps', 'batch_episodes', 'queries_per_episode')
+        _require(self.lr > 0, 'lr', self.lr, 'must be > 0')
+        _require(0.0 <= self.ema_decay < 1.0, 'ema_decay', self.ema_decay, 'must be in [0, 1)')
+        _require(self.image_shift >= 0, 'image_shift', self.image_shift, 'must be >= 0')
+
+
+@dataclass
+class PolicyConfig:
+    """Everything needed to rebuild a policy network; stored as a checkpoint's config.json."""
+
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    memory: MemoryConfig = field(default_factory=MemoryConfig)
+    denoiser: DenoiserConfig = field(default_factory=DenoiserConfig)
+    diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        parts = {'encoder': EncoderConfig, 'memory': MemoryConfig, 'denoiser': DenoiserConfig,
+                 'diffusion': DiffusionConfig, 'train': TrainConfig}
+        for name, cls in parts.items():
+            value = getattr(self, name)
+            if isinstance(value, dict):
+                setattr(self, name, _from_dict(cls, value, name))
+            elif not isinstance(value, cls):
+                raise ValueError(f'{name}={value!r}: must be a {cls.__name__} or a dict')
+        if self.denoiser.kind.startswith('transformer'):
+            _require(self.denoiser.width == self.encoder.width, 'denoiser.width',
+                     self.denoiser.width, f'must equal encoder.width={self.encoder.width}')
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PolicyConfig:
+        return _from_dict(cls, data, 'config')
+
+
+def _from_dict(cls: type, data: dict[str, Any], where: str) -> Any:
+    """Build dataclass `cls` from a dict, refusing unknown keys (typos) by name."""
+    if not isinstance(data, dict):
+        raise ValueError(f'{where}={data!r}: must be a dict')
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f'{where}: unknown field(s) {unknown}; known: {sorted(known)}')
+    return cls(**data)

@@ -1,0 +1,191 @@
+"""Denoisers of the diffusion action expert: noisy chunk + step + memory tokens -> output.
+
+- `TransformerDenoiser(mode='adaln')`: the memory-augmented tokens are flattened into one
+  conditioning vector that modulates every block through adaLN-Zero (DiT), i.e. FiLM-style
+  scale / shift / gate; the action tokens only self-attend.
+- `TransformerDenoiser(mode='xattn')`: the same blocks, the diffusion step still modulates
+  them, but the memory tokens enter only by cross-attention from the action tokens.
+- `ConditionalUnet1D`: the 1-D temporal U-Net of Diffusion Policy (Chi et al.), FiLM-
+  conditioned on the diffusion step and the flattened memory tokens: the baseline.
+
+All take x (B, H, A) noisy actions, timestep (B,) and cond (B, L, D) tokens, and return
+(B, H, A).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from models.config import DenoiserConfig
+from models.encoders import CrossAttention
+from models.memory_bank import sinusoid
+
+
+class StepEmbedding(nn.Module):
+    """Diffusion-step embedding: sinusoid then MLP."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.width = width
+        self.mlp = nn.Sequential(nn.Linear(width, 2 * width), nn.SiLU(),
+                                 nn.Linear(2 * width, width))
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        return self.mlp(sinusoid(t, self.width, 10000.0))
+
+
+def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    return x * (1.0 + scale.unsqueeze(1)) + shift.unsqueeze(1)
+
+
+class DenoiserBlock(nn.Module):
+    """Self-attention (+ optional cross-attention) + MLP, adaLN-Zero modulated by a vector."""
+
+    def __init__(self, width: int, heads: int, mlp_ratio: int, dropout: float,
+                 cross: bool) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(width, elementwise_affine=False)
+        self.attn = nn.MultiheadAttention(width, heads, dropout=dropout, batch_first=True)
+        self.cross = cross
+        if cross:
+            self.norm_x = nn.LayerNorm(width)
+            self.norm_ctx = nn.LayerNorm(width)
+            self.xattn = CrossAttention(width, heads)
+        self.norm2 = nn.LayerNorm(width, elementwise_affine=False)
+        self.mlp = nn.Sequential(nn.Linear(width, mlp_ratio * width), nn.GELU(),
+                                 nn.Dropout(dropout), nn.Linear(mlp_ratio * width, width))
+        self.ada = nn.Sequential(nn.SiLU(), nn.Linear(width, 6 * width))
+        nn.init.zeros_(self.ada[1].weight)
+        nn.init.zeros_(self.ada[1].bias)
+
+    def forward(self, x: torch.Tensor, vec: torch.Tensor,
+                context: torch.Tensor | None) -> torch.Tensor:
+        """x (B, H, D) action tokens, vec (B, D) modulation vector, context (B, L, D)."""
+        s1, c1, g1, s2, c2, g2 = self.ada(vec).chunk(6, -1)  # each (B, D)
+        h = modulate(self.norm1(x), s1, c1)
+        x = x + g1.unsqueeze(1) * self.attn(h, h, h, need_weights=False)[0]
+        if self.cross:
+            x = x + self.xattn(self.norm_x(x), self.norm_ctx(context))
+        return x + g2.unsqueeze(1) * self.mlp(modulate(self.norm2(x), s2, c2))
+
+
+class TransformerDenoiser(nn.Module):
+    """Transformer over the H action tokens, conditioned by adaLN ('adaln') or x-attn."""
+
+    def __init__(self, cfg: DenoiserConfig, action_dim: int, horizon: int, cond_tokens: int,
+                 mode: str) -> None:
+        super().__init__()
+        if mode not in ('adaln', 'xattn'):
+            raise ValueError(f"mode={mode!r}: must be 'adaln' or 'xattn'")
+        d = cfg.width
+        self.mode = mode
+        self.inp = nn.Linear(action_dim, d)
+        self.pos = nn.Parameter(torch.randn(horizon, d) * 0.02)
+        self.step = StepEmbedding(d)
+        if mode == 'adaln':  # flattened memory tokens -> one modulation vector
+            self.cond = nn.Sequential(nn.Linear(cond_tokens * d, d), nn.SiLU(), nn.Linear(d, d))
+        self.blocks = nn.ModuleList(
+            DenoiserBlock(d, cfg.heads, cfg.mlp_ratio, cfg.dropout, cross=mode == 'xattn')
+            for _ in range(cfg.layers))
+        self.norm_out = nn.LayerNorm(d, elementwise_affine=False)
+        self.ada_out = nn.Sequential(nn.SiLU(), nn.Linear(d, 2 * d))
+        self.out = nn.Linear(d, action_dim)
+        for layer in (self.ada_out[1], self.out):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    def forward(self, x: torch.Tensor, timestep: torch.Tensor,
+                cond: torch.Tensor) -> torch.Tensor:
+        vec = self.step(timestep)  # (B, D)
+        context = None
+        if self.mode == 'adaln':
+            vec = vec + self.cond(cond.flatten(1))  # (B, L*D) -> (B, D)
+        else:
+            context = cond  # (B, L, D)
+        h = self.inp(x) + self.pos  # (B, H, D)
+        for block in self.blocks:
+            h = block(h, vec, context)
+        shift, scale = self.ada_out(vec).chunk(2, -1)
+        return self.out(modulate(self.norm_out(h), shift, scale))  # (B, H, A)
+
+
+class ResidualBlock1D(nn.Module):
+    """Diffusion Policy's ConditionalResidualBlock1D: two conv blocks, FiLM in between."""
+
+    def __init__(self, c_in: int, c_out: int, cond_dim: int, kernel: int) -> None:
+        super().__init__()
+        groups = 8 if c_out % 8 == 0 else 1
+        self.conv1 = nn.Sequential(nn.Conv1d(c_in, c_out, kernel, padding=kernel // 2),
+                                   nn.GroupNorm(groups, c_out), nn.Mish())
+        self.conv2 = nn.Sequential(nn.Conv1d(c_out, c_out, kernel, padding=kernel // 2),
+                                   nn.GroupNorm(groups, c_out), nn.Mish())
+        self.film = nn.Sequential(nn.Mish(), nn.Linear(cond_dim, 2 * c_out))
+        self.skip = nn.Conv1d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(x)  # (B, C, T)
+        scale, bias = self.film(cond).unsqueeze(-1).chunk(2, 1)  # (B, C, 1) each
+        h = self.conv2(scale * h + bias)
+        return h + self.skip(x)
+
+
+class ConditionalUnet1D(nn.Module):
+    """Diffusion Policy's 1-D temporal U-Net with FiLM global conditioning."""
+
+    def __init__(self, cfg: DenoiserConfig, action_dim: int, cond_tokens: int,
+                 cond_width: int) -> None:
+        super().__init__()
+        dims = (action_dim, *cfg.unet_dims)
+        step_dim = cfg.unet_dims[0]
+        self.step = StepEmbedding(step_dim)
+        # the flattened memory tokens are projected once, then FiLM'd into every block
+        self.cond = nn.Sequential(nn.Linear(cond_tokens * cond_width, cfg.unet_cond_dim),
+                                  nn.Mish())
+        cond_dim = step_dim + cfg.unet_cond_dim
+        k = cfg.unet_kernel
+        pairs = list(zip(dims[:-1], dims[1:]))
+        self.down = nn.ModuleList()
+        for i, (c_in, c_out) in enumerate(pairs):
+            last = i == len(pairs) - 1
+            self.down.append(nn.ModuleList([
+                ResidualBlock1D(c_in, c_out, cond_dim, k),
+                ResidualBlock1D(c_out, c_out, cond_dim, k),
+                nn.Conv1d(c_out, c_out, 3, 2, 1) if not last else nn.Identity()]))
+        mid = dims[-1]
+        self.mid = nn.ModuleList([ResidualBlock1D(mid, mid, cond_dim, k),
+                                  ResidualBlock1D(mid, mid, cond_dim, k)])
+        self.up = nn.ModuleList()
+        for c_in, c_out in reversed(pairs[1:]):
+            self.up.append(nn.ModuleList([
+                ResidualBlock1D(2 * c_out, c_in, cond_dim, k),
+                ResidualBlock1D(c_in, c_in, cond_dim, k),
+                nn.ConvTranspose1d(c_in, c_in, 4, 2, 1)]))
+        self.final = nn.Sequential(
+            nn.Conv1d(dims[1], dims[1], k, padding=k // 2),
+            nn.GroupNorm(8 if dims[1] % 8 == 0 else 1, dims[1]), nn.Mish(),
+            nn.Conv1d(dims[1], action_dim, 1))
+
+    def forward(self, x: torch.Tensor, timestep: torch.Tensor,
+                cond: torch.Tensor) -> torch.Tensor:
+        g = torch.cat([self.step(timestep), self.cond(cond.flatten(1))], -1)  # (B, cond_dim)
+        h = x.transpose(1, 2)  # (B, A, H)
+        skips = []
+        for res1, res2, down in self.down:
+            h = res2(res1(h, g), g)
+            skips.append(h)
+            h = down(h)
+        for block in self.mid:
+            h = block(h, g)
+        for res1, res2, up in self.up:
+            h = torch.cat([h, skips.pop()], 1)
+            h = up(res2(res1(h, g), g))
+        return self.final(h).transpose(1, 2)  # (B, H, A)
+
+
+def build_denoiser(cfg: DenoiserConfig, action_dim: int, horizon: int, cond_tokens: int,
+                   cond_width: int) -> nn.Module:
+    if cfg.kind == 'unet':
+        return ConditionalUnet1D(cfg, action_dim, cond_tokens, cond_width)
+    mode = 'adaln' if cfg.kind == 'transformer_adaln' else 'xattn'
+    return TransformerDenoiser(cfg, action_dim, horizon, cond_tokens, mode)

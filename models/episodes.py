@@ -1,0 +1,199 @@
+"""Recorded episodes (the sim/models contract's .npz schema) and training batches from them.
+
+A dataset is `<root>/<task>/ep_<seed>_<mode>.npz` (+ `<root>/meta.json`). Episodes are read
+with `sim.dataset.load_episode` when the sim package provides it, else directly with
+`np.load(..., allow_pickle=False)` following the same schema. Only policy inputs are kept
+(never gt_positions or hidden, which are privileged).
+
+`SequenceBatcher` turns episodes into the batched training view of the memory bank: per
+episode the bank keyframes (every `write_every` steps) and a few query steps, each query
+seeing only keyframes strictly before it, exactly as the step-by-step policy does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import json
+from pathlib import Path
+import re
+from typing import Any
+
+import numpy as np
+import torch
+
+EPISODE_NAME = re.compile(r'^ep_(?P<seed>-?\d+)_(?P<mode>[a-z_]+)\.npz$')
+STEP_KEYS = ('rgb', 'wrist_rgb', 'proprio', 'objects', 'phase')
+
+
+@dataclass
+class Episode:
+    """The policy-visible part of one recorded episode."""
+
+    task: str
+    seed: int
+    mode: str
+    instruction: str
+    success: bool
+    rgb: np.ndarray  # (T, H, W, 3) uint8 scene camera
+    wrist_rgb: np.ndarray  # (T, H, W, 3) uint8 wrist camera
+    proprio: np.ndarray  # (T, P) float32
+    objects: np.ndarray  # (T, K, D_OBJ) float32
+    phase: np.ndarray  # (T,) int8: 0 cue, 1 delay, 2 act
+    action: np.ndarray  # (T, 5) float32 expert end-effector targets + gripper
+
+    @property
+    def length(self) -> int:
+        return int(self.action.shape[0])
+
+    def validate(self, where: str) -> None:
+        t = self.length
+        for key in ('rgb', 'wrist_rgb', 'proprio', 'objects', 'phase'):
+            value = getattr(self, key)
+            if value.shape[0] != t:
+                raise ValueError(f'{where}: {key} has {value.shape[0]} steps, action has {t}')
+        if self.action.ndim != 2 or self.action.shape[1] != 5:
+            raise ValueError(f'{where}: action shape {self.action.shape}, expected (T, 5)')
+        if self.rgb.dtype != np.uint8 or self.rgb.ndim != 4:
+            raise ValueError(f'{where}: rgb must be uint8 (T, H, W, 3), got '
+                             f'{self.rgb.dtype} {self.rgb.shape}')
+
+
+def _scalar(value: Any) -> Any:
+    return value.item() if isinstance(value, np.ndarray) else value
+
+
+def load_episode(path: str | Path) -> Episode:
+    """Read one episode file (via sim.dataset when present) into an `Episode`."""
+    path = Path(path)
+    try:
+        from sim.dataset import load_episode as sim_load_episode
+    except ImportError:
+        sim_load_episode = None
+    if sim_load_episode is not None:
+        data = sim_load_episode(path)
+        get = data.__getattribute__
+    else:
+        with np.load(path, allow_pickle=False) as npz:
+            data = {key: npz[key] for key in npz.files}
+        get = data.__getitem__
+    episode = Episode(
+        task=str(_scalar(get('task'))), seed=int(_scalar(get('seed'))),
+        mode=str(_scalar(get('mode'))), instruction=str(_scalar(get('instruction'))),
+        success=bool(_scalar(get('success'))),
+        rgb=np.asarray(get('rgb')), wrist_rgb=np.asarray(get('wrist_rgb')),
+        proprio=np.asarray(get('proprio'), np.float32),
+        objects=np.asarray(get('objects'), np.float32),
+        phase=np.asarray(get('phase')).astype(np.int64),
+        action=np.asarray(get('action'), np.float32))
+    episode.validate(str(path))
+    return episode
+
+
+def find_episode_files(root: str | Path, tasks: list[str] | None = None,
+                       modes: tuple[str, ...] = ('memory',),
+                       seeds: set[int] | None = None) -> list[Path]:
+    """Episode files under `root` filtered by task, mode and seed, sorted."""
+    root = Path(root)
+    if not root.is_dir():
+        raise ValueError(f'data root={str(root)!r}: no such folder')
+    found = []
+    for path in sorted(root.glob('*/ep_*.npz')):
+        match = EPISODE_NAME.match(path.name)
+        if not match:
+            continue
+        if tasks and path.parent.name not in tasks:
+            continue
+        if match['mode'] not in modes:
+            continue
+        if seeds is not None and int(match['seed']) not in seeds:
+            continue
+        found.append(path)
+    return found
+
+
+def read_meta(root: str | Path) -> dict[str, Any]:
+    meta = Path(root) / 'meta.json'
+    return json.loads(meta.read_text()) if meta.exists() else {}
+
+
+def pad_objects(objects: np.ndarray, slots: int) -> np.ndarray:
+    """(..., K, D) -> (..., slots, D), zero-padded (an absent slot looks like a hidden one)."""
+    k = objects.shape[-2]
+    if k > slots:
+        raise ValueError(f'objects has {k} slots, the model has object_slots={slots}')
+    if k == slots:
+        return objects
+    pad = [(0, 0)] * objects.ndim
+    pad[-2] = (0, slots - k)
+    return np.pad(objects, pad)
+
+
+def action_chunk(actions: np.ndarray, t: int, horizon: int) -> np.ndarray:
+    """actions[t:t+horizon], padded by repeating the last action (Diffusion Policy)."""
+    chunk = actions[t:t + horizon]
+    if len(chunk) < horizon:
+        chunk = np.concatenate([chunk, np.repeat(chunk[-1:], horizon - len(chunk), 0)])
+    return chunk
+
+
+class SequenceBatcher:
+    """Random training batches: bank keyframes + query steps + target chunks per episode."""
+
+    def __init__(self, episodes: list[Episode], text_vectors: dict[str, np.ndarray],
+                 cameras: tuple[str, ...], object_slots: int, horizon: int,
+                 write_every: int, queries: int, seed: int = 0) -> None:
+        if not episodes:
+            raise ValueError('episodes: empty; nothing to train on')
+        self.episodes = episodes
+        self.text = text_vectors
+        self.cameras = cameras
+        self.slots = object_slots
+        self.horizon = horizon
+        self.write_every = write_every
+        self.queries = queries
+        self.rng = np.random.default_rng(seed)
+
+    def _steps(self, ep: Episode, steps: np.ndarray) -> dict[str, np.ndarray]:
+        out = {cam: getattr(ep, cam)[steps] for cam in self.cameras}
+        out['proprio'] = ep.proprio[steps]
+        out['objects'] = pad_objects(ep.objects[steps], self.slots)
+        out['phase'] = ep.phase[steps]
+        out['step'] = steps.astype(np.float32)
+        return out
+
+    def sample(self, batch_episodes: int) -> dict[str, torch.Tensor]:
+        """One batch; keyframe tensors are padded to the batch's longest bank (key_valid)."""
+        chosen = self.rng.integers(len(self.episodes), size=batch_episodes)
+        per_ep = []
+        for idx in chosen:
+            ep = self.episodes[idx]
+            queries = np.sort(self.rng.integers(ep.length, size=self.queries))
+            # the bank a query at step t sees: keyframes at steps < t (written after reading)
+            keys = np.arange(0, int(queries.max()), self.write_every)
+            per_ep.append((ep, queries, keys))
+        m = max(1, max(len(k) for _, _, k in per_ep))
+        batch: dict[str, list[np.ndarray]] = {}
+        for ep, queries, keys in per_ep:
+            q = self._steps(ep, queries)
+            padded_keys = np.concatenate([keys, np.zeros(m - len(keys), np.int64)])
+            k = self._steps(ep, padded_keys.astype(np.int64))
+            item = {f'query_{n}': v for n, v in q.items()}
+            item.update({f'key_{n}': v for n, v in k.items()})
+            item['key_valid'] = np.arange(m) < len(keys)
+            item['text'] = self.text[ep.instruction]
+            item['actions'] = np.stack([action_chunk(ep.action, int(t), self.horizon)
+                                        for t in queries])
+            for name, value in item.items():
+                batch.setdefault(name, []).append(value)
+        return {name: torch.from_numpy(np.stack(values)) for name, values in batch.items()}
+
+
+def dataset_arrays(episodes: list[Episode], object_slots: int) -> dict[str, torch.Tensor]:
+    """All actions / proprio / objects of the dataset, to fit the normaliser."""
+    return {
+        'action': torch.from_numpy(np.concatenate([e.action for e in episodes])),
+        'proprio': torch.from_numpy(np.concatenate([e.proprio for e in episodes])),
+        'objects': torch.from_numpy(np.concatenate(
+            [pad_objects(e.objects, object_slots) for e in episodes]).reshape(
+                -1, episodes[0].objects.shape[-1])),
+    }

@@ -1,0 +1,170 @@
+"""`memory-eval`: closed-loop success of a checkpoint on held-out seeds, per task.
+
+    memory-eval --checkpoint models/checkpoints/pcmb_adaln --tasks shell_game,count \\
+        --seeds 1000-1049 --out runs/eval.json
+
+For each task it runs three variants on the same held-out seeds:
+- `memory`: the policy with its memory bank, in the env's 'memory' mode (hidden answer);
+- `memory_off`: the same network with the bank cleared every step, same env mode;
+- `oracle`: the policy with memory in the env's 'oracle' mode (answer visible: motor skill);
+and reports the task's chance ceiling (what a memoryless policy can reach by guessing).
+Tasks come from `sim.make_env`; 'synthetic_cups' is the models' own synthetic task.
+Envs of one task run in lock step in batches (`--batch`), one policy call per step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+import sys
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from models.checkpoint import load_checkpoint
+from models.policy import MemoryDiffusionPolicy, pick_device
+from models.synthetic import CHANCE_CEILING, TASK_NAME, SyntheticCupsEnv
+from models.text_encoder import InstructionEncoder
+from models.train import parse_seeds
+
+VARIANTS = ('memory', 'memory_off', 'oracle')
+
+
+def make_env(task: str, seed: int, mode: str) -> Any:
+    if task == TASK_NAME:
+        return SyntheticCupsEnv(seed, mode)
+    from sim import make_env as sim_make_env
+
+    return sim_make_env(task, seed=seed, mode=mode)
+
+
+def chance_ceiling(task: str) -> float | None:
+    if task == TASK_NAME:
+        return CHANCE_CEILING
+    try:
+        from sim import TASKS
+    except ImportError:
+        return None
+    task_cls = TASKS.get(task)
+    for name in ('chance_ceiling', 'chance', 'CHANCE_CEILING', 'CHANCE'):
+        value = getattr(task_cls, name, None)
+        if value is not None:
+            return float(value() if callable(value) else value)
+    return None
+
+
+def stack_obs(observations: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    return {k: np.stack([np.asarray(o[k]) for o in observations])
+            for k in ('rgb', 'wrist_rgb', 'proprio', 'objects', 'phase')}
+
+
+def run_episodes(policy: MemoryDiffusionPolicy, envs: list[Any]) -> list[bool]:
+    """Run envs in lock step with one batched policy; finished envs are held, not stepped."""
+    policy.reset([env.instruction for env in envs])
+    obs = [env.reset() for env in envs]
+    done = [False] * len(envs)
+    horizon = max(int(env.max_steps) for env in envs)
+    for _ in range(horizon):
+        actions = policy.select_action(stack_obs(obs))
+        actions = actions.reshape(len(envs), -1)
+        for i, env in enumerate(envs):
+            if not done[i]:
+                obs[i], done[i], _ = env.step(actions[i])
+        if all(done):
+            break
+    return [bool(env.success()) for env in envs]
+
+
+def evaluate(checkpoint: Path, tasks: list[str], seeds: list[int],
+             variants: tuple[str, ...] = VARIANTS, batch: int = 10,
+             device: str = 'auto', progress: bool = True) -> dict[str, Any]:
+    from tqdm import tqdm
+
+    dev = pick_device(device)
+    net, meta = load_checkpoint(checkpoint, dev)
+    text = InstructionEncoder()
+    results: dict[str, Any] = {'checkpoint': str(checkpoint), 'seeds': [min(seeds), max(seeds)],
+                               'episodes_per_cell': len(seeds), 'trained_on': meta,
+                               'tasks': {}}
+    train_seeds = str(meta.get('dataset', {}).get('seeds', ''))
+    for task in tasks:
+        row: dict[str, Any] = {'chance': chance_ceiling(task)}
+        for variant in variants:
+            env_mode = 'oracle' if variant == 'oracle' else 'memory'
+            successes: list[bool] = []
+            start = time.time()
+            chunks = [seeds[i:i + batch] for i in range(0, len(seeds), batch)]
+            bar = tqdm(chunks, desc=f'{task}/{variant}', disable=not progress, leave=False)
+            for chunk in bar:
+                policy = MemoryDiffusionPolicy(net, text, dev, memory=variant != 'memory_off',
+                                               batch=len(chunk), seed=chunk[0])
+                successes += run_episodes(policy, [make_env(task, s, env_mode) for s in chunk])
+                bar.set_postfix(success=f'{np.mean(successes):.2f}')
+            row[variant] = float(np.mean(successes))
+            row[f'{variant}_seconds'] = round(time.time() - start, 1)
+            print(f'[memory-eval] {task:24s} {variant:10s} success {row[variant]:.2f} '
+                  f'({len(successes)} episodes, {row[f"{variant}_seconds"]} s)', flush=True)
+        results['tasks'][task] = row
+    results['train_seeds'] = train_seeds
+    return results
+
+
+def markdown_table(results: dict[str, Any]) -> str:
+    """The results table: success per task and variant, plus the chance ceiling."""
+    variants = [v for v in VARIANTS if any(v in r for r in results['tasks'].values())]
+    head = '| task | ' + ' | '.join(variants) + ' | chance ceiling |'
+    lines = [head, '|' + ' --- |' * (len(variants) + 2)]
+    for task, row in results['tasks'].items():
+        cells = [f'{100 * row[v]:.0f} %' if v in row else '-' for v in variants]
+        chance = '-' if row.get('chance') is None else f'{100 * row["chance"]:.0f} %'
+        lines.append(f'| {task} | ' + ' | '.join(cells) + f' | {chance} |')
+    if len(results['tasks']) > 1:
+        means = [np.mean([r[v] for r in results['tasks'].values() if v in r]) for v in variants]
+        lines.append('| **mean** | ' + ' | '.join(f'{100 * m:.0f} %' for m in means) + ' | |')
+    return '\n'.join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog='memory-eval', description=__doc__.split('\n')[0])
+    p.add_argument('--checkpoint', type=Path, required=True)
+    p.add_argument('--tasks', required=True, help="comma-separated, e.g. 'synthetic_cups'")
+    p.add_argument('--seeds', default='1000-1049', help='held-out seeds (never trained on)')
+    p.add_argument('--variants', default=','.join(VARIANTS))
+    p.add_argument('--batch', type=int, default=10, help='envs run in lock step')
+    p.add_argument('--device', default='auto')
+    p.add_argument('--threads', type=int, default=0)
+    p.add_argument('--out', type=Path, help='write results JSON (+ .md table) here')
+    p.add_argument('--no-progress', action='store_true')
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault('HF_HUB_OFFLINE', '1')
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    variants = tuple(v for v in args.variants.split(',') if v)
+    for v in variants:
+        if v not in VARIANTS:
+            raise ValueError(f'variants: {v!r} is not one of {VARIANTS}')
+    seeds = sorted(parse_seeds(args.seeds) or [])
+    if not seeds:
+        raise ValueError(f'seeds={args.seeds!r}: no seeds')
+    tasks = [t for t in args.tasks.split(',') if t]
+    results = evaluate(args.checkpoint, tasks, seeds, variants, args.batch, args.device,
+                       progress=not args.no_progress)
+    table = markdown_table(results)
+    print(table)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=1, default=str))
+        args.out.with_suffix('.md').write_text(table + '\n')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,258 @@
+"""The perceptual-cognitive memory bank (PCMB), after MemoryVLA.
+
+Each step the encoder's perceptual tokens (N_p, D: fine detail) and cognitive token (D: an
+instruction-conditioned summary) form working memory. `MemoryBank` stores past working
+memories with their time step; `MemoryRetrieval` lets working memory attend over the stored
+entries (keys and queries carry sinusoidal temporal position encodings) and fuses what it
+retrieved with the current tokens through a learned sigmoid gate:
+    fused = g * retrieved + (1 - g) * current,  g = sigmoid(W [current, retrieved]).
+A learned null entry is always attendable, so an empty (or cleared) bank is well defined:
+that is how the policy's "memory off" mode runs the same network with no past.
+
+When the bank holds more than `capacity` entries it consolidates: the most similar adjacent
+pair (cosine similarity of cognitive token + mean perceptual token) is merged into one
+count-weighted average entry (time step averaged too), as in MemoryVLA.
+
+The bank stores the raw (pre-fusion) working memory, like a transformer's key/value cache, so
+training can compute all steps of an episode in parallel (`retrieve_batched`) and inference
+step by step (`MemoryBank` + `MemoryRetrieval.forward`) with the same result as long as no
+consolidation has happened (tests/models/test_memory_bank.py checks this).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from models.config import MemoryConfig
+from models.encoders import CrossAttention
+
+
+def sinusoid(t: torch.Tensor, width: int, max_period: float) -> torch.Tensor:
+    """Sinusoidal encoding of (possibly fractional) time steps: (...,) -> (..., width)."""
+    half = width // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device,
+                                                           dtype=torch.float32) / half)
+    angles = t.float().unsqueeze(-1) * freqs  # (..., half)
+    return torch.cat([angles.sin(), angles.cos()], -1)
+
+
+class TemporalEncoding(nn.Module):
+    """Temporal position encoding: sinusoid of the time step through a small MLP."""
+
+    def __init__(self, width: int, max_steps: int) -> None:
+        super().__init__()
+        self.width = width
+        self.max_period = float(max(4 * max_steps, 16))
+        self.mlp = nn.Sequential(nn.Linear(width, width), nn.SiLU(), nn.Linear(width, width))
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        return self.mlp(sinusoid(t, self.width, self.max_period))
+
+
+class GatedFusion(nn.Module):
+    """fused = g * retrieved + (1 - g) * current with a per-channel learned gate."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.gate = nn.Linear(2 * width, width)
+
+    def forward(self, current: torch.Tensor, retrieved: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        g = torch.sigmoid(self.gate(torch.cat([current, retrieved], -1)))
+        return g * retrieved + (1.0 - g) * current, g
+
+
+class MemoryRetrieval(nn.Module):
+    """Working memory retrieves from the bank by attention and fuses through a gate."""
+
+    def __init__(self, cfg: MemoryConfig, width: int, perceptual_tokens: int) -> None:
+        super().__init__()
+        self.n_p = perceptual_tokens
+        self.tpe = TemporalEncoding(width, cfg.max_steps)
+        self.null_p = nn.Parameter(torch.randn(1, width) * 0.02)
+        self.null_c = nn.Parameter(torch.randn(1, width) * 0.02)
+        self.norm_pq, self.norm_pk = nn.LayerNorm(width), nn.LayerNorm(width)
+        self.norm_cq, self.norm_ck = nn.LayerNorm(width), nn.LayerNorm(width)
+        self.attn_p = CrossAttention(width, cfg.heads)
+        self.attn_c = CrossAttention(width, cfg.heads)
+        self.fuse_p = GatedFusion(width)
+        self.fuse_c = GatedFusion(width)
+
+    def forward(self, perceptual: torch.Tensor, cognitive: torch.Tensor, now: torch.Tensor,
+                bank_p: torch.Tensor, bank_c: torch.Tensor, bank_t: torch.Tensor,
+                bank_valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict]:
+        """Retrieve + fuse for B queries.
+
+        perceptual (B, N_p, D), cognitive (B, D), now (B,) current time step;
+        bank_p (B, M, N_p, D), bank_c (B, M, D), bank_t (B, M), bank_valid (B, M) bool.
+        Returns fused perceptual (B, N_p, D), fused cognitive (B, D) and diagnostics.
+        """
+        b, m = bank_t.shape
+        d = cognitive.shape[-1]
+        t_now = self.tpe(now)  # (B, D)
+        t_bank = self.tpe(bank_t)  # (B, M, D)
+        ones = torch.ones(b, 1, dtype=torch.bool, device=bank_valid.device)
+        # perceptual stream: each current token attends over every stored token
+        keys_p = (self.norm_pk(bank_p) + t_bank.unsqueeze(2)).reshape(b, m * self.n_p, d)
+        keys_p = torch.cat([self.null_p.expand(b, 1, d), keys_p], 1)  # (B, 1 + M*N_p, D)
+        mask_p = torch.cat([ones, bank_valid.repeat_interleave(self.n_p, 1)], 1)
+        query_p = self.norm_pq(perceptual) + t_now.unsqueeze(1)  # (B, N_p, D)
+        got_p = self.attn_p(query_p, keys_p, mask_p)  # (B, N_p, D)
+        # cognitive stream: the summary token attends over stored summaries
+        keys_c = torch.cat([self.null_c.expand(b, 1, d), self.norm_ck(bank_c) + t_bank], 1)
+        mask_c = torch.cat([ones, bank_valid], 1)  # (B, 1 + M)
+        query_c = (self.norm_cq(cognitive) + t_now).unsqueeze(1)  # (B, 1, D)
+        got_c = self.attn_c(query_c, keys_c, mask_c).squeeze(1)  # (B, D)
+        fused_p, gate_p = self.fuse_p(perceptual, got_p)
+        fused_c, gate_c = self.fuse_c(cognitive, got_c)
+        info = {'gate_p': gate_p.detach(), 'gate_c': gate_c.detach(),
+                'retrieved_p': got_p, 'retrieved_c': got_c}
+        return fused_p, fused_c, info
+
+    def retrieve_batched(self, perceptual: torch.Tensor, cognitive: torch.Tensor,
+                         now: torch.Tensor, key_p: torch.Tensor, key_c: torch.Tensor,
+                         key_t: torch.Tensor, key_valid: torch.Tensor
+                         ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Training view: Q query steps per episode over the episode's keyframes.
+
+        perceptual (B, Q, N_p, D), cognitive (B, Q, D), now (B, Q); keyframes key_p
+        (B, M, N_p, D), key_c (B, M, D), key_t (B, M), key_valid (B, M). A query at step t
+        sees keyframes with time < t only (causal), as the step-by-step bank does.
+        Returns fused perceptual (B, Q, N_p, D) and cognitive (B, Q, D).
+        """
+        b, q = now.shape
+        causal = key_valid.unsqueeze(1) & (key_t.unsqueeze(1) < now.unsqueeze(2))  # (B, Q, M)
+
+        def per_query(x: torch.Tensor) -> torch.Tensor:  # (B, ...) -> (B*Q, ...)
+            return x.repeat_interleave(q, 0)
+
+        fused_p, fused_c, _ = self.forward(
+            perceptual.flatten(0, 1), cognitive.flatten(0, 1), now.flatten(),
+            per_query(key_p), per_query(key_c), per_query(key_t), causal.flatten(0, 1))
+        return fused_p.view(b, q, *fused_p.shape[1:]), fused_c.view(b, q, -1)
+
+
+class MemoryBank:
+    """Per-episode store of past working memories (B episodes in lock step), with capacity.
+
+    Buffers hold capacity + 1 slots so that a write can land before consolidation brings
+    the bank back to `capacity`; retrieval always reads the first `capacity` slots with a
+    validity mask, so shapes never change (CUDA-graph friendly).
+    """
+
+    def __init__(self, capacity: int, tokens: int, width: int, batch: int = 1,
+                 device: torch.device | str = 'cpu', dtype: torch.dtype = torch.float32) -> None:
+        if capacity < 2:
+            raise ValueError(f'capacity={capacity}: must be at least 2')
+        self.capacity, self.tokens, self.width, self.batch = capacity, tokens, width, batch
+        slots = capacity + 1
+        self.perceptual = torch.zeros(batch, slots, tokens, width, device=device, dtype=dtype)
+        self.cognitive = torch.zeros(batch, slots, width, device=device, dtype=dtype)
+        self.times = torch.zeros(batch, slots, device=device, dtype=torch.float32)
+        self.counts = torch.zeros(batch, slots, device=device, dtype=torch.float32)
+        self.valid = torch.zeros(batch, slots, device=device, dtype=torch.bool)
+        self.size = 0
+        self.consolidations = 0
+
+    def reset(self) -> None:
+        """Forget everything (start of an episode, or memory-off mode every step)."""
+        for buf in (self.perceptual, self.cognitive, self.times, self.counts):
+            buf.zero_()
+        self.valid.zero_()
+        self.size = 0
+        self.consolidations = 0
+
+    def __len__(self) -> int:
+        return self.size
+
+    def write(self, perceptual: torch.Tensor, cognitive: torch.Tensor, step: float) -> None:
+        """Store one entry per episode: perceptual (B, N_p, D), cognitive (B, D)."""
+        if perceptual.shape != (self.batch, self.tokens, self.width):
+            raise ValueError(f'perceptual shape {tuple(perceptual.shape)}: expected '
+                             f'{(self.batch, self.tokens, self.width)}')
+        if cognitive.shape != (self.batch, self.width):
+            raise ValueError(f'cognitive shape {tuple(cognitive.shape)}: expected '
+                             f'{(self.batch, self.width)}')
+        i = self.size
+        self.perceptual[:, i] = perceptual.detach()
+        self.cognitive[:, i] = cognitive.detach()
+        self.times[:, i] = float(step)
+        self.counts[:, i] = 1.0
+        self.valid[:, i] = True
+        self.size += 1
+        if self.size > self.capacity:
+            self.consolidate()
+
+    def entries(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Fixed-shape views for retrieval: (B, C, N_p, D), (B, C, D), (B, C), (B, C)."""
+        c = self.capacity
+        return (self.perceptual[:, :c], self.cognitive[:, :c], self.times[:, :c],
+                self.valid[:, :c])
+
+    @torch.no_grad()
+    def adjacent_similarity(self) -> torch.Tensor:
+        """Cosine similarity of each entry with the next one: (B, size - 1)."""
+        n = self.size
+        feats = torch.cat([F.normalize(self.cognitive[:, :n].float(), dim=-1),
+                           F.normalize(self.perceptual[:, :n].float().mean(2), dim=-1)], -1)
+        return F.cosine_similarity(feats[:, :-1], feats[:, 1:], dim=-1)
+
+    @torch.no_grad()
+    def consolidate(self) -> None:
+        """Merge the most similar adjacent pair of each episode's bank into one entry."""
+        n = self.size
+        if n < 2:
+            return
+        j = self.adjacent_similarity().argmax(1)  # (B,) first index of the pair to merge
+        rows = torch.arange(self.batch, device=j.device)
+        w_a, w_b = self.counts[rows, j], self.counts[rows, j + 1]  # (B,)
+        total = w_a + w_b
+
+        def merge(buf: torch.Tensor) -> torch.Tensor:
+            shape = (-1,) + (1,) * (buf.dim() - 2)
+            a, b = buf[rows, j].float(), buf[rows, j + 1].float()
+            return ((a * w_a.view(shape) + b * w_b.view(shape)) / total.view(shape)).to(buf)
+
+        merged = [merge(self.perceptual), merge(self.cognitive), merge(self.times)]
+        src = torch.arange(n - 1, device=j.device).expand(self.batch, -1)  # (B, n-1)
+        src = torch.where(src > j.unsqueeze(1), src + 1, src)  # skip slot j+1
+
+        def gather(buf: torch.Tensor) -> torch.Tensor:
+            idx = src.view(self.batch, n - 1, *([1] * (buf.dim() - 2))).expand(
+                -1, -1, *buf.shape[2:])
+            return torch.gather(buf[:, :n], 1, idx)
+
+        for buf, value in zip((self.perceptual, self.cognitive, self.times, self.counts),
+                              (*merged, total)):
+            kept = gather(buf)
+            kept[rows, j] = value
+            buf[:, :n - 1] = kept
+            buf[:, n - 1:] = 0
+        self.valid[:, n - 1:] = False
+        self.size = n - 1
+        self.consolidations += 1
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The bank's full state (tensors only: savable with safetensors)."""
+        return {'perceptual': self.perceptual.clone(), 'cognitive': self.cognitive.clone(),
+                'times': self.times.clone(), 'counts': self.counts.clone(),
+                'valid': self.valid.clone(),
+                'size': torch.tensor(self.size), 'capacity': torch.tensor(self.capacity),
+                'consolidations': torch.tensor(self.consolidations)}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        if int(state['capacity']) != self.capacity:
+            raise ValueError(f'bank state capacity={int(state["capacity"])}: this bank has '
+                             f'capacity={self.capacity}')
+        for name in ('perceptual', 'cognitive', 'times', 'counts', 'valid'):
+            buf = getattr(self, name)
+            if tuple(state[name].shape) != tuple(buf.shape):
+                raise ValueError(f'bank state {name} shape {tuple(state[name].shape)}: '
+                                 f'expected {tuple(buf.shape)}')
+            buf.copy_(state[name])
+        self.size = int(state['size'])
+        self.consolidations = int(state['consolidations'])

@@ -1,0 +1,131 @@
+"""The policy network: encoders + memory retrieval/fusion + diffusion denoiser.
+
+`MemoryDiffusionNet` is one nn.Module whose state dict (weights and the normaliser's
+statistics) is the checkpoint. It has the batched training path (`compute_loss`: keyframes
+and query steps of whole episodes at once) and the pieces the step-by-step policy calls
+(`encode_steps`, `fuse`, `sample_actions`).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from models.config import PolicyConfig
+from models.denoisers import build_denoiser
+from models.diffusion import ActionDiffusion
+from models.encoders import ObservationEncoder
+from models.memory_bank import MemoryRetrieval
+from models.normalizer import MinMaxNormalizer
+
+
+def random_shift(images: torch.Tensor, pad: int, generator: torch.Generator | None = None
+                 ) -> torch.Tensor:
+    """Random-shift augmentation (DrQ / Diffusion Policy): pad by replication, random crop.
+
+    images (N, C, H, W) -> (N, C, H, W)."""
+    n, _, h, w = images.shape
+    padded = F.pad(images, (pad, pad, pad, pad), mode='replicate')
+    off = torch.randint(0, 2 * pad + 1, (n, 2), generator=generator, device=images.device)
+    rows = off[:, :1] + torch.arange(h, device=images.device)  # (N, H)
+    cols = off[:, 1:] + torch.arange(w, device=images.device)  # (N, W)
+    idx = torch.arange(n, device=images.device)[:, None, None]
+    out = padded.permute(0, 2, 3, 1)[idx, rows[:, :, None], cols[:, None, :]]  # (N, H, W, C)
+    return out.permute(0, 3, 1, 2)
+
+
+class MemoryDiffusionNet(nn.Module):
+    """Observation encoder, PCMB retrieval + gate fusion, and the diffusion denoiser."""
+
+    def __init__(self, cfg: PolicyConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        enc, diff = cfg.encoder, cfg.diffusion
+        self.normalizer = MinMaxNormalizer({'action': diff.action_dim,
+                                            'proprio': enc.proprio_dim,
+                                            'objects': enc.object_dim})
+        self.encoder = ObservationEncoder(enc)
+        self.retrieval = (MemoryRetrieval(cfg.memory, enc.width, enc.perceptual_tokens)
+                          if cfg.memory.enabled else None)
+        self.cond_tokens = enc.perceptual_tokens + 1
+        self.denoiser = build_denoiser(cfg.denoiser, diff.action_dim, diff.horizon,
+                                       self.cond_tokens, enc.width)
+        self.diffusion = ActionDiffusion(diff)
+
+    # -- encoding ------------------------------------------------------------------------
+    def encode_steps(self, steps: dict[str, torch.Tensor], text: torch.Tensor,
+                     augment: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encode N steps: steps[cam] uint8 (N, H, W, C), proprio (N, P), objects
+        (N, K, D_OBJ), phase (N,); text (N, text_dim). -> perceptual (N, N_p, D), cognitive
+        (N, D)."""
+        images = {}
+        for cam in self.cfg.encoder.cameras:
+            img = steps[cam].permute(0, 3, 1, 2).float() / 255.0  # (N, C, H, W)
+            if augment and self.cfg.train.image_shift > 0:
+                img = random_shift(img, self.cfg.train.image_shift)
+            images[cam] = img
+        proprio = self.normalizer.normalize('proprio', steps['proprio'].float())
+        objects = self.normalizer.normalize('objects', steps['objects'].float())
+        return self.encoder(images, proprio, objects, steps['phase'], text.float())
+
+    def fuse(self, perceptual: torch.Tensor, cognitive: torch.Tensor, now: torch.Tensor,
+             bank: tuple[torch.Tensor, ...] | None) -> torch.Tensor:
+        """Working memory (+ retrieval from `bank` entries) -> conditioning tokens
+        (B, N_p + 1, D). bank = (perceptual, cognitive, times, valid) or None."""
+        if self.retrieval is not None:
+            if bank is None:
+                raise ValueError('bank: this network has a memory bank; pass its entries')
+            perceptual, cognitive, _ = self.retrieval(perceptual, cognitive, now, *bank)
+        return torch.cat([perceptual, cognitive.unsqueeze(1)], 1)
+
+    # -- training ------------------------------------------------------------------------
+    def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict]:
+        """Diffusion loss on a `SequenceBatcher` batch (all tensors on this module's device)."""
+        b, q = batch['query_step'].shape
+        m = batch['key_step'].shape[1]
+        use_bank = self.retrieval is not None
+        names = [*self.cfg.encoder.cameras, 'proprio', 'objects', 'phase']
+        steps = {}
+        for name in names:
+            parts = [batch[f'query_{name}'].flatten(0, 1)]  # (B*Q, ...)
+            if use_bank:
+                parts.append(batch[f'key_{name}'].flatten(0, 1))  # (B*M, ...)
+            steps[name] = torch.cat(parts, 0)
+        text = torch.cat([batch['text'].repeat_interleave(q, 0)]
+                         + ([batch['text'].repeat_interleave(m, 0)] if use_bank else []), 0)
+        perceptual, cognitive = self.encode_steps(steps, text, augment=self.training)
+        p_q, c_q = perceptual[:b * q], cognitive[:b * q]  # queries first
+        if use_bank:
+            p_k = perceptual[b * q:].view(b, m, *perceptual.shape[1:])  # (B, M, N_p, D)
+            c_k = cognitive[b * q:].view(b, m, -1)  # (B, M, D)
+            fp, fc = self.retrieval.retrieve_batched(
+                p_q.view(b, q, *p_q.shape[1:]), c_q.view(b, q, -1), batch['query_step'],
+                p_k, c_k, batch['key_step'], batch['key_valid'])
+            cond = torch.cat([fp.flatten(0, 1), fc.flatten(0, 1).unsqueeze(1)], 1)
+        else:
+            cond = torch.cat([p_q, c_q.unsqueeze(1)], 1)  # (B*Q, N_p+1, D)
+        actions = self.normalizer.normalize('action', batch['actions'].flatten(0, 1).float())
+        noisy, t, target = self.diffusion.noisy_targets(actions)
+        pred = self.denoiser(noisy, t, cond)
+        loss = F.mse_loss(pred, target)
+        return loss, {'loss': float(loss.detach())}
+
+    # -- inference -----------------------------------------------------------------------
+    @torch.no_grad()
+    def sample_actions(self, cond: torch.Tensor, noise: torch.Tensor | None = None,
+                       fast: bool = True) -> torch.Tensor:
+        """cond (B, N_p+1, D) -> action chunk (B, H, A) in world units."""
+        diff = self.cfg.diffusion
+        if noise is None:
+            noise = torch.randn(cond.shape[0], diff.horizon, diff.action_dim,
+                                device=cond.device, dtype=cond.dtype)
+
+        def denoise(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            return self.denoiser(x, t, cond)
+
+        if fast and diff.scheduler == 'ddim':
+            x = self.diffusion.sample_ddim_fast(denoise, noise)
+        else:
+            x = self.diffusion.sample(denoise, noise)
+        return self.normalizer.unnormalize('action', x.float())

@@ -1,0 +1,250 @@
+"""`memory-train`: train the memory-conditioned diffusion policy on recorded demonstrations.
+
+    memory-train --data data/demos --out runs/pcmb --steps 3000
+    memory-train --synthetic 200 --out runs/synthetic     # no sim needed: synthetic task
+
+Reads `<data>/<task>/ep_<seed>_<mode>.npz` (the sim contract), encodes each distinct
+instruction once with MiniLM, fits the min-max normaliser, trains with AdamW + cosine decay
+and an EMA of the weights (diffusers EMAModel), shows a progress bar, and writes
+`<out>/model.safetensors` + `<out>/config.json` (EMA weights; command, seed, dataset and git
+commit recorded), `<out>/loss.json` and the loss curve `<out>/loss.png`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+import json
+import os
+from pathlib import Path
+import shlex
+import sys
+import time
+
+import numpy as np
+import torch
+
+from models.checkpoint import git_commit, save_checkpoint
+from models.config import PolicyConfig
+from models.episodes import (
+    Episode,
+    SequenceBatcher,
+    dataset_arrays,
+    find_episode_files,
+    load_episode,
+)
+from models.network import MemoryDiffusionNet
+from models.policy import pick_device
+from models.text_encoder import InstructionEncoder
+
+
+def parse_seeds(text: str | None) -> set[int] | None:
+    """'0-199' or '1,2,5' or '0-9,20-29' -> set of ints; None/'' -> None (all)."""
+    if not text:
+        return None
+    seeds: set[int] = set()
+    for part in text.split(','):
+        part = part.strip()
+        try:
+            if '-' in part:
+                lo, hi = part.split('-', 1)
+                seeds.update(range(int(lo), int(hi) + 1))
+            else:
+                seeds.add(int(part))
+        except ValueError as err:
+            raise ValueError(f'seeds={text!r}: use forms like 0-199 or 1,2,5') from err
+    return seeds
+
+
+def load_episodes(root: Path, tasks: list[str] | None, modes: tuple[str, ...],
+                  seeds: set[int] | None) -> list[Episode]:
+    files = find_episode_files(root, tasks, modes, seeds)
+    if not files:
+        raise ValueError(f'data={str(root)!r}: no episodes for tasks={tasks} modes={modes}')
+    return [load_episode(f) for f in files]
+
+
+def text_vectors(episodes: list[Episode], cache_file: Path | None) -> dict[str, np.ndarray]:
+    """MiniLM embedding of every distinct instruction (cached in a JSON file if given)."""
+    cache: dict[str, list[float]] = {}
+    if cache_file and cache_file.exists():
+        cache = json.loads(cache_file.read_text())
+    missing = sorted({e.instruction for e in episodes} - set(cache))
+    if missing:
+        vectors = InstructionEncoder().encode(missing)
+        cache.update({t: v.tolist() for t, v in zip(missing, vectors)})
+        if cache_file:
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            cache_file.write_text(json.dumps(cache))
+    return {t: np.asarray(v, np.float32) for t, v in cache.items()}
+
+
+def config_for(episodes: list[Episode], base: PolicyConfig) -> PolicyConfig:
+    """Fit the data-dependent encoder sizes (P, K, D_OBJ, image size) to the dataset."""
+    first = episodes[0]
+    enc = replace(base.encoder,
+                  proprio_dim=int(first.proprio.shape[1]),
+                  object_slots=max(int(e.objects.shape[1]) for e in episodes),
+                  object_dim=int(first.objects.shape[2]),
+                  image_size=int(first.rgb.shape[1]))
+    for e in episodes:
+        if e.proprio.shape[1] != enc.proprio_dim or e.objects.shape[2] != enc.object_dim:
+            raise ValueError(f'episode {e.task}/{e.seed}: proprio/object widths '
+                             f'{e.proprio.shape[1]}/{e.objects.shape[2]} differ from '
+                             f'{enc.proprio_dim}/{enc.object_dim}')
+    return replace(base, encoder=enc)
+
+
+def plot_losses(losses: list[float], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    steps = np.arange(1, len(losses) + 1)
+    window = max(1, len(losses) // 50)
+    smooth = np.convolve(losses, np.ones(window) / window, mode='valid')
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(steps, losses, alpha=0.3, label='batch loss')
+    ax.plot(steps[window - 1:], smooth, label=f'moving mean ({window})')
+    ax.set_yscale('log')
+    ax.set_xlabel('optimiser step')
+    ax.set_ylabel('diffusion MSE')
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def train(cfg: PolicyConfig, episodes: list[Episode], text: dict[str, np.ndarray],
+          out: Path, device: torch.device, meta: dict, progress: bool = True,
+          compile_model: bool = False) -> tuple[MemoryDiffusionNet, list[float]]:
+    """Train a fresh network; save the EMA weights to `out`; return (EMA net, losses)."""
+    from diffusers.optimization import get_cosine_schedule_with_warmup
+    from diffusers.training_utils import EMAModel
+    from tqdm import tqdm
+
+    tc = cfg.train
+    torch.manual_seed(tc.seed)
+    np.random.seed(tc.seed)
+    net = MemoryDiffusionNet(cfg)
+    net.normalizer.fit(dataset_arrays(episodes, cfg.encoder.object_slots))
+    net.to(device).train()
+    batcher = SequenceBatcher(episodes, text, cfg.encoder.cameras, cfg.encoder.object_slots,
+                              cfg.diffusion.horizon, cfg.memory.write_every,
+                              tc.queries_per_episode, seed=tc.seed)
+    params = [p for p in net.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=tc.lr, weight_decay=tc.weight_decay)
+    sched = get_cosine_schedule_with_warmup(opt, tc.warmup_steps, tc.steps)
+    ema = EMAModel(params, decay=tc.ema_decay, use_ema_warmup=True, power=0.75)
+    loss_fn = torch.compile(net.compute_loss) if compile_model else net.compute_loss
+    losses: list[float] = []
+    start = time.time()
+    bar = tqdm(range(tc.steps), desc='train', disable=not progress, dynamic_ncols=True)
+    for _ in bar:
+        batch = {k: v.to(device, non_blocking=True)
+                 for k, v in batcher.sample(tc.batch_episodes).items()}
+        loss, _ = loss_fn(batch)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, tc.grad_clip)
+        opt.step()
+        sched.step()
+        ema.step(params)
+        losses.append(float(loss.detach()))
+        if len(losses) % 20 == 0:
+            bar.set_postfix(loss=f'{np.mean(losses[-20:]):.4f}')
+    ema.copy_to(params)
+    net.eval()
+    out.mkdir(parents=True, exist_ok=True)
+    meta = dict(meta, steps=tc.steps, train_seconds=round(time.time() - start, 1),
+                final_loss=float(np.mean(losses[-50:])), device=str(device),
+                parameters=sum(p.numel() for p in net.parameters()))
+    save_checkpoint(out, net, meta)
+    (out / 'loss.json').write_text(json.dumps({'loss': losses}))
+    plot_losses(losses, out / 'loss.png', f'{cfg.denoiser.kind}, memory='
+                f'{cfg.memory.enabled}')
+    return net, losses
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog='memory-train', description=__doc__.split('\n')[0])
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument('--data', type=Path, help='recorded dataset root (<task>/ep_*.npz)')
+    src.add_argument('--synthetic', type=int, metavar='N',
+                     help='train on N synthetic_cups expert episodes (made under --out)')
+    p.add_argument('--tasks', default='', help='comma-separated task names (default: all)')
+    p.add_argument('--modes', default='memory', help='episode modes to train on')
+    p.add_argument('--seeds', default='', help='training seeds, e.g. 0-199 (default: all)')
+    p.add_argument('--out', type=Path, required=True, help='output checkpoint folder')
+    p.add_argument('--denoiser', default='transformer_adaln',
+                   choices=('transformer_adaln', 'transformer_xattn', 'unet'))
+    p.add_argument('--no-memory', action='store_true',
+                   help='build a memoryless network (no bank at all): the DP-style baseline')
+    p.add_argument('--steps', type=int, default=3000)
+    p.add_argument('--batch', type=int, default=8, help='episodes per batch')
+    p.add_argument('--queries', type=int, default=4, help='query steps per episode')
+    p.add_argument('--lr', type=float, default=3e-4)
+    p.add_argument('--width', type=int, default=128)
+    p.add_argument('--layers', type=int, default=4)
+    p.add_argument('--capacity', type=int, default=64)
+    p.add_argument('--write-every', type=int, default=4)
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--device', default='auto', help="'auto' (CUDA if present), 'cpu', 'cuda'")
+    p.add_argument('--threads', type=int, default=0, help='torch CPU threads (0 = default)')
+    p.add_argument('--compile', action='store_true', help='torch.compile the loss (CUDA)')
+    p.add_argument('--no-progress', action='store_true')
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault('HF_HUB_OFFLINE', '1')
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = pick_device(args.device)
+    tasks = [t for t in args.tasks.split(',') if t] or None
+    seeds = parse_seeds(args.seeds)
+    if args.synthetic is not None:
+        from models.synthetic import write_synthetic_dataset
+
+        data_root = args.out / 'synthetic_data'
+        wanted = sorted(seeds) if seeds else list(range(args.synthetic))
+        wanted = wanted[:args.synthetic]
+        write_synthetic_dataset(data_root, wanted)
+        seeds = set(wanted)
+    else:
+        data_root = args.data
+    modes = tuple(m for m in args.modes.split(',') if m)
+    episodes = load_episodes(data_root, tasks, modes, seeds)
+    text = text_vectors(episodes, args.out / 'text_cache.json')
+    base = PolicyConfig(
+        encoder=dict(width=args.width),
+        memory=dict(enabled=not args.no_memory, capacity=args.capacity,
+                    write_every=args.write_every),
+        denoiser=dict(kind=args.denoiser, width=args.width, layers=args.layers),
+        train=dict(steps=args.steps, batch_episodes=args.batch,
+                   queries_per_episode=args.queries, lr=args.lr, seed=args.seed,
+                   warmup_steps=min(200, args.steps // 10)))
+    cfg = config_for(episodes, base)
+    meta = {
+        'command': 'memory-train ' + ' '.join(shlex.quote(a) for a in
+                                              (argv if argv is not None else sys.argv[1:])),
+        'seed': args.seed, 'git_commit': git_commit(),
+        'dataset': {'root': str(data_root), 'tasks': sorted({e.task for e in episodes}),
+                    'modes': list(modes), 'episodes': len(episodes),
+                    'seeds': f'{min(e.seed for e in episodes)}-{max(e.seed for e in episodes)}',
+                    'steps': int(sum(e.length for e in episodes))},
+    }
+    print(f'[memory-train] {len(episodes)} episodes ({meta["dataset"]["steps"]} steps) from '
+          f'{data_root}; tasks {meta["dataset"]["tasks"]}; device {device}')
+    _, losses = train(cfg, episodes, text, args.out, device, meta,
+                      progress=not args.no_progress, compile_model=args.compile)
+    print(f'[memory-train] loss {np.mean(losses[:20]):.4f} -> {np.mean(losses[-50:]):.4f}; '
+          f'checkpoint in {args.out} (loss curve: {args.out / "loss.png"})')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""A short training run lowers the loss and writes a checkpoint with the recorded command."""
+
+import json
+
+import numpy as np
+
+from models.train import main, parse_seeds, train
+from tests.models.conftest import tiny_config
+
+
+def test_short_training_lowers_the_loss(tmp_path, synthetic_episodes):
+    cfg = tiny_config()
+    text = {e.instruction: np.full(384, 0.05, np.float32) for e in synthetic_episodes}
+    net, losses = train(cfg, synthetic_episodes, text, tmp_path / 'run', device='cpu',
+                        meta={'seed': 0}, progress=False)
+    first, last = np.mean(losses[:10]), np.mean(losses[-10:])
+    assert last < 0.7 * first, (first, last)
+    assert (tmp_path / 'run' / 'loss.png').stat().st_size > 1000
+    doc = json.loads((tmp_path / 'run' / 'config.json').read_text())
+    assert doc['meta']['steps'] == 60 and doc['meta']['final_loss'] < first
+
+
+def test_cli_on_synthetic_data(tmp_path, capsys):
+    code = main(['--synthetic', '4', '--out', str(tmp_path / 'cli'), '--steps', '3',
+                 '--batch', '2', '--width', '32', '--layers', '1', '--no-progress',
+                 '--device', 'cpu'])
+    assert code == 0
+    doc = json.loads((tmp_path / 'cli' / 'config.json').read_text())
+    assert doc['meta']['command'].startswith('memory-train --synthetic 4')
+    assert doc['meta']['dataset']['episodes'] == 4 and doc['meta']['git_commit']
+    assert 'checkpoint in' in capsys.readouterr().out
+
+
+def test_parse_seeds():
+    assert parse_seeds('0-3,7') == {0, 1, 2, 3, 7}
+    assert parse_seeds('') is None
