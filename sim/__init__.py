@@ -1,4 +1,27 @@
 """MuJoCo side of the stack: scenes, the memory-task suite, scripted experts, sim bridge.
 
-Nothing here needs ROS except the sim bridge node module.
+Nothing here needs ROS except the sim bridge node module (sim.bridge_node).
+`make_env(task, seed, mode='memory', **knobs)` is the entry point; `TASKS` maps task names
+to task classes (each with its chance ceiling); `sim.experts.make_expert(env)` gives the
+scripted expert.
 """
+
+from sim.env import MemoryTaskEnv
+from sim.tasks import TASKS
+
+ENV_OPTIONS = ('image_size', 'render')  # env-level keyword arguments of make_env
+
+
+def make_env(task: str, seed: int, mode: str = 'memory', **knobs) -> MemoryTaskEnv:
+    """Build the env of one seeded task instance.
+
+    `knobs` are the task's difficulty knobs (see TASKS[task].KNOBS) plus the env options
+    image_size (policy image side, default 64) and render (False: no images, faster).
+    """
+    if task not in TASKS:
+        raise ValueError(f'task must be one of {sorted(TASKS)}, got {task!r}')
+    env_kwargs = {k: knobs.pop(k) for k in ENV_OPTIONS if k in knobs}
+    return MemoryTaskEnv(TASKS[task](seed, mode, **knobs), **env_kwargs)
+
+
+__all__ = ['make_env', 'TASKS', 'MemoryTaskEnv']
