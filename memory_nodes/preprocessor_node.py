@@ -26,6 +26,7 @@ import numpy as np
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.lifecycle import LifecycleNode
 from rclpy.parameter import Parameter
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image, JointState, PointCloud2, PointField
 from std_msgs.msg import Header, String
 
@@ -42,7 +43,11 @@ from memory_nodes.perception.images import (
     decode_segmentation,
     encode_image,
 )
-from memory_nodes.perception.labels import InstanceLabeler, parse_instance_labels
+from memory_nodes.perception.labels import (
+    DEFAULT_CLASS_NAMES,
+    InstanceLabeler,
+    parse_instance_labels,
+)
 from memory_nodes.perception.objects import CENTROID_METHODS, ObjectConfig
 from memory_nodes.perception.pipeline import CameraFrame, Preprocessor, SceneCloudConfig
 from memory_nodes.perception.sync import ApproximateTimeSync
@@ -64,6 +69,9 @@ SOURCES = {'sim_segmentation': ObjectObservation.SOURCE_SIM_SEGMENTATION,
            'detector': ObjectObservation.SOURCE_DETECTOR,
            'oracle': ObjectObservation.SOURCE_ORACLE}
 STREAMS = ('color', 'depth', 'segmentation')
+IMAGE_QOS = {'sensor_data': SENSOR_QOS,
+             'reliable': QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=5,
+                                    reliability=ReliabilityPolicy.RELIABLE)}
 
 
 class PreprocessorNode(LifecycleNode):
@@ -78,6 +86,7 @@ class PreprocessorNode(LifecycleNode):
         self._active = False
         self.preprocessor = None
         self.frames_processed = 0
+        self.images_received = dict.fromkeys(STREAMS, 0)  # per stream, malformed included
         self.frames_waiting = 0  # complete frame sets dropped for lack of CameraInfo / pose
         self.last_timings_ms = {}
         self._latencies_ms = []
@@ -110,6 +119,11 @@ class PreprocessorNode(LifecycleNode):
             'x y z qx qy qz qw of the camera optical frame (z forward, y down) in world_frame;'
             ' unset = wait for camera_pose_topic, which overrides it when it arrives',
             read_only=True)
+        p['image_qos'] = declare(
+            self, 'image_qos', 'sensor_data',
+            "QoS of the image subscriptions: 'sensor_data' (best effort, depth 5: works with "
+            "any publisher) or 'reliable' (needs a reliable publisher; no frame loss)",
+            read_only=True)
         p['world_frame'] = declare(self, 'world_frame', 'world',
                                    'frame of positions and the scene cloud', read_only=True)
         p['source_name'] = declare(self, 'source_name', 'scene_camera',
@@ -124,7 +138,7 @@ class PreprocessorNode(LifecycleNode):
                                        'messages kept per stream while pairing',
                                        read_only=True, min_value=1, max_value=100)
         p['class_names'] = declare(
-            self, 'class_names', Parameter.Type.STRING_ARRAY,
+            self, 'class_names', list(DEFAULT_CLASS_NAMES),
             'class names; instance id = class_index * instance_id_divisor + instance',
             read_only=True)
         p['instance_labels'] = declare(
@@ -218,6 +232,9 @@ class PreprocessorNode(LifecycleNode):
             self.preprocessor = self._build_preprocessor(p)
             self.camera_pose = (pose_from_parameter(p['camera_pose'])
                                 if p['camera_pose'] else None)
+            if p['image_qos'] not in IMAGE_QOS:
+                raise ValueError(f"image_qos is {p['image_qos']!r}; expected one of "
+                                 f'{sorted(IMAGE_QOS)}')
             if p['observation_source'] not in SOURCES:
                 raise ValueError(f"observation_source is {p['observation_source']!r}; "
                                  f'expected one of {sorted(SOURCES)}')
@@ -242,9 +259,10 @@ class PreprocessorNode(LifecycleNode):
             self._inputs.append(self.create_subscription(
                 msg_type, topic, callback, qos, callback_group=group))
 
-        subscribe(Image, p['color_topic'], self.on_color, SENSOR_QOS)
-        subscribe(Image, p['depth_topic'], self.on_depth, SENSOR_QOS)
-        subscribe(Image, p['segmentation_topic'], self.on_segmentation, SENSOR_QOS)
+        image_qos = IMAGE_QOS[p['image_qos']]
+        subscribe(Image, p['color_topic'], self.on_color, image_qos)
+        subscribe(Image, p['depth_topic'], self.on_depth, image_qos)
+        subscribe(Image, p['segmentation_topic'], self.on_segmentation, image_qos)
         subscribe(CameraInfo, p['camera_info_topic'], self.on_camera_info, SENSOR_QOS)
         subscribe(JointState, p['joint_states_topic'], self.on_joint_states, SENSOR_QOS)
         subscribe(String, p['instruction_topic'], self.on_instruction, LATCHED_QOS)
@@ -326,6 +344,7 @@ class PreprocessorNode(LifecycleNode):
     def _on_image(self, stream, topic, msg, decode):
         if not self._active:
             return
+        self.images_received[stream] += 1
         with self.guard(topic):
             frame_set = self.sync.add(stream, stamp_to_sec(msg.header.stamp),
                                       (msg.header.stamp, decode(msg)))
@@ -428,7 +447,8 @@ class PreprocessorNode(LifecycleNode):
         figures = (f'p50 {np.percentile(latencies, 50):.1f} ms, '
                    f'p95 {np.percentile(latencies, 95):.1f} ms' if latencies.size else 'no frames')
         self.get_logger().info(
-            f'{self.frames_processed} frames ({figures}); {self.frames_waiting} waiting for '
+            f'{self.frames_processed} frames ({figures}); images received '
+            f'{self.images_received}; {self.frames_waiting} waiting for '
             f'camera model; rejected {dict(self.guard.rejected)}; sync dropped '
             f'{self.sync.dropped}')
 

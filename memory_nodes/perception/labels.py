@@ -15,6 +15,10 @@ value names one object instance. The label of an instance comes from, in this or
 from dataclasses import dataclass
 
 UNKNOWN_LABEL = 'object'
+# The simulator's classes (sim.scene.CLASSES, kept in step by a test), so that class indices
+# match recorded episodes; written out because a robot installs memory_nodes without sim/.
+DEFAULT_CLASS_NAMES = ('cup', 'ball', 'cube', 'button', 'led', 'tray', 'drawer', 'marker',
+                       'goal', 'panel', 'hand')
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,11 @@ model's object input, not the learned model: one perceptual token per object slo
 per-object features of the sim/models contract, in ``OBJECT_FEATURE_NAMES`` order
 (sim.dataset's when the sim package provides it): visible, x, y, z (world, metres), r, g, b
 (mean colour in [0, 1]), lit (1 when the object's state is 'lit'), class (class index /
-number of classes). Slots are filled by tracks in order of first appearance; an unseen
+number of classes), state (button depression / drawer opening in the simulator's recordings:
+the preprocessor cannot measure it from one frame and writes 0). x and y are the centre of
+the object's bounding box and z its bottom, because recorded episodes hold the body origin,
+which the simulator places at the base of every object (ObjectObservation.position stays the
+bounding-box centre). Slots are filled by tracks in order of first appearance; an unseen
 (occluded) track has visible = 0 and zeros elsewhere, exactly as in recorded episodes, and
 empty slots are all zeros. It produces no cognitive tokens (N_c = 0): the cognitive token is
 the instruction attending over the step's tokens, which only the learned encoder computes.
@@ -26,9 +30,10 @@ import numpy as np
 try:
     from sim.dataset import OBJECT_FEATURE_NAMES
 except ImportError:  # sim/ not importable: the contract's list (contract.md, sim/models)
-    OBJECT_FEATURE_NAMES = ('visible', 'x', 'y', 'z', 'r', 'g', 'b', 'lit', 'class')
+    OBJECT_FEATURE_NAMES = ('visible', 'x', 'y', 'z', 'r', 'g', 'b', 'lit', 'class', 'state')
 
 BUILTIN_ENCODERS = ('object_features',)
+KNOWN_FEATURES = ('visible', 'x', 'y', 'z', 'r', 'g', 'b', 'lit', 'class', 'state')
 
 
 @dataclass
@@ -46,14 +51,18 @@ class TokenInputs:
 def _feature(track, name, num_classes):
     if name == 'visible':
         return 1.0
-    if name in ('x', 'y', 'z'):
-        return float(track.position['xyz'.index(name)])
+    if name in ('x', 'y'):
+        return float(track.position['xy'.index(name)])
+    if name == 'z':  # the bottom of the object, where the simulator puts a body's origin
+        return float(track.position[2] - track.extent[2] / 2.0)
     if name in ('r', 'g', 'b'):
         return float(track.rgb['rgb'.index(name)])
     if name == 'lit':
         return 1.0 if track.state == 'lit' else 0.0
     if name == 'class':
         return max(track.class_index, 0) / max(num_classes, 1)
+    if name == 'state':
+        return 0.0  # button depression / drawer opening: not measured from one frame
     raise ValueError(f'object feature {name!r} has no definition in the preprocessor')
 
 
@@ -67,7 +76,7 @@ class ObjectFeatureTokens:
         self.num_classes = int(num_classes)
         self.feature_names = tuple(feature_names)
         unknown = [n for n in self.feature_names
-                   if n not in ('visible', 'x', 'y', 'z', 'r', 'g', 'b', 'lit', 'class')]
+                   if n not in KNOWN_FEATURES]
         if unknown:
             raise ValueError(f'OBJECT_FEATURE_NAMES has features {unknown} that the '
                              'preprocessor cannot compute; extend tokens._feature')

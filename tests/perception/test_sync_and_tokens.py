@@ -64,12 +64,15 @@ def test_object_feature_tokens_follow_the_contract():
     tracks = _tracks()
     perceptual, cognitive = encoder.encode(TokenInputs(0.1, np.zeros((2, 2, 3), np.uint8),
                                                        tracks))
-    assert perceptual.shape == (3, len(OBJECT_FEATURE_NAMES)) and cognitive.shape == (0, 9)
+    dim = len(OBJECT_FEATURE_NAMES)
+    assert perceptual.shape == (3, dim) and cognitive.shape == (0, dim)
     # slot 0: the cube, unseen -> visible = 0 and zeros elsewhere, as in recorded episodes
     assert not perceptual[0].any()
     row = dict(zip(OBJECT_FEATURE_NAMES, perceptual[1]))
     assert row['visible'] == 1 and row['lit'] == 1 and row['class'] == pytest.approx(0.5)
-    assert (row['x'], row['y'], row['z']) == pytest.approx((0.5, -0.1, 0.01))
+    assert row.get('state', 0.0) == 0.0
+    # z is the object's bottom (centre 0.01 minus half the 0.05 extent): the body origin
+    assert (row['x'], row['y'], row['z']) == pytest.approx((0.5, -0.1, -0.015))
     assert (row['r'], row['g'], row['b']) == pytest.approx((0.2, 0.9, 0.2))
     assert not perceptual[2].any()  # empty slot
 
