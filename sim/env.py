@@ -229,6 +229,9 @@ class MemoryTaskEnv:
         if best is not None:
             self.attached = best
             self.attach_offset = self.obj_pos(best) - p
+            if self.objects[best].kind != 'drawer':
+                # Closing fingers centre the object between them under the pinch point.
+                self.attach_offset[:2] = 0.0
             self.carried.pop(best, None)
             self.log_event('grasped', best, position=self.obj_pos(best).round(4).tolist())
             self.task.on_grasp(self, best)

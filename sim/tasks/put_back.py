@@ -1,0 +1,139 @@
+"""Put it back after a distraction: a cube starts at an unmarked random place; move it to the
+tray; do a distractor subtask (stack two other cubes, or open and close a drawer); return the
+cube to within 3 cm of its start.
+
+Memoryless ceiling: the chance that the start lies within 3 cm of the best fixed guess (the
+centre of the start region): disc area / region area.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim import motions
+from sim.scene import cabinet_xml, cube_spec, drawer_spec, tile_spec, tray_spec
+from sim.tasks.base import MIN_DELAY_S, PALETTE, Task, knob_choice, knob_float
+
+START_LOW = np.array([0.34, -0.32])  # region of the cube's start (x, y)
+START_HIGH = np.array([0.56, -0.06])
+TRAY = np.array([0.42, 0.30, 0.0])
+RETURN_TOLERANCE = 0.03  # m
+DRAWER_AT = np.array([0.66, 0.08, 0.0])  # closed drawer (distractor 'drawer')
+
+
+class PutBack(Task):
+    name = 'put_back'
+    act_seconds = 45.0
+    KNOBS = {
+        'distractor': ('stack', knob_choice('stack', 'drawer')),  # the subtask in between
+        'show_seconds': (1.5, knob_float(0.5, 5.0)),  # cube shown before the arm may move
+        'delay_s': (2.0, knob_float(MIN_DELAY_S, 60.0)),  # before acting
+    }
+    chance_note = 'pi*3cm^2 / start-region area (put it at the region centre)'
+
+    @property
+    def chance(self):
+        area = float(np.prod(START_HIGH - START_LOW))
+        return float(np.pi * RETURN_TOLERANCE ** 2 / area)
+
+    def generate(self):
+        rng = self.layout_rng
+        xy = self.hidden_rng.uniform(START_LOW, START_HIGH)
+        self.start_pos = np.array([xy[0], xy[1], 0.0])
+        self.builder.add(cube_spec('red_cube', self.start_pos, PALETTE['red']))
+        self.builder.add(tray_spec('tray', TRAY))
+        if self.knobs['distractor'] == 'stack':
+            a = np.array([rng.uniform(0.36, 0.5), rng.uniform(0.04, 0.14), 0.0])
+            b = np.array([rng.uniform(0.56, 0.62), rng.uniform(-0.1, 0.14), 0.0])
+            self.builder.add(cube_spec('blue_cube', a, PALETTE['blue']))
+            self.builder.add(cube_spec('green_cube', b, PALETTE['green']))
+            self.instruction = ('Put the red cube in the tray, stack the blue cube on the green '
+                                'cube, then put the red cube back exactly where it was.')
+        else:
+            self.builder.add_static(cabinet_xml('cabinet', DRAWER_AT, 1, 0.1))
+            self.builder.add(drawer_spec('drawer', DRAWER_AT))
+            self.instruction = ('Put the red cube in the tray, open and close the drawer, then '
+                                'put the red cube back exactly where it was.')
+        self.builder.add(tile_spec('start_marker', self.start_pos, (1.0, 1.0, 1.0, 1.0)))
+        self.cue_slots = ['start_marker']
+        self.cue_steps = int(round(self.knobs['show_seconds'] * 10))
+        self.stage = 'to_tray'
+
+    def hidden(self):
+        return {'start_position': self.start_pos.round(4).tolist(),
+                'distractor': self.knobs['distractor']}
+
+    def on_reset(self, env):
+        self.stage = 'to_tray'  # to_tray -> distractor -> return -> done
+        self.drawer_was_open = False
+        super().on_reset(env)
+        if self.mode == 'cue_visible':
+            env.set_obj_pos('start_marker', self.start_pos + np.array([0.0, 0.0, -0.001]))
+
+    def _cube_in_tray(self, env):
+        p = env.obj_pos('red_cube')
+        return (env.attached != 'red_cube' and np.all(np.abs(p[:2] - TRAY[:2]) < 0.065)
+                and p[2] < 0.03)
+
+    def _distractor_done(self, env):
+        if self.knobs['distractor'] == 'stack':
+            a, b = env.obj_pos('blue_cube'), env.obj_pos('green_cube')
+            return (env.attached is None and np.hypot(*(a[:2] - b[:2])) < 0.02
+                    and abs(a[2] - b[2] - 0.04) < 0.005)
+        opening = env.drawer_opening('drawer')
+        if opening > 0.05:
+            self.drawer_was_open = True
+        return self.drawer_was_open and opening < 0.01 and env.attached is None
+
+    def after_step(self, env):
+        if env.phase() == 2:
+            if self.stage == 'to_tray' and self._cube_in_tray(env):
+                self.stage = 'distractor'
+                env.log_event('in_tray', 'red_cube')
+            elif self.stage == 'distractor' and self._distractor_done(env):
+                self.stage = 'return'
+                env.log_event('distractor_done', self.knobs['distractor'])
+            elif self.stage == 'return' and env.attached is None:
+                p = env.obj_pos('red_cube')
+                if p[2] < 0.01 and np.hypot(*(p[:2] - self.start_pos[:2])) < RETURN_TOLERANCE:
+                    self.stage = 'done'
+                    env.log_event('returned', 'red_cube')
+        super().after_step(env)
+
+    def success(self, env):
+        return self.stage == 'done'
+
+    def goal_position(self, env):
+        if env.phase() < 2:
+            return None
+        if self.stage == 'to_tray':
+            return TRAY if env.attached == 'red_cube' else env.obj_pos('red_cube')
+        if self.stage == 'distractor':
+            if self.knobs['distractor'] == 'drawer':
+                return env.obj_pos('drawer')
+            held = env.attached == 'blue_cube'
+            return env.obj_pos('green_cube' if held else 'blue_cube')
+        if self.stage == 'return':
+            return self.start_pos if env.attached == 'red_cube' else env.obj_pos('red_cube')
+        return None
+
+    def expert(self, env):
+        yield from motions.wait_for_act(env)
+        yield from motions.pick(env, 'red_cube')
+        yield from motions.place(env, 'red_cube', TRAY[:2])
+        if self.knobs['distractor'] == 'stack':
+            yield from motions.pick(env, 'blue_cube')
+            yield from motions.place(env, 'blue_cube', env.obj_pos('green_cube')[:2])
+        else:
+            yield from motions.pull_drawer(env, 'drawer', 0.09)
+            yield from motions.push_drawer(env, 'drawer')
+        yield from motions.pick(env, 'red_cube')
+        yield from motions.place(env, 'red_cube', self.start_pos[:2])
+        while True:
+            yield from motions.hold(env, 1)
+
+    def questions(self, env):
+        x, y, _ = self.start_pos
+        return [{'question': 'Where was the red cube before you moved it?',
+                 'answer': f'at x={x:.3f} m, y={y:.3f} m on the table',
+                 'answer_value': [round(x, 4), round(y, 4)], 'kind': 'where'}]
