@@ -24,7 +24,7 @@ from sim.tasks.base import MIN_DELAY_S, PALETTE, Task, knob_choice, knob_float
 NUM_DRAWERS = 6
 CABINET_X = 0.62
 PITCH = 0.1
-ITEMS = (('keys', 'yellow'), ('phone', 'black'), ('wallet', 'orange'), ('remote', 'blue'),
+ITEMS = (('key', 'yellow'), ('phone', 'black'), ('wallet', 'orange'), ('remote', 'blue'),
          ('lighter', 'red'))
 IN_DRAWER = np.array([-0.02, 0.0, 0.008])  # object offset from the drawer origin
 PICKUP = np.array([0.36, 0.36, 0.0])  # where the object lies before the hand takes it
@@ -63,8 +63,8 @@ class WhereDidILeaveIt(Task):
             self.cue_steps = sum(k[0] for k in self.keys) + 1
         if stage == 'place':
             self.act_seconds = 0.0
-        self.instruction = (f'Watch where the {self.item} are put away.' if stage == 'place'
-                            else f'Find the {self.item}: open the drawer they are in.')
+        self.instruction = (f'Watch which drawer the {self.item} goes into.' if stage == 'place'
+                            else f'Find the {self.item}: open the drawer you saw it go into.')
         self.opened = []
 
     def _drawer_y(self, i):
