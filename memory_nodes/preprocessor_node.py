@@ -187,8 +187,12 @@ class PreprocessorNode(LifecycleNode):
                                            'compute and publish the scene cloud',
                                            read_only=True)
         p['scene_pixel_stride'] = declare(self, 'scene_pixel_stride', clouds.pixel_stride,
-                                          'use every n-th pixel for the scene cloud',
-                                          read_only=True, min_value=1, max_value=64)
+                                          'use every n-th row and column for the scene cloud;'
+                                          ' 0 = automatic from scene_max_pixels',
+                                          read_only=True, min_value=0, max_value=64)
+        p['scene_max_pixels'] = declare(self, 'scene_max_pixels', clouds.max_pixels,
+                                        'pixel budget of the automatic stride',
+                                        read_only=True, min_value=1)
         p['scene_voxel_size_m'] = declare(self, 'scene_voxel_size_m', clouds.voxel_size_m,
                                           'voxel grid of the scene cloud', read_only=True,
                                           min_value=0.001, max_value=1.0)
@@ -290,6 +294,7 @@ class PreprocessorNode(LifecycleNode):
             backend=p['cloud_backend'])
         clouds = SceneCloudConfig(
             enabled=p['publish_scene_cloud'], pixel_stride=p['scene_pixel_stride'],
+            max_pixels=p['scene_max_pixels'],
             voxel_size_m=p['scene_voxel_size_m'], min_depth_m=p['min_depth_m'],
             max_depth_m=p['scene_max_depth_m'], backend=p['cloud_backend'])
         tracker = TrackerConfig(

@@ -17,6 +17,7 @@ the plain mean of the visible surface.
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from memory_nodes.perception.camera import depth_to_points, transform_points
 from memory_nodes.perception.cloud import statistical_outlier_mask, voxel_downsample
@@ -106,28 +107,84 @@ def measure_objects(rgb, depth, segmentation, intrinsics, t_world_camera, labele
     points_camera = depth_to_points(depth, intrinsics, rows, cols)  # (N, 3) all objects
     points_world = transform_points(t_world_camera, points_camera)
     colors = rgb[rows, cols].astype(np.float32) / 255.0  # (N, 3)
+    sizes = np.diff(starts)
+    keep = sizes >= config.min_pixels
+    if config.backend == 'numpy':
+        return _measure_batched(ids, sizes, keep, points_world, colors, mask_sizes, labeler,
+                                config)
     measurements = []
     for i, instance_id in enumerate(ids):
         begin, end = starts[i], starts[i + 1]
-        if end - begin < config.min_pixels:
+        if not keep[i]:
             continue
-        measurement = _measure_one(int(instance_id), points_world[begin:end],
-                                   colors[begin:end], mask_sizes[int(instance_id)], labeler,
-                                   config)
+        points = points_world[begin:end]
+        if config.voxel_size_m > 0:
+            points, _ = voxel_downsample(points, config.voxel_size_m, backend=config.backend)
+        kept = len(points)
+        if config.outlier_neighbors > 0:
+            points = points[statistical_outlier_mask(
+                points, config.outlier_neighbors, config.outlier_std_ratio,
+                backend=config.backend)]
+        measurement = _summarise(int(instance_id), points, kept, colors[begin:end],
+                                 mask_sizes[int(instance_id)], labeler, config)
         if measurement is not None:
             measurements.append(measurement)
     return measurements
 
 
-def _measure_one(instance_id, points, colors, mask_pixels, labeler, config):
-    pixel_count = len(points)
-    if config.voxel_size_m > 0:
-        points, _ = voxel_downsample(points, config.voxel_size_m, backend=config.backend)
-    kept = len(points)
-    if config.outlier_neighbors > 0:
-        inliers = statistical_outlier_mask(points, config.outlier_neighbors,
-                                           config.outlier_std_ratio, backend=config.backend)
-        points = points[inliers]
+def _measure_batched(ids, sizes, keep, points, colors, mask_sizes, labeler, config):
+    """The numpy path: every object's voxel grid in one np.unique and every object's outlier
+    statistics from one k-d tree (objects are moved 1 km apart so that no neighbour is ever
+    another object's point), then a short loop for the summaries."""
+    group = np.repeat(np.arange(len(ids)), sizes)  # (N,) object index of each point
+    mask = keep[group]
+    group, points, colors = group[mask], points[mask], colors[mask]
+    if config.voxel_size_m > 0 and len(points):
+        keys = np.floor(points / config.voxel_size_m).astype(np.int64)  # (N, 3) voxels
+        keys -= keys.min(axis=0)
+        dims = keys.max(axis=0) + 1
+        flat = ((group * dims[0] + keys[:, 0]) * dims[1] + keys[:, 1]) * dims[2] + keys[:, 2]
+        _, inverse, counts = np.unique(flat, return_inverse=True, return_counts=True)
+        voxels = np.empty((len(counts), 3))
+        for axis in range(3):
+            voxels[:, axis] = np.bincount(inverse, weights=points[:, axis]) / counts
+        voxel_group = np.zeros(len(counts), dtype=np.int64)
+        voxel_group[inverse] = group
+    else:
+        voxels, voxel_group = points.astype(np.float64), group
+    order = np.argsort(voxel_group, kind='stable')
+    voxels, voxel_group = voxels[order], voxel_group[order]
+    per_object = np.bincount(voxel_group, minlength=len(ids))  # voxels of each object
+    inliers = np.ones(len(voxels), dtype=bool)
+    k = config.outlier_neighbors
+    if k > 0 and len(voxels) > k:
+        spread = voxels + (voxel_group * 1000.0)[:, None]  # objects 1 km apart
+        distances, _ = cKDTree(spread).query(spread, k=k + 1)  # (M, k+1), self first
+        mean_distance = distances[:, 1:].mean(axis=1)
+        n = np.maximum(per_object, 2).astype(np.float64)
+        mean = np.bincount(voxel_group, mean_distance, len(ids)) / n
+        square = np.bincount(voxel_group, mean_distance ** 2, len(ids))
+        std = np.sqrt(np.maximum(square - n * mean ** 2, 0.0) / (n - 1))  # ddof = 1
+        limit = mean + config.outlier_std_ratio * std
+        inliers = (mean_distance <= limit[voxel_group]) | (per_object[voxel_group] <= k)
+    bounds = np.concatenate([[0], np.cumsum(per_object)])
+    colour_bounds = np.concatenate([[0], np.cumsum(np.bincount(group, minlength=len(ids)))])
+    measurements = []
+    for i in np.nonzero(keep)[0]:
+        begin, end = bounds[i], bounds[i + 1]
+        cloud = voxels[begin:end][inliers[begin:end]]
+        measurement = _summarise(int(ids[i]), cloud.astype(np.float32), end - begin,
+                                 colors[colour_bounds[i]:colour_bounds[i + 1]],
+                                 mask_sizes[int(ids[i])], labeler, config)
+        if measurement is not None:
+            measurements.append(measurement)
+    return measurements
+
+
+def _summarise(instance_id, points, kept, colors, mask_pixels, labeler, config):
+    """Filtered (N, 3) cloud of one object (``kept`` points before outlier removal) and its
+    pixels' colours -> ObjectMeasurement, or None when too few points are left."""
+    pixel_count = len(colors)
     if len(points) < config.min_points:
         return None
     if config.centroid_method == 'bbox':

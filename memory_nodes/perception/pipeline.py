@@ -4,7 +4,7 @@
 
 1. ``objects``: per-instance point clouds -> ObjectMeasurements (objects.py);
 2. ``tracking``: measurements -> tracks with stable ids, unseen ones kept (tracking.py);
-3. ``scene_cloud``: every ``scene_pixel_stride``-th valid pixel -> world points, voxel grid;
+3. ``scene_cloud``: every n-th row and column's valid pixels -> world points, voxel grid;
 4. ``tokens``: the pluggable token encoder (tokens.py).
 
 The ROS node (memory_nodes/preprocessor_node.py) only converts messages to a ``CameraFrame``
@@ -12,6 +12,7 @@ and the ``FrameResult`` back to messages.
 """
 
 from dataclasses import dataclass, field
+import math
 import time
 
 import numpy as np
@@ -36,15 +37,25 @@ class SceneCloudConfig:
     """The downsampled scene cloud."""
 
     enabled: bool = True  # compute the cloud at all
-    pixel_stride: int = 2  # use every n-th row and column before voxelising
+    pixel_stride: int = 0  # use every n-th row and column; 0 = the smallest stride that
+    # leaves at most max_pixels pixels (2 at 320x240, 4 at 640x480)
+    max_pixels: int = 20000  # pixel budget of the automatic stride
     voxel_size_m: float = 0.01  # voxel grid of the published cloud
     min_depth_m: float = 0.05  # nearer depth readings are dropped
     max_depth_m: float = 3.0  # farther depth readings are dropped
     backend: str = 'open3d'  # 'open3d' or 'numpy' voxel grid
 
     def __post_init__(self):
-        if self.pixel_stride < 1:
-            raise ValueError(f'scene_pixel_stride is {self.pixel_stride}; expected >= 1')
+        if self.pixel_stride < 0:
+            raise ValueError(f'scene_pixel_stride is {self.pixel_stride}; expected >= 0')
+        if self.max_pixels < 1:
+            raise ValueError(f'scene_max_pixels is {self.max_pixels}; expected >= 1')
+
+    def stride(self, height, width):
+        """Pixel stride for an image of height x width."""
+        if self.pixel_stride:
+            return self.pixel_stride
+        return max(1, math.ceil(math.sqrt(height * width / self.max_pixels)))
         if not self.voxel_size_m > 0:
             raise ValueError(f'scene_voxel_size_m is {self.voxel_size_m}; expected > 0')
 
@@ -152,7 +163,7 @@ class Preprocessor:
         config = self.cloud_config
         if not config.enabled:
             return np.zeros((0, 3), np.float32), np.zeros((0, 3), np.float32)
-        s = config.pixel_stride
+        s = config.stride(*frame.depth.shape)
         depth = frame.depth[::s, ::s]
         with np.errstate(invalid='ignore'):
             rows, cols = np.nonzero((depth >= config.min_depth_m) &
