@@ -38,9 +38,9 @@ class SceneCloudConfig:
 
     enabled: bool = True  # compute the cloud at all
     pixel_stride: int = 0  # use every n-th row and column; 0 = the smallest stride that
-    # leaves at most max_pixels pixels (2 at 320x240, 4 at 640x480)
-    max_pixels: int = 20000  # pixel budget of the automatic stride
-    voxel_size_m: float = 0.01  # voxel grid of the published cloud
+    # leaves at most max_pixels pixels (2 at 128x128, 3 at 320x240, 6 at 640x480)
+    max_pixels: int = 12000  # pixel budget of the automatic stride
+    voxel_size_m: float = 0.02  # voxel grid of the published cloud
     min_depth_m: float = 0.05  # nearer depth readings are dropped
     max_depth_m: float = 3.0  # farther depth readings are dropped
     backend: str = 'open3d'  # 'open3d' or 'numpy' voxel grid
