@@ -6,8 +6,14 @@ to task classes (each with its chance ceiling); `sim.experts.make_expert(env)` g
 scripted expert.
 """
 
-from sim.env import MemoryTaskEnv
-from sim.tasks import TASKS
+import os
+
+# Offscreen rendering only: pick EGL unless the user chose (osmesa on machines without EGL).
+os.environ.setdefault('MUJOCO_GL', 'egl')
+os.environ.setdefault('PYOPENGL_PLATFORM', os.environ['MUJOCO_GL'])
+
+from sim.env import MemoryTaskEnv  # noqa: E402
+from sim.tasks import TASKS  # noqa: E402
 
 ENV_OPTIONS = ('image_size', 'render')  # env-level keyword arguments of make_env
 

@@ -20,9 +20,10 @@ from sim.dataset import EpisodeData, episode_filename, save_episode, write_meta
 from sim.env import CONTROL_DT
 
 CAMERAS = ('scene', 'wrist')
+# Topic names follow the preprocessor's defaults (memory_nodes/preprocessor_node.py).
 BAG_TOPICS = tuple(
-    f'/{cam}_camera/{kind}' for cam in CAMERAS
-    for kind in ('image_raw', 'depth', 'segmentation', 'camera_info')
+    f'/camera/{cam}/{kind}' for cam in CAMERAS
+    for kind in ('color/image_raw', 'depth/image_raw', 'segmentation/image_raw', 'camera_info')
 ) + ('/joint_states', '/instruction', '/clock')
 
 
@@ -117,11 +118,11 @@ class BagRecorder:
         self.writer = Writer(self.path, version=9, storage_plugin=StoragePlugin.MCAP)
         self.writer.open()
         self.conns = {}
-        types = {'image_raw': 'sensor_msgs/msg/Image', 'depth': 'sensor_msgs/msg/Image',
+        types = {'color': 'sensor_msgs/msg/Image', 'depth': 'sensor_msgs/msg/Image',
                  'segmentation': 'sensor_msgs/msg/Image',
                  'camera_info': 'sensor_msgs/msg/CameraInfo'}
         for topic in BAG_TOPICS:
-            kind = topic.rsplit('/', 1)[1]
+            kind = topic.split('/')[3] if topic.startswith('/camera/') else topic
             msgtype = types.get(kind) or {
                 '/joint_states': 'sensor_msgs/msg/JointState',
                 '/instruction': 'std_msgs/msg/String',
@@ -160,9 +161,11 @@ class BagRecorder:
             rgb = env.render(cam, s, s, 'rgb')
             depth = env.render(cam, s, s, 'depth').astype(np.float32)
             seg = env.render(cam, s, s, 'segmentation').astype(np.int32)
-            self._write(f'/{cam}_camera/image_raw', self._image(t, frame, rgb, 'rgb8', 3), t)
-            self._write(f'/{cam}_camera/depth', self._image(t, frame, depth, '32FC1', 4), t)
-            self._write(f'/{cam}_camera/segmentation', self._image(t, frame, seg, '32SC1', 4), t)
+            base = f'/camera/{cam}'
+            self._write(f'{base}/color/image_raw', self._image(t, frame, rgb, 'rgb8', 3), t)
+            self._write(f'{base}/depth/image_raw', self._image(t, frame, depth, '32FC1', 4), t)
+            self._write(f'{base}/segmentation/image_raw',
+                        self._image(t, frame, seg, '32SC1', 4), t)
             k, p = camera_info_matrices(env, cam, s, s)
             info = T['sensor_msgs/msg/CameraInfo'](
                 header=self._header(t, frame), height=s, width=s, distortion_model='plumb_bob',
@@ -170,7 +173,7 @@ class BagRecorder:
                 binning_x=0, binning_y=0,
                 roi=T['sensor_msgs/msg/RegionOfInterest'](x_offset=0, y_offset=0, height=0,
                                                           width=0, do_rectify=False))
-            self._write(f'/{cam}_camera/camera_info', info, t)
+            self._write(f'{base}/camera_info', info, t)
         q = env.data.qpos
         names = list(ARM_JOINTS) + list(FINGER_JOINTS)
         adr = [env.model.joint(n).qposadr[0] for n in names]

@@ -40,15 +40,16 @@ def test_bag_opens_with_rosbags_and_holds_topics_and_truth(tmp_path):
         for topic in BAG_TOPICS:
             if topic != '/instruction':
                 assert counts[topic] == steps + 1, topic
-        seg_conn = [c for c in reader.connections if c.topic == '/scene_camera/segmentation']
-        depth_conn = [c for c in reader.connections if c.topic == '/scene_camera/depth']
+        wanted = ('/camera/scene/segmentation/image_raw', '/camera/scene/depth/image_raw')
+        seg_conn = [c for c in reader.connections if c.topic == wanted[0]]
+        depth_conn = [c for c in reader.connections if c.topic == wanted[1]]
         first = {}
         for conn, _, raw in reader.messages(connections=seg_conn + depth_conn):
             first.setdefault(conn.topic, ts.deserialize_cdr(raw, conn.msgtype))
-    seg = first['/scene_camera/segmentation']
+    seg = first['/camera/scene/segmentation/image_raw']
     ids = np.frombuffer(bytes(seg.data), np.int32).reshape(seg.height, seg.width)
     assert {env.slot_names.index('count_button'), -1} <= set(np.unique(ids).tolist())
-    depth = first['/scene_camera/depth']
+    depth = first['/camera/scene/depth/image_raw']
     d = np.frombuffer(bytes(depth.data), np.float32)
     assert depth.encoding == '32FC1' and 0.3 < float(d.min()) < float(d.max()) < 3.0
     saved = json.loads((tmp_path / 'bag' / 'ground_truth.json').read_text())

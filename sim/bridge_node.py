@@ -1,0 +1,456 @@
+"""The sim bridge: a lifecycle node that runs a MuJoCo memory task and speaks ROS 2.
+
+Publishes (standard messages, so the preprocessor and any rosbag tool plug in):
+  /camera/{scene,wrist}/{color,depth,segmentation}/image_raw  sensor_msgs/Image (sensor QoS)
+  /camera/{scene,wrist}/camera_info                          sensor_msgs/CameraInfo
+  /camera/{scene,wrist}/pose    geometry_msgs/PoseStamped of the optical frame (scene latched)
+  /joint_states                 sensor_msgs/JointState
+  /clock                        rosgraph_msgs/Clock (simulated time)
+  /instruction                  std_msgs/String (latched)
+  /sim/episode_status           memory_interfaces/EpisodeStatus (latched)
+Accepts commands (reliable):
+  /sim/ee_target     geometry_msgs/PoseStamped: gripper target (position, yaw of orientation)
+  /sim/gripper       std_msgs/Float64 in [0, 1], 1 = closed
+  /sim/joint_command trajectory_msgs/JointTrajectory: arm joint targets (first point)
+  /sim/action_chunk  memory_interfaces/ActionChunk: [x y z yaw gripper] rows, n_execute run
+Service /sim/start_episode (memory_interfaces/StartEpisode) starts a new episode.
+It steps at `real_time_factor` x real time, or as fast as it can when that is 0.
+
+MuJoCo's offscreen GL contexts belong to the thread that made them, so one worker thread
+owns the env: it builds it, steps it, renders and publishes; callbacks only hand it commands
+and episode requests under a lock.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import sys
+import threading
+import time
+
+os.environ.setdefault('MUJOCO_GL', 'egl')
+
+import numpy as np  # noqa: E402
+
+try:  # ROS is optional for the rest of sim/; this module needs it.
+    from builtin_interfaces.msg import Time
+    from geometry_msgs.msg import PoseStamped
+    import rclpy
+    from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+    from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
+    from rosgraph_msgs.msg import Clock
+    from sensor_msgs.msg import CameraInfo, Image, JointState
+    from std_msgs.msg import Float64, String
+    from trajectory_msgs.msg import JointTrajectory
+
+    from memory_interfaces.msg import ActionChunk, EpisodeStatus
+    from memory_interfaces.srv import StartEpisode
+    from memory_nodes.ros_common import (
+        LATCHED_QOS,
+        RELIABLE_QOS,
+        SENSOR_QOS,
+        InputGuard,
+        autostart,
+        declare,
+    )
+except ImportError as err:  # pragma: no cover - only without ROS
+    raise ImportError(f'sim.bridge_node needs rclpy and memory_interfaces: {err}') from err
+
+import mujoco  # noqa: E402
+
+import sim  # noqa: E402
+from sim.arm import ARM_JOINTS, FINGER_JOINTS  # noqa: E402
+from sim.env import CONTROL_DT  # noqa: E402
+from sim.experts import make_expert  # noqa: E402
+from sim.recording import camera_info_matrices  # noqa: E402
+
+CAMERAS = ('scene', 'wrist')
+
+
+def stamp(seconds: float) -> Time:
+    sec = int(seconds)
+    return Time(sec=sec, nanosec=int(round((seconds - sec) * 1e9)) % 1_000_000_000)
+
+
+def image_msg(array: np.ndarray, encoding: str, t: float, frame: str) -> Image:
+    msg = Image()
+    msg.header.stamp = stamp(t)
+    msg.header.frame_id = frame
+    msg.height, msg.width = int(array.shape[0]), int(array.shape[1])
+    msg.encoding = encoding
+    data = np.ascontiguousarray(array).tobytes()
+    msg.step = len(data) // msg.height
+    msg.data = data
+    return msg
+
+
+def optical_pose(env, camera: str):
+    """(position, quaternion x y z w) of a camera's optical frame (z forward, y down)."""
+    cam = env.model.cam(camera).id
+    pos = env.data.cam_xpos[cam].copy()
+    rot = env.data.cam_xmat[cam].reshape(3, 3) @ np.diag([1.0, -1.0, -1.0])
+    quat = np.zeros(4)
+    mujoco.mju_mat2Quat(quat, rot.reshape(-1))
+    return pos, np.array([quat[1], quat[2], quat[3], quat[0]])
+
+
+class SimBridgeNode(LifecycleNode):
+    """Runs one MuJoCo memory-task env; see the module docstring for the interface."""
+
+    def __init__(self, node_name: str = 'sim_bridge', **kwargs):
+        super().__init__(node_name, **kwargs)
+        self.p = {
+            'autostart': declare(self, 'autostart', False,
+                                 'configure and activate on start', read_only=True),
+            'task': declare(self, 'task', 'shell_game', f'task: one of {sorted(sim.TASKS)}'),
+            'seed': declare(self, 'seed', 0, 'seed of the first episode'),
+            'mode': declare(self, 'mode', 'memory', 'memory, oracle or cue_visible'),
+            'width': declare(self, 'width', 128, 'published image width (px)',
+                             min_value=16, max_value=1280),
+            'height': declare(self, 'height', 96, 'published image height (px)',
+                              min_value=16, max_value=960),
+            'publish_depth': declare(self, 'publish_depth', True,
+                                     'publish depth images (32FC1 metres)'),
+            'publish_segmentation': declare(self, 'publish_segmentation', True,
+                                            'publish instance segmentation (32SC1 slot id)'),
+            'real_time_factor': declare(self, 'real_time_factor', 1.0,
+                                        'simulated / wall time; 0 = as fast as possible',
+                                        min_value=0.0, max_value=100.0),
+            'policy': declare(self, 'policy', 'external',
+                              "'external' (commands from topics) or 'expert' (scripted)"),
+            'world_frame': declare(self, 'world_frame', 'world', 'frame of poses'),
+        }
+        self.env = None
+        self.guard = InputGuard(self.get_logger())
+        self._lock = threading.Lock()
+        self._worker = None
+        self._stop = threading.Event()
+        self._active = threading.Event()
+        self._requests = []  # pending (task, seed, mode, knobs, done_event, result dict)
+        self._pubs = {}
+        self._subs = []
+        self._srv = None
+
+    # ------------------------------------------------------------------ lifecycle
+    def on_configure(self, state):
+        self._stop.clear()
+        self._worker = threading.Thread(target=self._run, name='sim_bridge_env', daemon=True)
+        self._worker.start()
+        result = self._request(self.p['task'], self.p['seed'], self.p['mode'], {})
+        if not result['success']:
+            self.get_logger().error(f'cannot configure: {result["message"]}')
+            self._stop.set()
+            return TransitionCallbackReturn.FAILURE
+        pubs = {}
+        for cam in CAMERAS:
+            for kind in ('color', 'depth', 'segmentation'):
+                pubs[f'{cam}/{kind}'] = self.create_publisher(
+                    Image, f'/camera/{cam}/{kind}/image_raw', SENSOR_QOS)
+            pubs[f'{cam}/info'] = self.create_publisher(CameraInfo, f'/camera/{cam}/camera_info',
+                                                        SENSOR_QOS)
+        pubs['scene/pose'] = self.create_publisher(PoseStamped, '/camera/scene/pose',
+                                                   LATCHED_QOS)
+        pubs['wrist/pose'] = self.create_publisher(PoseStamped, '/camera/wrist/pose',
+                                                   SENSOR_QOS)
+        pubs['joints'] = self.create_publisher(JointState, '/joint_states', SENSOR_QOS)
+        pubs['clock'] = self.create_publisher(Clock, '/clock', SENSOR_QOS)
+        pubs['instruction'] = self.create_publisher(String, '/instruction', LATCHED_QOS)
+        pubs['status'] = self.create_publisher(EpisodeStatus, '/sim/episode_status',
+                                               LATCHED_QOS)
+        self._pubs = pubs
+        self._subs = [
+            self.create_subscription(PoseStamped, '/sim/ee_target', self.on_ee_target,
+                                     RELIABLE_QOS),
+            self.create_subscription(Float64, '/sim/gripper', self.on_gripper, RELIABLE_QOS),
+            self.create_subscription(JointTrajectory, '/sim/joint_command',
+                                     self.on_joint_command, RELIABLE_QOS),
+            self.create_subscription(ActionChunk, '/sim/action_chunk', self.on_action_chunk,
+                                     RELIABLE_QOS),
+        ]
+        self._srv = self.create_service(StartEpisode, '/sim/start_episode',
+                                        self.on_start_episode)
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state):
+        self._announce = True
+        self._active.set()
+        return super().on_activate(state)
+
+    def on_deactivate(self, state):
+        self._active.clear()
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state):
+        self._stop_worker()
+        for pub in self._pubs.values():
+            self.destroy_publisher(pub)
+        for sub in self._subs:
+            self.destroy_subscription(sub)
+        if self._srv is not None:
+            self.destroy_service(self._srv)
+        self._pubs, self._subs, self._srv = {}, [], None
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state):
+        return self.on_cleanup(state)
+
+    def destroy_node(self):
+        # The worker owns the GL contexts: it must close the env itself before exit.
+        self._stop_worker()
+        super().destroy_node()
+
+    def _stop_worker(self):
+        self._active.clear()
+        self._stop.set()
+        if self._worker is not None:
+            self._worker.join(timeout=10)
+            self._worker = None
+
+    # ------------------------------------------------------------------ worker thread
+    def _request(self, task, seed, mode, knobs, timeout=60.0) -> dict:
+        """Ask the worker to start an episode; wait for its answer."""
+        done, result = threading.Event(), {'success': False, 'message': 'bridge not running'}
+        with self._lock:
+            self._requests.append((task, seed, mode, knobs, done, result))
+        done.wait(timeout)
+        return result
+
+    def _run(self):
+        next_tick = time.monotonic()
+        try:
+            while not self._stop.is_set():
+                self._serve_requests()
+                if not self._active.is_set() or self.env is None:
+                    time.sleep(0.01)
+                    next_tick = time.monotonic()
+                    continue
+                if getattr(self, '_announce', False):
+                    self._announce = False
+                    self._publish_episode_topics()
+                self.on_tick()
+                rtf = self.p['real_time_factor']
+                if rtf > 0:
+                    next_tick += CONTROL_DT / rtf
+                    time.sleep(max(0.0, next_tick - time.monotonic()))
+                    next_tick = max(next_tick, time.monotonic() - 1.0)
+        finally:
+            if self.env is not None:
+                self.env.close()
+                self.env = None
+
+    def _serve_requests(self):
+        with self._lock:
+            pending, self._requests = self._requests, []
+        for task, seed, mode, knobs, done, result in pending:
+            try:
+                self._start_episode(task, seed, mode, knobs)
+                result.update(success=True, message='')
+                if self._pubs:
+                    self._publish_episode_topics()
+            except ValueError as err:
+                result.update(success=False, message=str(err))
+            done.set()
+
+    # ------------------------------------------------------------------ episodes
+    def _start_episode(self, task, seed, mode, knobs):
+        env = sim.make_env(task, int(seed), mode or 'memory', render=False, **knobs)
+        with self._lock:
+            if self.env is not None:
+                self.env.close()
+            self.env = env
+            self.env.reset()
+            self.expert = make_expert(env) if self.p['policy'] == 'expert' else None
+            self.command = np.array([*self.env.ref_pose, 0.0], dtype=float)
+            self.chunk = []
+            self.episode_id = f'{task}-{int(seed)}-{mode or "memory"}-{time.time_ns()}'
+            self.state = EpisodeStatus.STATE_RUNNING
+
+    def on_start_episode(self, request, response):
+        try:
+            if len(request.knob_names) != len(request.knob_values):
+                raise ValueError(f'knob_names has {len(request.knob_names)} entries, '
+                                 f'knob_values {len(request.knob_values)}')
+            knobs = {}
+            for name, value in zip(request.knob_names, request.knob_values):
+                knobs[name] = int(value) if float(value).is_integer() else float(value)
+        except ValueError as err:
+            response.success, response.message = False, str(err)
+            return response
+        result = self._request(request.task, request.seed, request.mode, knobs)
+        if not result['success']:
+            response.success, response.message = False, result['message']
+            return response
+        response.success = True
+        response.episode_id = self.episode_id
+        response.instruction = self.env.instruction
+        response.time_limit_s = float(self.env.max_steps * CONTROL_DT)
+        return response
+
+    # ------------------------------------------------------------------ commands
+    def on_ee_target(self, msg: PoseStamped):
+        with self.guard('/sim/ee_target'):
+            p, q = msg.pose.position, msg.pose.orientation
+            values = [p.x, p.y, p.z, q.x, q.y, q.z, q.w]
+            if not all(math.isfinite(v) for v in values):
+                raise ValueError(f'ee_target has a non-finite value: {values}')
+            yaw = math.atan2(2 * (q.w * q.z + q.x * q.y), 1 - 2 * (q.y * q.y + q.z * q.z))
+            with self._lock:
+                self.command[:4] = [p.x, p.y, p.z, yaw]
+                self.chunk = []
+
+    def on_gripper(self, msg: Float64):
+        with self.guard('/sim/gripper'):
+            if not math.isfinite(msg.data) or not 0.0 <= msg.data <= 1.0:
+                raise ValueError(f'gripper must be in [0, 1], got {msg.data}')
+            with self._lock:
+                self.command[4] = msg.data
+
+    def on_joint_command(self, msg: JointTrajectory):
+        with self.guard('/sim/joint_command'):
+            if not msg.points:
+                raise ValueError('joint_command has no points')
+            positions = dict(zip(msg.joint_names, msg.points[0].positions))
+            missing = [j for j in ARM_JOINTS if j not in positions]
+            if missing:
+                raise ValueError(f'joint_command lacks joints {missing}')
+            with self._lock:
+                env = self.env
+                d = env.arm.scratch
+                d.qpos[env.arm.qadr] = [positions[j] for j in ARM_JOINTS]
+                mujoco.mj_kinematics(env.model, d)
+                self.command[:4] = env.arm.pinch_pose(d)
+                self.chunk = []
+
+    def on_action_chunk(self, msg: ActionChunk):
+        with self.guard('/sim/action_chunk'):
+            if msg.action_dim != 5 or len(msg.actions) != msg.horizon * msg.action_dim:
+                raise ValueError(f'action_chunk must be horizon x 5 actions, got dim '
+                                 f'{msg.action_dim}, {len(msg.actions)} values')
+            rows = np.asarray(msg.actions, dtype=float).reshape(msg.horizon, 5)  # (H, 5)
+            if not np.all(np.isfinite(rows)):
+                raise ValueError('action_chunk has non-finite actions')
+            n = msg.n_execute or msg.horizon
+            with self._lock:
+                self.chunk = list(rows[:n])
+
+    # ------------------------------------------------------------------ stepping
+    def on_tick(self):
+        with self._lock:
+            env = self.env
+            if env is None or self.state != EpisodeStatus.STATE_RUNNING:
+                return
+            if self.expert is not None:
+                action = self.expert()
+            elif self.chunk:
+                action = self.chunk.pop(0)
+                self.command = np.array(action, dtype=float)
+            else:
+                action = self.command
+            _, done, _ = env.step(action)
+            if done:
+                self.state = (EpisodeStatus.STATE_SUCCEEDED if env.success() else
+                              EpisodeStatus.STATE_TIMED_OUT if env.step_count >= env.max_steps
+                              else EpisodeStatus.STATE_FAILED)
+            self._publish_sensors()
+            if done or env.step_count % 10 == 0:
+                self._publish_status()
+            if done:
+                self.get_logger().info(
+                    f'episode {self.episode_id} ended after {env.step_count} steps: '
+                    f'success={env.success()}')
+
+    def sim_time(self) -> float:
+        return self.env.step_count * CONTROL_DT
+
+    def _publish_episode_topics(self):
+        if not self._pubs:
+            return
+        self._pubs['instruction'].publish(String(data=self.env.instruction))
+        self._publish_sensors()
+        self._publish_status()
+
+    def _publish_status(self):
+        env = self.env
+        msg = EpisodeStatus()
+        msg.header.stamp = stamp(self.sim_time())
+        msg.episode_id = self.episode_id
+        msg.task, msg.seed, msg.mode = env.task.name, env.task.seed, env.mode
+        msg.state = self.state
+        msg.phase = env.phase()
+        msg.step = env.step_count
+        msg.elapsed_s = float(self.sim_time())
+        msg.instruction = env.instruction
+        msg.message = {EpisodeStatus.STATE_SUCCEEDED: 'task solved',
+                       EpisodeStatus.STATE_FAILED: 'task failed (wrong choice)',
+                       EpisodeStatus.STATE_TIMED_OUT: 'time limit reached'}.get(self.state, '')
+        self._pubs['status'].publish(msg)
+
+    def _publish_sensors(self):
+        env, t = self.env, self.sim_time()
+        w, h = self.p['width'], self.p['height']
+        clock = Clock()
+        clock.clock = stamp(t)
+        self._pubs['clock'].publish(clock)
+        for cam in CAMERAS:
+            frame = f'{cam}_camera_optical_frame'
+            self._pubs[f'{cam}/color'].publish(image_msg(env.render(cam, w, h), 'rgb8', t,
+                                                         frame))
+            if self.p['publish_depth']:
+                self._pubs[f'{cam}/depth'].publish(image_msg(
+                    env.render(cam, w, h, 'depth'), '32FC1', t, frame))
+            if self.p['publish_segmentation']:
+                self._pubs[f'{cam}/segmentation'].publish(image_msg(
+                    env.render(cam, w, h, 'segmentation').astype(np.int32), '32SC1', t, frame))
+            k, p = camera_info_matrices(env, cam, w, h)
+            info = CameraInfo()
+            info.header.stamp, info.header.frame_id = stamp(t), frame
+            info.width, info.height = w, h
+            info.distortion_model = 'plumb_bob'
+            info.d = [0.0] * 5
+            info.k = k.reshape(-1).tolist()
+            info.r = np.eye(3).reshape(-1).tolist()
+            info.p = p.reshape(-1).tolist()
+            self._pubs[f'{cam}/info'].publish(info)
+            pos, quat = optical_pose(env, cam)
+            pose = PoseStamped()
+            pose.header.stamp, pose.header.frame_id = stamp(t), self.p['world_frame']
+            pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = pos.tolist()
+            (pose.pose.orientation.x, pose.pose.orientation.y, pose.pose.orientation.z,
+             pose.pose.orientation.w) = quat.tolist()
+            self._pubs[f'{cam}/pose'].publish(pose)
+        names = list(ARM_JOINTS) + list(FINGER_JOINTS)
+        js = JointState()
+        js.header.stamp, js.header.frame_id = stamp(t), 'base'
+        js.name = names
+        js.position = [float(env.data.qpos[env.model.joint(n).qposadr[0]]) for n in names]
+        js.velocity = [float(env.data.qvel[env.model.joint(n).dofadr[0]]) for n in names]
+        self._pubs['joints'].publish(js)
+
+
+def main(args=None) -> int:
+    """Spin the bridge until SIGINT/SIGTERM; autostart configures and activates it."""
+    rclpy.init(args=args if args is not None else sys.argv)
+    node = SimBridgeNode()
+    executor = MultiThreadedExecutor()
+    executor.add_node(node)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        if node.get_parameter('autostart').value:
+            autostart(node)
+        while not stop.is_set() and rclpy.ok():
+            executor.spin_once(timeout_sec=0.1)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        executor.shutdown(timeout_sec=1.0)
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
