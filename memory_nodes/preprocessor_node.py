@@ -18,6 +18,8 @@ per topic) and the node keeps running. Start it alone with
 the rest of the stack (memory_nodes/runner.py). docs/perception.md lists every parameter.
 """
 
+from collections import deque
+import math
 import sys
 import time
 
@@ -69,6 +71,7 @@ SOURCES = {'sim_segmentation': ObjectObservation.SOURCE_SIM_SEGMENTATION,
            'detector': ObjectObservation.SOURCE_DETECTOR,
            'oracle': ObjectObservation.SOURCE_ORACLE}
 STREAMS = ('color', 'depth', 'segmentation')
+POSE_HISTORY = 50  # camera poses kept to find the one nearest a frame's stamp
 IMAGE_QOS = {'sensor_data': SENSOR_QOS,
              'reliable': QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=5,
                                     reliability=ReliabilityPolicy.RELIABLE)}
@@ -144,6 +147,11 @@ class PreprocessorNode(LifecycleNode):
         p['instance_labels'] = declare(
             self, 'instance_labels', Parameter.Type.STRING_ARRAY,
             "explicit 'id:label' entries; they win over the id encoding", read_only=True)
+        p['segmentation_id_offset'] = declare(
+            self, 'segmentation_id_offset', 0,
+            'added to every segmentation id before labelling (ids <= 0 are background); the '
+            'sim bridge publishes slot ids with -1 as background and needs 1', read_only=True,
+            min_value=-(2**31), max_value=2**31 - 1)
         p['instance_id_divisor'] = declare(self, 'instance_id_divisor', 1000,
                                            'divisor of the class-in-id encoding',
                                            read_only=True, min_value=1)
@@ -234,8 +242,9 @@ class PreprocessorNode(LifecycleNode):
         p = self.params
         try:
             self.preprocessor = self._build_preprocessor(p)
-            self.camera_pose = (pose_from_parameter(p['camera_pose'])
-                                if p['camera_pose'] else None)
+            self.camera_poses = deque(maxlen=POSE_HISTORY)  # (seconds, 4x4), newest last
+            if p['camera_pose']:
+                self.camera_poses.append((-math.inf, pose_from_parameter(p['camera_pose'])))
             if p['image_qos'] not in IMAGE_QOS:
                 raise ValueError(f"image_qos is {p['image_qos']!r}; expected one of "
                                  f'{sorted(IMAGE_QOS)}')
@@ -343,8 +352,9 @@ class PreprocessorNode(LifecycleNode):
         self._on_image('depth', self.params['depth_topic'], msg, decode_depth)
 
     def on_segmentation(self, msg):
+        offset = self.params['segmentation_id_offset']
         self._on_image('segmentation', self.params['segmentation_topic'], msg,
-                       decode_segmentation)
+                       lambda image: decode_segmentation(image) + offset)
 
     def _on_image(self, stream, topic, msg, decode):
         if not self._active:
@@ -375,8 +385,15 @@ class PreprocessorNode(LifecycleNode):
                 raise ValueError(f"camera pose header.frame_id is {frame!r}; expected "
                                  f"{self.params['world_frame']!r} (world_frame)")
             position, q = msg.pose.position, msg.pose.orientation
-            self.camera_pose = pose_matrix((position.x, position.y, position.z),
-                                           (q.x, q.y, q.z, q.w))
+            pose = pose_matrix((position.x, position.y, position.z), (q.x, q.y, q.z, q.w))
+            self.camera_poses.append((stamp_to_sec(msg.header.stamp), pose))
+
+    def camera_pose_at(self, seconds):
+        """The camera pose whose stamp is nearest to ``seconds`` (a moving wrist camera needs
+        the pose of the frame's instant; a fixed camera has one pose), or None."""
+        if not self.camera_poses:
+            return None
+        return min(self.camera_poses, key=lambda entry: abs(entry[0] - seconds))[1]
 
     def on_joint_states(self, msg):
         with self.guard(self.params['joint_states_topic']):
@@ -393,17 +410,18 @@ class PreprocessorNode(LifecycleNode):
 
     # -- processing ------------------------------------------------------------------------
     def _process(self, frame_set):
-        if self.intrinsics is None or self.camera_pose is None:
+        stamp, rgb = frame_set['color']
+        camera_pose = self.camera_pose_at(stamp_to_sec(stamp))
+        if self.intrinsics is None or camera_pose is None:
             self.frames_waiting += 1
             missing = 'CameraInfo' if self.intrinsics is None else 'camera pose'
             self.get_logger().warning(
                 f'frame dropped: no {missing} yet ({self.frames_waiting} so far)',
                 throttle_duration_sec=2.0)
             return
-        stamp, rgb = frame_set['color']
         frame = CameraFrame(stamp=stamp_to_sec(stamp), rgb=rgb, depth=frame_set['depth'][1],
                             segmentation=frame_set['segmentation'][1],
-                            intrinsics=self.intrinsics, t_world_camera=self.camera_pose,
+                            intrinsics=self.intrinsics, t_world_camera=camera_pose,
                             instruction=self.instruction, joint_names=self.joint_names,
                             joint_positions=self.joint_positions)
         started = time.perf_counter()

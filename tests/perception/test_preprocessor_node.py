@@ -6,6 +6,7 @@ checks the ObjectObservationArray, PointCloud2 and PerceptionTokens that come ba
 sends malformed messages and checks that the node logs and counts them and keeps working.
 """
 
+import ast
 import os
 from pathlib import Path
 import re
@@ -30,7 +31,11 @@ from memory_nodes.perception.camera import matrix_to_quaternion  # noqa: E402
 from memory_nodes.perception.cloud import unpack_cloud  # noqa: E402
 from memory_nodes.perception.images import depth_to_16uc1_mm  # noqa: E402
 from memory_nodes.perception.tokens import OBJECT_FEATURE_NAMES  # noqa: E402
-from memory_nodes.preprocessor_node import camera_info_message, image_message  # noqa: E402
+from memory_nodes.preprocessor_node import (  # noqa: E402
+    IMAGE_QOS,
+    camera_info_message,
+    image_message,
+)
 from memory_nodes.ros_common import RELIABLE_QOS, SENSOR_QOS, sec_to_stamp  # noqa: E402
 
 pytestmark = pytest.mark.ros
@@ -148,8 +153,11 @@ def scene():
 def running(scene, tmp_path_factory):
     _, pose, _, _ = scene
     pose_values = list(pose[:3, 3]) + list(matrix_to_quaternion(pose[:3, :3]))
-    node = NodeProcess(tmp_path_factory.mktemp('preprocessor') / 'node.log', pose_values)
-    feeder = Feeder()
+    # Reliable image QoS on both sides: best-effort 300 kB images between processes lose
+    # 30-50 % of frame sets on this machine (docs/perception.md), which is not under test.
+    node = NodeProcess(tmp_path_factory.mktemp('preprocessor') / 'node.log', pose_values,
+                       extra=['-p', 'image_qos:=reliable'])
+    feeder = Feeder(image_qos=IMAGE_QOS['reliable'])
     yield node, feeder
     feeder.close()
     node.stop()
@@ -201,7 +209,7 @@ def test_malformed_messages_are_logged_counted_and_survived(scene, running):
     color, joints = feeder.images['color'], feeder.joints
     intrinsics, rgb, depth, seg = frame
     # the node logs the first rejection per topic each second (and counts all of them), so
-    # each round sends at most one kind of bad message per topic, twice (best effort)
+    # each round sends at most one kind of bad message per topic, twice
     rounds = [
         [(color, _bad_image(encoding='mono16')),  # wrong encoding
          (feeder.images['depth'], _bad_image(encoding='rgb8')),
@@ -217,25 +225,25 @@ def test_malformed_messages_are_logged_counted_and_survived(scene, running):
             for publisher, msg in bad:
                 publisher.publish(msg)
                 time.sleep(0.02)
-        time.sleep(1.1)
+        time.sleep(2.0)  # well past the 1 s log throttle, even if delivery is late
     # a frame whose depth does not match the colour image and CameraInfo
-    for i in range(4):  # best effort: large frames may be lost between processes
-        feeder.publish_frame(250.0 + 0.1 * i, intrinsics, rgb, depth[:, :100].copy(), seg)
-        time.sleep(0.1)
-    time.sleep(1.0)
+    feeder.publish_frame(250.0, intrinsics, rgb, depth[:, :100].copy(), seg)
+    expected = ["color.encoding is 'mono16'", 'color.data has 100 bytes', 'color.height is 0',
+                "depth.encoding is 'rgb8'", "segmentation.encoding is '32FC1'",
+                'joint_states.position[1] is nan', 'joint_states has 1 names but 2 positions',
+                'fx=0.0', 'depth is 100x240 pixels']
+    deadline = time.monotonic() + 15.0  # a lost fragment is resent after a heartbeat
+    while time.monotonic() < deadline and not all(e in node.log() for e in expected):
+        time.sleep(0.2)
     log = node.log()
-    for expected in ["color.encoding is 'mono16'", 'color.data has 100 bytes',
-                     'color.height is 0', "depth.encoding is 'rgb8'",
-                     "segmentation.encoding is '32FC1'", 'joint_states.position[1] is nan',
-                     'joint_states has 1 names but 2 positions', 'fx=0.0',
-                     'depth is 100x240 pixels']:
-        assert expected in log, f'{expected!r} not in the node log:\n{log[-3000:]}'
+    for text in expected:
+        assert text in log, f'{text!r} not in the node log:\n{log[-4000:]}'
     # the periodic stats line counts rejections per topic
     msg, _ = feeder.feed_until('objects', frame, start_s=300.0, depth_encoding='16UC1')
     assert len(msg.objects) == 4 and node.process.poll() is None
     time.sleep(1.0)
     stats = re.findall(r'rejected (\{.*?\})', node.log())
-    counts = eval(stats[-1], {})  # a dict literal written by the node's stats line
+    counts = ast.literal_eval(stats[-1])  # the dict the node's stats line prints
     assert counts.get('/camera/scene/color/image_raw', 0) >= 3
     assert counts.get('/joint_states', 0) >= 2
     assert counts.get('/camera/scene/camera_info', 0) >= 1
