@@ -31,6 +31,7 @@ from rclpy.qos import (
     ReliabilityPolicy,
     qos_profile_sensor_data,
 )
+from rclpy.signals import SignalHandlerOptions
 
 SENSOR_QOS = qos_profile_sensor_data
 RELIABLE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=50,
@@ -142,21 +143,29 @@ def run_lifecycle_node(node_cls, args=None, *, num_threads=None):
     """Console-script main(): spin one lifecycle node until Ctrl-C / SIGTERM.
 
     When the node's ``autostart`` parameter is true the node configures and activates itself;
-    otherwise a lifecycle manager (or ``ros2 lifecycle set``) drives it.
+    otherwise a lifecycle manager (or ``ros2 lifecycle set``) drives it. SIGINT and SIGTERM
+    set a flag that the spin loop checks every 100 ms, so the node is destroyed and the
+    process exits promptly and cleanly on either (rclpy's own handlers are not installed).
     """
-    rclpy.init(args=args)
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
     node = None
+    executor = None
     try:
         node = node_cls()
         executor = MultiThreadedExecutor(num_threads=num_threads)
         executor.add_node(node)
-        signal.signal(signal.SIGTERM, lambda *_: executor.shutdown(timeout_sec=0.0))
         if node.get_parameter('autostart').value:
             autostart(node)
-        executor.spin()
+        while not stop.is_set() and rclpy.ok():
+            executor.spin_once(timeout_sec=0.1)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        if executor is not None:
+            executor.shutdown(timeout_sec=1.0)
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
