@@ -47,7 +47,7 @@ class EncoderConfig:
     object_slots: int = 4  # K: object slots per step (set from the dataset)
     object_dim: int = 9  # D_OBJ: features per object slot (set from the dataset)
     text_dim: int = 384  # MiniLM sentence-embedding width
-    perceptual_tokens: int = 8  # N_p: perceptual tokens per step after compression
+    perceptual_tokens: int = 8  # N_p: perceptual tokens per step (N_p - 1 pooled + 1 state)
     heads: int = 4  # attention heads of the token compressor and cognitive summariser
     pretrained_vision_path: str = ''  # local transformers model folder; '' = train the CNN
 
@@ -63,6 +63,8 @@ class EncoderConfig:
         side = int(round(self.tokens_per_camera ** 0.5))
         _require(side * side == self.tokens_per_camera, 'tokens_per_camera',
                  self.tokens_per_camera, 'must be a square number (1, 4, 9, ...)')
+        _require(self.perceptual_tokens >= 2, 'perceptual_tokens', self.perceptual_tokens,
+                 'must be >= 2 (pooled tokens + the state token)')
         _require(len(self.cnn_channels) > 0, 'cnn_channels', self.cnn_channels,
                  'needs at least one stage')
 
@@ -140,7 +142,8 @@ class TrainConfig:
 
     steps: int = 3000  # optimiser steps
     batch_episodes: int = 16  # episodes per batch
-    queries_per_episode: int = 4  # query steps (chunks to predict) per episode per batch
+    queries_per_episode: int = 8  # query steps (chunks to predict) per episode per batch
+    noise_draws: int = 2  # diffusion noise draws per predicted chunk (the denoiser is cheap)
     lr: float = 3e-4  # AdamW learning rate (cosine decay after warm-up)
     weight_decay: float = 1e-4  # AdamW weight decay
     warmup_steps: int = 200  # linear learning-rate warm-up
@@ -150,7 +153,7 @@ class TrainConfig:
     image_shift: int = 2  # random-shift augmentation in pixels (0 = none)
 
     def __post_init__(self) -> None:
-        _positive(self, 'steps', 'batch_episodes', 'queries_per_episode')
+        _positive(self, 'steps', 'batch_episodes', 'queries_per_episode', 'noise_draws')
         _require(self.lr > 0, 'lr', self.lr, 'must be > 0')
         _require(0.0 <= self.ema_decay < 1.0, 'ema_decay', self.ema_decay, 'must be in [0, 1)')
         _require(self.image_shift >= 0, 'image_shift', self.image_shift, 'must be >= 0')

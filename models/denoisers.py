@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from models.config import DenoiserConfig
-from models.encoders import CrossAttention
+from models.encoders import CrossAttention, SelfAttention
 from models.memory_bank import sinusoid
 
 
@@ -46,7 +46,7 @@ class DenoiserBlock(nn.Module):
                  cross: bool) -> None:
         super().__init__()
         self.norm1 = nn.LayerNorm(width, elementwise_affine=False)
-        self.attn = nn.MultiheadAttention(width, heads, dropout=dropout, batch_first=True)
+        self.attn = SelfAttention(width, heads, dropout)
         self.cross = cross
         if cross:
             self.norm_x = nn.LayerNorm(width)
@@ -60,13 +60,13 @@ class DenoiserBlock(nn.Module):
         nn.init.zeros_(self.ada[1].bias)
 
     def forward(self, x: torch.Tensor, vec: torch.Tensor,
-                context: torch.Tensor | None) -> torch.Tensor:
-        """x (B, H, D) action tokens, vec (B, D) modulation vector, context (B, L, D)."""
+                kv: tuple[torch.Tensor, torch.Tensor] | None) -> torch.Tensor:
+        """x (B, H, D) action tokens, vec (B, D) modulation vector, kv: this block's
+        projected memory tokens (cross-attention mode)."""
         s1, c1, g1, s2, c2, g2 = self.ada(vec).chunk(6, -1)  # each (B, D)
-        h = modulate(self.norm1(x), s1, c1)
-        x = x + g1.unsqueeze(1) * self.attn(h, h, h, need_weights=False)[0]
+        x = x + g1.unsqueeze(1) * self.attn(modulate(self.norm1(x), s1, c1))
         if self.cross:
-            x = x + self.xattn(self.norm_x(x), self.norm_ctx(context))
+            x = x + self.xattn(self.norm_x(x), kv=kv)
         return x + g2.unsqueeze(1) * self.mlp(modulate(self.norm2(x), s2, c2))
 
 
@@ -82,7 +82,7 @@ class TransformerDenoiser(nn.Module):
         self.mode = mode
         self.inp = nn.Linear(action_dim, d)
         self.pos = nn.Parameter(torch.randn(horizon, d) * 0.02)
-        self.step = StepEmbedding(d)
+        self.step_embed = StepEmbedding(d)
         if mode == 'adaln':  # flattened memory tokens -> one modulation vector
             self.cond = nn.Sequential(nn.Linear(cond_tokens * d, d), nn.SiLU(), nn.Linear(d, d))
         self.blocks = nn.ModuleList(
@@ -95,19 +95,28 @@ class TransformerDenoiser(nn.Module):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
 
-    def forward(self, x: torch.Tensor, timestep: torch.Tensor,
-                cond: torch.Tensor) -> torch.Tensor:
-        vec = self.step(timestep)  # (B, D)
-        context = None
+    def prepare(self, cond: torch.Tensor) -> dict[str, object]:
+        """The conditioning work done once per chunk, not once per denoising step."""
         if self.mode == 'adaln':
-            vec = vec + self.cond(cond.flatten(1))  # (B, L*D) -> (B, D)
-        else:
-            context = cond  # (B, L, D)
+            return {'vec': self.cond(cond.flatten(1))}  # (B, L*D) -> (B, D)
+        return {'kv': [blk.xattn.project_kv(blk.norm_ctx(cond)) for blk in self.blocks]}
+
+    def step(self, x: torch.Tensor, timestep: torch.Tensor,
+             prepared: dict[str, object]) -> torch.Tensor:
+        """One denoiser evaluation: x (B, H, A), timestep (B,) -> (B, H, A)."""
+        vec = self.step_embed(timestep)  # (B, D)
+        if self.mode == 'adaln':
+            vec = vec + prepared['vec']
+        kvs = prepared.get('kv') or [None] * len(self.blocks)
         h = self.inp(x) + self.pos  # (B, H, D)
-        for block in self.blocks:
-            h = block(h, vec, context)
+        for block, kv in zip(self.blocks, kvs):
+            h = block(h, vec, kv)
         shift, scale = self.ada_out(vec).chunk(2, -1)
         return self.out(modulate(self.norm_out(h), shift, scale))  # (B, H, A)
+
+    def forward(self, x: torch.Tensor, timestep: torch.Tensor,
+                cond: torch.Tensor) -> torch.Tensor:
+        return self.step(x, timestep, self.prepare(cond))
 
 
 class ResidualBlock1D(nn.Module):
@@ -138,7 +147,7 @@ class ConditionalUnet1D(nn.Module):
         super().__init__()
         dims = (action_dim, *cfg.unet_dims)
         step_dim = cfg.unet_dims[0]
-        self.step = StepEmbedding(step_dim)
+        self.step_embed = StepEmbedding(step_dim)
         # the flattened memory tokens are projected once, then FiLM'd into every block
         self.cond = nn.Sequential(nn.Linear(cond_tokens * cond_width, cfg.unet_cond_dim),
                                   nn.Mish())
@@ -166,9 +175,13 @@ class ConditionalUnet1D(nn.Module):
             nn.GroupNorm(8 if dims[1] % 8 == 0 else 1, dims[1]), nn.Mish(),
             nn.Conv1d(dims[1], action_dim, 1))
 
-    def forward(self, x: torch.Tensor, timestep: torch.Tensor,
-                cond: torch.Tensor) -> torch.Tensor:
-        g = torch.cat([self.step(timestep), self.cond(cond.flatten(1))], -1)  # (B, cond_dim)
+    def prepare(self, cond: torch.Tensor) -> dict[str, object]:
+        """The conditioning work done once per chunk, not once per denoising step."""
+        return {'cond': self.cond(cond.flatten(1))}  # (B, unet_cond_dim)
+
+    def step(self, x: torch.Tensor, timestep: torch.Tensor,
+             prepared: dict[str, object]) -> torch.Tensor:
+        g = torch.cat([self.step_embed(timestep), prepared['cond']], -1)  # (B, cond_dim)
         h = x.transpose(1, 2)  # (B, A, H)
         skips = []
         for res1, res2, down in self.down:
@@ -181,6 +194,10 @@ class ConditionalUnet1D(nn.Module):
             h = torch.cat([h, skips.pop()], 1)
             h = up(res2(res1(h, g), g))
         return self.final(h).transpose(1, 2)  # (B, H, A)
+
+    def forward(self, x: torch.Tensor, timestep: torch.Tensor,
+                cond: torch.Tensor) -> torch.Tensor:
+        return self.step(x, timestep, self.prepare(cond))
 
 
 def build_denoiser(cfg: DenoiserConfig, action_dim: int, horizon: int, cond_tokens: int,

@@ -7,7 +7,9 @@
 - `ObservationEncoder`: vision + object + proprio/phase + instruction tokens, compressed by
   learned queries into N_p perceptual tokens (fine detail), plus one cognitive token: the
   instruction embedding attending over the step's tokens (an instruction-conditioned summary).
-  Together they are the working memory of one step.
+  The last perceptual token is the low-dimensional state (proprio, phase, all object slots)
+  through an MLP, a direct path for exact positions. Together they are the working memory
+  of one step.
 """
 
 from __future__ import annotations
@@ -31,17 +33,44 @@ class CrossAttention(nn.Module):
         self.kv = nn.Linear(width, 2 * width)
         self.out = nn.Linear(width, width)
 
-    def forward(self, x: torch.Tensor, context: torch.Tensor,
-                mask: torch.Tensor | None = None) -> torch.Tensor:
-        """x (B, Lq, D), context (B, Lk, D), mask (B, Lk) True = may attend."""
+    def project_kv(self, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """context (B, Lk, D) -> keys, values (B, h, Lk, D/h); reusable across queries."""
+        b, lk, d = context.shape
+        h = self.heads
+        k, v = self.kv(context).view(b, lk, 2, h, d // h).permute(2, 0, 3, 1, 4)
+        return k, v
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None,
+                mask: torch.Tensor | None = None,
+                kv: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        """x (B, Lq, D), context (B, Lk, D) (or precomputed kv), mask (B, Lk) True =
+        may attend."""
         b, lq, d = x.shape
-        lk = context.shape[1]
         h = self.heads
         q = self.q(x).view(b, lq, h, d // h).transpose(1, 2)  # (B, h, Lq, d/h)
-        k, v = self.kv(context).view(b, lk, 2, h, d // h).permute(2, 0, 3, 1, 4)  # (B, h, Lk, d/h)
+        k, v = kv if kv is not None else self.project_kv(context)  # (B, h, Lk, d/h)
         attn_mask = None if mask is None else mask[:, None, None, :]  # (B, 1, 1, Lk)
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # (B, h, Lq, d/h)
         return self.out(y.transpose(1, 2).reshape(b, lq, d))
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention with one fused qkv projection (scaled_dot_product_attention)."""
+
+    def __init__(self, width: int, heads: int, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.heads = heads
+        self.dropout = dropout
+        self.qkv = nn.Linear(width, 3 * width)
+        self.out = nn.Linear(width, width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, d = x.shape
+        h = self.heads
+        q, k, v = self.qkv(x).view(b, n, 3, h, d // h).permute(2, 0, 3, 1, 4)  # (B, h, n, d/h)
+        y = F.scaled_dot_product_attention(q, k, v,
+                                           dropout_p=self.dropout if self.training else 0.0)
+        return self.out(y.transpose(1, 2).reshape(b, n, d))
 
 
 class AttentionPool(nn.Module):
@@ -130,7 +159,13 @@ class ObservationEncoder(nn.Module):
                                          nn.Linear(d, d))
         self.text_proj = nn.Linear(cfg.text_dim, d)
         self.type_embed = nn.Parameter(torch.randn(4, d) * 0.02)  # vision/object/proprio/text
-        self.perceptual_queries = nn.Parameter(torch.randn(cfg.perceptual_tokens, d) * 0.02)
+        # the low-dimensional state (proprio, phase, every object slot) also enters directly
+        # as one perceptual token, so exact positions need not survive attention pooling
+        state_dim = cfg.proprio_dim + NUM_PHASES + cfg.object_slots * cfg.object_dim
+        self.state_mlp = nn.Sequential(nn.Linear(state_dim, 2 * d), nn.GELU(),
+                                       nn.Linear(2 * d, d))
+        self.perceptual_queries = nn.Parameter(
+            torch.randn(cfg.perceptual_tokens - 1, d) * 0.02)
         self.compress = AttentionPool(d, cfg.heads)
         self.summarise = AttentionPool(d, cfg.heads)
 
@@ -150,12 +185,16 @@ class ObservationEncoder(nn.Module):
         vis = vis.transpose(0, 1).reshape(n, -1, vis.shape[-1])  # (N, n_cam*t, D)
         vis = vis + self.vision_pos + self.type_embed[0]
         obj = self.object_mlp(objects) + self.object_slot + self.type_embed[1]  # (N, K, D)
-        phase_1hot = F.one_hot(phase.long().clamp(0, NUM_PHASES - 1), NUM_PHASES).to(proprio)
+        # one-hot by comparison (F.one_hot syncs with the host: no CUDA-graph capture)
+        phases = torch.arange(NUM_PHASES, device=phase.device)
+        phase_1hot = (phase.long().unsqueeze(-1) == phases).to(proprio)  # (N, 3)
         prop = self.proprio_mlp(torch.cat([proprio, phase_1hot], -1))  # (N, D)
         prop = (prop + self.type_embed[2]).unsqueeze(1)  # (N, 1, D)
         txt = (self.text_proj(text) + self.type_embed[3]).unsqueeze(1)  # (N, 1, D)
         tokens = torch.cat([vis, obj, prop, txt], 1)  # (N, L, D)
-        queries = self.perceptual_queries.expand(n, -1, -1)  # (N, N_p, D)
-        perceptual = self.compress(queries, tokens)  # (N, N_p, D)
+        queries = self.perceptual_queries.expand(n, -1, -1)  # (N, N_p - 1, D)
+        state = torch.cat([proprio, phase_1hot, objects.flatten(1)], -1)  # (N, state_dim)
+        perceptual = torch.cat([self.compress(queries, tokens),
+                                self.state_mlp(state).unsqueeze(1)], 1)  # (N, N_p, D)
         cognitive = self.summarise(txt, tokens).squeeze(1)  # (N, D)
         return perceptual, cognitive

@@ -1,9 +1,8 @@
 """Recorded episodes (the sim/models contract's .npz schema) and training batches from them.
 
 A dataset is `<root>/<task>/ep_<seed>_<mode>.npz` (+ `<root>/meta.json`). Episodes are read
-with `sim.dataset.load_episode` when the sim package provides it, else directly with
-`np.load(..., allow_pickle=False)` following the same schema. Only policy inputs are kept
-(never gt_positions or hidden, which are privileged).
+with `np.load(..., allow_pickle=False)` following the contract's schema (strings as JSON in
+0-d str arrays). Only policy inputs are kept (never gt_positions or hidden: privileged).
 
 `SequenceBatcher` turns episodes into the batched training view of the memory bank: per
 episode the bank keyframes (every `write_every` steps) and a few query steps, each query
@@ -58,33 +57,37 @@ class Episode:
                              f'{self.rgb.dtype} {self.rgb.shape}')
 
 
-def _scalar(value: Any) -> Any:
-    return value.item() if isinstance(value, np.ndarray) else value
+def _text(value: np.ndarray) -> str:
+    """A 0-d str array holding JSON (the contract) or, leniently, a bare string."""
+    raw = str(value.item() if isinstance(value, np.ndarray) else value)
+    try:
+        decoded = json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
+    return decoded if isinstance(decoded, str) else raw
 
 
 def load_episode(path: str | Path) -> Episode:
-    """Read one episode file (via sim.dataset when present) into an `Episode`."""
+    """Read one episode file of the contract's schema into an `Episode` (policy inputs only).
+
+    Read with np.load(allow_pickle=False) directly, so the models need nothing from sim/."""
     path = Path(path)
     try:
-        from sim.dataset import load_episode as sim_load_episode
-    except ImportError:
-        sim_load_episode = None
-    if sim_load_episode is not None:
-        data = sim_load_episode(path)
-        get = data.__getattribute__
-    else:
         with np.load(path, allow_pickle=False) as npz:
             data = {key: npz[key] for key in npz.files}
-        get = data.__getitem__
+    except (OSError, ValueError) as err:
+        raise ValueError(f'episode file {str(path)!r}: unreadable ({err})') from err
+    missing = [k for k in ('task', 'seed', 'mode', 'instruction', 'success', 'action', *STEP_KEYS)
+               if k not in data]
+    if missing:
+        raise ValueError(f'episode file {str(path)!r}: missing fields {missing}')
     episode = Episode(
-        task=str(_scalar(get('task'))), seed=int(_scalar(get('seed'))),
-        mode=str(_scalar(get('mode'))), instruction=str(_scalar(get('instruction'))),
-        success=bool(_scalar(get('success'))),
-        rgb=np.asarray(get('rgb')), wrist_rgb=np.asarray(get('wrist_rgb')),
-        proprio=np.asarray(get('proprio'), np.float32),
-        objects=np.asarray(get('objects'), np.float32),
-        phase=np.asarray(get('phase')).astype(np.int64),
-        action=np.asarray(get('action'), np.float32))
+        task=_text(data['task']), seed=int(data['seed']), mode=_text(data['mode']),
+        instruction=_text(data['instruction']), success=bool(data['success']),
+        rgb=data['rgb'], wrist_rgb=data['wrist_rgb'],
+        proprio=data['proprio'].astype(np.float32),
+        objects=data['objects'].astype(np.float32),
+        phase=data['phase'].astype(np.int64), action=data['action'].astype(np.float32))
     episode.validate(str(path))
     return episode
 

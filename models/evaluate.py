@@ -43,18 +43,19 @@ def make_env(task: str, seed: int, mode: str) -> Any:
 
 
 def chance_ceiling(task: str) -> float | None:
+    """The task's chance ceiling (best memoryless success), from sim.TASKS."""
     if task == TASK_NAME:
         return CHANCE_CEILING
     try:
         from sim import TASKS
     except ImportError:
         return None
-    task_cls = TASKS.get(task)
-    for name in ('chance_ceiling', 'chance', 'CHANCE_CEILING', 'CHANCE'):
-        value = getattr(task_cls, name, None)
-        if value is not None:
-            return float(value() if callable(value) else value)
-    return None
+    if task not in TASKS:
+        raise ValueError(f'task={task!r}: not in sim.TASKS {sorted(TASKS)}')
+    value = getattr(TASKS[task](0), 'chance', None)  # as sim.evaluation reports it
+    if callable(value):
+        value = value()
+    return None if value is None else float(value)
 
 
 def stack_obs(observations: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -81,12 +82,15 @@ def run_episodes(policy: MemoryDiffusionPolicy, envs: list[Any]) -> list[bool]:
 
 def evaluate(checkpoint: Path, tasks: list[str], seeds: list[int],
              variants: tuple[str, ...] = VARIANTS, batch: int = 10,
-             device: str = 'auto', progress: bool = True) -> dict[str, Any]:
+             device: str = 'auto', progress: bool = True,
+             text_cache: Path | None = None) -> dict[str, Any]:
     from tqdm import tqdm
 
     dev = pick_device(device)
     net, meta = load_checkpoint(checkpoint, dev)
-    text = InstructionEncoder()
+    cache = text_cache or Path(checkpoint) / 'text_cache.json'
+    text = (InstructionEncoder.from_cache_file(cache) if cache.exists()
+            else InstructionEncoder())
     results: dict[str, Any] = {'checkpoint': str(checkpoint), 'seeds': [min(seeds), max(seeds)],
                                'episodes_per_cell': len(seeds), 'trained_on': meta,
                                'tasks': {}}
@@ -137,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--batch', type=int, default=10, help='envs run in lock step')
     p.add_argument('--device', default='auto')
     p.add_argument('--threads', type=int, default=0)
+    p.add_argument('--text-cache', type=Path,
+                   help='JSON {instruction: vector}; default <checkpoint>/text_cache.json')
     p.add_argument('--out', type=Path, help='write results JSON (+ .md table) here')
     p.add_argument('--no-progress', action='store_true')
     return p
@@ -156,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         raise ValueError(f'seeds={args.seeds!r}: no seeds')
     tasks = [t for t in args.tasks.split(',') if t]
     results = evaluate(args.checkpoint, tasks, seeds, variants, args.batch, args.device,
-                       progress=not args.no_progress)
+                       progress=not args.no_progress, text_cache=args.text_cache)
     table = markdown_table(results)
     print(table)
     if args.out:

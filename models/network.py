@@ -106,6 +106,10 @@ class MemoryDiffusionNet(nn.Module):
         else:
             cond = torch.cat([p_q, c_q.unsqueeze(1)], 1)  # (B*Q, N_p+1, D)
         actions = self.normalizer.normalize('action', batch['actions'].flatten(0, 1).float())
+        draws = self.cfg.train.noise_draws  # several noise levels per chunk: cheap samples
+        if draws > 1:
+            cond = cond.repeat_interleave(draws, 0)  # (B*Q*draws, N_p+1, D)
+            actions = actions.repeat_interleave(draws, 0)  # (B*Q*draws, H, A)
         noisy, t, target = self.diffusion.noisy_targets(actions)
         pred = self.denoiser(noisy, t, cond)
         loss = F.mse_loss(pred, target)
@@ -121,8 +125,10 @@ class MemoryDiffusionNet(nn.Module):
             noise = torch.randn(cond.shape[0], diff.horizon, diff.action_dim,
                                 device=cond.device, dtype=cond.dtype)
 
+        prepared = self.denoiser.prepare(cond)
+
         def denoise(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-            return self.denoiser(x, t, cond)
+            return self.denoiser.step(x, t, prepared)
 
         if fast and diff.scheduler == 'ddim':
             x = self.diffusion.sample_ddim_fast(denoise, noise)

@@ -200,10 +200,8 @@ def save_episode_npz(path: Path, episode: dict[str, Any]) -> None:
     for key, value in episode.items():
         if isinstance(value, np.ndarray):
             arrays[key] = value
-        elif isinstance(value, (dict, list)):
+        elif isinstance(value, (dict, list, str)):
             arrays[key] = np.array(json.dumps(value))
-        elif isinstance(value, str):
-            arrays[key] = np.array(value)
         else:  # bool, int, float
             arrays[key] = np.array(value)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ string is simply encoded on first use.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -33,15 +34,27 @@ def minilm_folder() -> Path:
 class InstructionEncoder:
     """Mean-pooled, L2-normalised MiniLM sentence embeddings, cached per instruction."""
 
-    def __init__(self, folder: str | Path | None = None, device: str = 'cpu') -> None:
+    def __init__(self, folder: str | Path | None = None, device: str = 'cpu',
+                 cache: dict[str, np.ndarray] | None = None) -> None:
+        self.folder = Path(folder) if folder else None
+        self.device = device
+        self.cache: dict[str, np.ndarray] = dict(cache or {})
+        self.model = None  # loaded on the first instruction that is not in the cache
+
+    @classmethod
+    def from_cache_file(cls, path: str | Path, **kwargs) -> InstructionEncoder:
+        """Start from a JSON {instruction: vector} cache (as memory-train writes one)."""
+        data = json.loads(Path(path).read_text())
+        return cls(cache={t: np.asarray(v, np.float32) for t, v in data.items()}, **kwargs)
+
+    def _load(self) -> None:
         os.environ.setdefault('HF_HUB_OFFLINE', '1')
         from transformers import AutoModel, AutoTokenizer
 
-        folder = Path(folder) if folder else minilm_folder()
+        folder = self.folder or minilm_folder()
         self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-        self.model = AutoModel.from_pretrained(folder, local_files_only=True).to(device).eval()
-        self.device = device
-        self.cache: dict[str, np.ndarray] = {}
+        self.model = AutoModel.from_pretrained(folder, local_files_only=True)
+        self.model = self.model.to(self.device).eval()
 
     @torch.no_grad()
     def encode(self, texts: list[str]) -> np.ndarray:
@@ -51,6 +64,8 @@ class InstructionEncoder:
                 raise ValueError(f'instruction={text!r}: must be a non-empty string')
         missing = sorted({t for t in texts if t not in self.cache})
         if missing:
+            if self.model is None:
+                self._load()
             batch = self.tokenizer(missing, padding=True, truncation=True, max_length=64,
                                    return_tensors='pt').to(self.device)
             hidden = self.model(**batch).last_hidden_state  # (N, L, 384)

@@ -119,7 +119,8 @@ def plot_losses(losses: list[float], path: Path, title: str) -> None:
 
 def train(cfg: PolicyConfig, episodes: list[Episode], text: dict[str, np.ndarray],
           out: Path, device: torch.device, meta: dict, progress: bool = True,
-          compile_model: bool = False) -> tuple[MemoryDiffusionNet, list[float]]:
+          compile_model: bool = False, max_minutes: float = 0.0
+          ) -> tuple[MemoryDiffusionNet, list[float]]:
     """Train a fresh network; save the EMA weights to `out`; return (EMA net, losses)."""
     from diffusers.optimization import get_cosine_schedule_with_warmup
     from diffusers.training_utils import EMAModel
@@ -155,10 +156,16 @@ def train(cfg: PolicyConfig, episodes: list[Episode], text: dict[str, np.ndarray
         losses.append(float(loss.detach()))
         if len(losses) % 20 == 0:
             bar.set_postfix(loss=f'{np.mean(losses[-20:]):.4f}')
+        if max_minutes and time.time() - start > 60.0 * max_minutes:
+            print(f'[memory-train] time limit: stopping at step {len(losses)}', flush=True)
+            break
+        if not progress and len(losses) % 250 == 0:
+            print(f'[memory-train] step {len(losses)}/{tc.steps} loss '
+                  f'{np.mean(losses[-50:]):.4f} ({time.time() - start:.0f} s)', flush=True)
     ema.copy_to(params)
     net.eval()
     out.mkdir(parents=True, exist_ok=True)
-    meta = dict(meta, steps=tc.steps, train_seconds=round(time.time() - start, 1),
+    meta = dict(meta, steps=len(losses), train_seconds=round(time.time() - start, 1),
                 final_loss=float(np.mean(losses[-50:])), device=str(device),
                 parameters=sum(p.numel() for p in net.parameters()))
     save_checkpoint(out, net, meta)
@@ -182,10 +189,13 @@ def build_parser() -> argparse.ArgumentParser:
                    choices=('transformer_adaln', 'transformer_xattn', 'unet'))
     p.add_argument('--no-memory', action='store_true',
                    help='build a memoryless network (no bank at all): the DP-style baseline')
+    p.add_argument('--prediction', default='sample', choices=('sample', 'epsilon'),
+                   help='denoiser target: clean actions (sample) or noise (epsilon)')
     p.add_argument('--steps', type=int, default=3000)
     p.add_argument('--batch', type=int, default=8, help='episodes per batch')
-    p.add_argument('--queries', type=int, default=4, help='query steps per episode')
-    p.add_argument('--lr', type=float, default=3e-4)
+    p.add_argument('--queries', type=int, default=8, help='query steps per episode')
+    p.add_argument('--noise-draws', type=int, default=2, help='noise draws per chunk')
+    p.add_argument('--lr', type=float, default=1e-3)
     p.add_argument('--width', type=int, default=128)
     p.add_argument('--layers', type=int, default=4)
     p.add_argument('--capacity', type=int, default=64)
@@ -194,6 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--device', default='auto', help="'auto' (CUDA if present), 'cpu', 'cuda'")
     p.add_argument('--threads', type=int, default=0, help='torch CPU threads (0 = default)')
     p.add_argument('--compile', action='store_true', help='torch.compile the loss (CUDA)')
+    p.add_argument('--max-minutes', type=float, default=0.0,
+                   help='stop training after this many minutes (0 = no limit)')
     p.add_argument('--no-progress', action='store_true')
     return p
 
@@ -206,17 +218,18 @@ def main(argv: list[str] | None = None) -> int:
     device = pick_device(args.device)
     tasks = [t for t in args.tasks.split(',') if t] or None
     seeds = parse_seeds(args.seeds)
+    modes = tuple(m for m in args.modes.split(',') if m)
     if args.synthetic is not None:
         from models.synthetic import write_synthetic_dataset
 
         data_root = args.out / 'synthetic_data'
         wanted = sorted(seeds) if seeds else list(range(args.synthetic))
         wanted = wanted[:args.synthetic]
-        write_synthetic_dataset(data_root, wanted)
+        for mode in modes:
+            write_synthetic_dataset(data_root, wanted, mode)
         seeds = set(wanted)
     else:
         data_root = args.data
-    modes = tuple(m for m in args.modes.split(',') if m)
     episodes = load_episodes(data_root, tasks, modes, seeds)
     text = text_vectors(episodes, args.out / 'text_cache.json')
     base = PolicyConfig(
@@ -224,8 +237,10 @@ def main(argv: list[str] | None = None) -> int:
         memory=dict(enabled=not args.no_memory, capacity=args.capacity,
                     write_every=args.write_every),
         denoiser=dict(kind=args.denoiser, width=args.width, layers=args.layers),
+        diffusion=dict(prediction_type=args.prediction),
         train=dict(steps=args.steps, batch_episodes=args.batch,
-                   queries_per_episode=args.queries, lr=args.lr, seed=args.seed,
+                   queries_per_episode=args.queries, noise_draws=args.noise_draws,
+                   lr=args.lr, seed=args.seed,
                    warmup_steps=min(200, args.steps // 10)))
     cfg = config_for(episodes, base)
     meta = {
@@ -240,7 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f'[memory-train] {len(episodes)} episodes ({meta["dataset"]["steps"]} steps) from '
           f'{data_root}; tasks {meta["dataset"]["tasks"]}; device {device}')
     _, losses = train(cfg, episodes, text, args.out, device, meta,
-                      progress=not args.no_progress, compile_model=args.compile)
+                      progress=not args.no_progress, compile_model=args.compile,
+                      max_minutes=args.max_minutes)
     print(f'[memory-train] loss {np.mean(losses[:20]):.4f} -> {np.mean(losses[-50:]):.4f}; '
           f'checkpoint in {args.out} (loss curve: {args.out / "loss.png"})')
     return 0

@@ -1,0 +1,96 @@
+"""Record scripted-expert demonstrations from the MuJoCo suite as a training dataset.
+
+    python -m models.record_demos --out data/demos --tasks all --seeds 1000-1099 \\
+        --modes memory,oracle --workers 2
+
+Uses only the sim's public API (sim.make_env, sim.experts.make_expert, sim.dataset's
+EpisodeData / save_episode / write_meta) and writes the contract's layout
+`<out>/<task>/ep_<seed>_<mode>.npz` + `<out>/meta.json`. Failed expert episodes are kept out.
+Training seeds must differ from the evaluation protocol's seeds (sim.evaluation.seeds_for:
+0.., 100000.., 200000..): the default 1000-1099 does.
+"""
+
+from __future__ import annotations
+
+import argparse
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+import sys
+
+import numpy as np
+
+from models.train import parse_seeds
+
+
+def record_one(task: str, seed: int, mode: str, out: str) -> tuple[str, int, str, bool, int]:
+    """Run the expert on one env and save the episode; returns (task, seed, mode, ok, T)."""
+    import sim
+    from sim.dataset import EpisodeData, episode_filename, save_episode
+    from sim.experts import make_expert
+
+    env = sim.make_env(task, seed, mode)
+    expert = make_expert(env)
+    obs, info, done = env.reset(), None, False
+    steps: dict[str, list] = {k: [] for k in ('rgb', 'wrist_rgb', 'proprio', 'objects', 'phase')}
+    actions, gt = [], []
+    while not done:
+        action = np.asarray(expert(obs, info), np.float32)
+        for key in steps:
+            steps[key].append(obs[key])
+        actions.append(action)
+        gt.append(env.gt_positions())
+        obs, done, info = env.step(action)
+    ok = bool(env.success())
+    if ok:
+        ep = EpisodeData(
+            task=task, seed=seed, mode=mode, instruction=env.instruction, success=ok,
+            rgb=np.stack(steps['rgb']), wrist_rgb=np.stack(steps['wrist_rgb']),
+            proprio=np.stack(steps['proprio']).astype(np.float32),
+            objects=np.stack(steps['objects']).astype(np.float32),
+            object_names=list(env.slot_names), action=np.stack(actions),
+            phase=np.asarray(steps['phase'], np.int8),
+            gt_positions=np.stack(gt).astype(np.float32), hidden=dict(info['hidden']),
+            dt=0.1)
+        save_episode(Path(out) / task / episode_filename(seed, mode), ep)
+    env.close()
+    return task, seed, mode, ok, len(actions)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--out', type=Path, required=True)
+    p.add_argument('--tasks', default='all', help="comma-separated task names or 'all'")
+    p.add_argument('--seeds', default='1000-1099')
+    p.add_argument('--modes', default='memory,oracle')
+    p.add_argument('--workers', type=int, default=2)
+    args = p.parse_args(argv)
+    from tqdm import tqdm
+
+    import sim
+    from sim.dataset import write_meta
+
+    tasks = sorted(sim.TASKS) if args.tasks == 'all' else args.tasks.split(',')
+    for task in tasks:
+        if task not in sim.TASKS:
+            raise ValueError(f'tasks: {task!r} is not one of {sorted(sim.TASKS)}')
+    seeds = sorted(parse_seeds(args.seeds) or [])
+    modes = [m for m in args.modes.split(',') if m]
+    jobs = [(t, s, m, str(args.out)) for t in tasks for s in seeds for m in modes]
+    counts: dict[str, list[int]] = {}
+    with ProcessPoolExecutor(args.workers) as pool:
+        for task, _, _, ok, length in tqdm(pool.map(record_one, *zip(*jobs)), total=len(jobs),
+                                           desc='record'):
+            counts.setdefault(task, [0, 0, 0])
+            counts[task][0] += 1
+            counts[task][1] += int(ok)
+            counts[task][2] += length if ok else 0
+    write_meta(args.out, {'tasks': tasks, 'modes': modes, 'seeds': args.seeds,
+                          'episodes': {t: c[1] for t, c in counts.items()},
+                          'recorded_by': 'models.record_demos (scripted experts)'})
+    for task, (n, ok, steps) in counts.items():
+        print(f'[record] {task:22s} {ok}/{n} expert successes kept, {steps} steps')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
