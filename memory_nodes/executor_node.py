@@ -1,0 +1,270 @@
+"""The executor node: runs the planner's subgoals safely at the control rate.
+
+A thin rclpy lifecycle adapter over ``memory_nodes.execution``:
+
+- in: the current subgoal (memory_interfaces/Subgoal, reliable) from the planner; action
+  chunks (memory_interfaces/ActionChunk, reliable) from the action expert; JointState
+  (sensor QoS) as the liveness signal of the robot;
+- out: the end-effector target (geometry_msgs/PoseStamped) and gripper command
+  (std_msgs/Float64) every control cycle, on topics a robot's controller (or the sim bridge)
+  follows; the active subgoal (latched), which the action expert uses as its goal;
+  MemoryEvents (subgoal started / timed out) for the memory and the planner.
+
+Every cycle the action for the current time comes from the newest chunk that covers it
+(``ActionQueue``: chunks whose window has passed or whose observation is too old are dropped
+and counted), then passes the workspace and speed limits (``SafetyLimits``). When joint
+states or chunks go stale (``InputWatchdog``), the executor holds the last safe pose instead
+of acting on old data, and says so in the log; it resumes when fresh inputs arrive.
+"""
+
+import math
+
+from geometry_msgs.msg import PoseStamped
+import numpy as np
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.lifecycle import LifecycleNode
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64
+
+from memory_interfaces.msg import ActionChunk, MemoryEvent, Subgoal
+from memory_nodes.execution import ActionQueue, InputWatchdog, SafetyLimits, validate_chunk
+from memory_nodes.ros_common import (
+    LATCHED_QOS,
+    RELIABLE_QOS,
+    SENSOR_QOS,
+    InputGuard,
+    TransitionCallbackReturn,
+    declare,
+    require_finite,
+    run_lifecycle_node,
+    stamp_to_sec,
+)
+
+ACTION_DIM = 5  # [x, y, z, yaw, gripper], absolute, world frame
+
+
+class ExecutorNode(LifecycleNode):
+    """Lifecycle node that turns subgoals and action chunks into safe commands."""
+
+    def __init__(self, **kwargs):
+        super().__init__('executor', **kwargs)
+        self.guard = InputGuard(self.get_logger())
+        p = {}
+        p['autostart'] = declare(self, 'autostart', False,
+                                 'configure and activate on start (no lifecycle manager)',
+                                 read_only=True)
+        p['control_rate_hz'] = declare(self, 'control_rate_hz', 10.0,
+                                       'command rate to the robot', read_only=True,
+                                       min_value=1.0, max_value=1000.0)
+        p['world_frame'] = declare(self, 'world_frame', 'world', 'frame of commands',
+                                   read_only=True)
+        p['workspace_min'] = declare(self, 'workspace_min', [0.15, -0.45, 0.0],
+                                     'lower corner of the allowed end-effector box, m',
+                                     read_only=True)
+        p['workspace_max'] = declare(self, 'workspace_max', [0.85, 0.45, 0.6],
+                                     'upper corner of the allowed end-effector box, m',
+                                     read_only=True)
+        p['max_speed'] = declare(self, 'max_speed', 0.5, 'end-effector speed limit, m/s',
+                                 read_only=True, min_value=0.01, max_value=5.0)
+        p['max_yaw_rate'] = declare(self, 'max_yaw_rate', 2.0, 'yaw rate limit, rad/s',
+                                    read_only=True, min_value=0.01, max_value=20.0)
+        p['stale_joint_states_s'] = declare(self, 'stale_joint_states_s', 0.5,
+                                            'hold still when joint states are older, s',
+                                            read_only=True, min_value=0.01, max_value=10.0)
+        p['stale_chunk_s'] = declare(self, 'stale_chunk_s', 1.5,
+                                     'hold still when no chunk covers the last this long, s',
+                                     read_only=True, min_value=0.01, max_value=60.0)
+        p['max_chunk_age_s'] = declare(self, 'max_chunk_age_s', 0.5,
+                                       'drop chunks whose observation is older, s',
+                                       read_only=True, min_value=0.01, max_value=10.0)
+        p['blend_steps'] = declare(self, 'blend_steps', 2,
+                                   'steps over which a new chunk blends in', read_only=True,
+                                   min_value=0, max_value=16)
+        topics = {
+            'subgoal_topic': ('/planner/subgoal', 'in: Subgoal'),
+            'chunk_topic': ('/action_expert/chunk', 'in: ActionChunk'),
+            'joint_states_topic': ('/joint_states', 'in: JointState (liveness)'),
+            'ee_target_topic': ('/sim/ee_target', 'out: PoseStamped end-effector target'),
+            'gripper_topic': ('/sim/gripper', 'out: Float64 gripper command, 1 = closed'),
+            'active_subgoal_topic': ('/executor/active_subgoal', 'out: latched Subgoal'),
+            'events_topic': ('/memory/events', 'out: MemoryEvent'),
+        }
+        for name, (default, description) in topics.items():
+            p[name] = declare(self, name, default, description, read_only=True)
+        self.params = p
+        self.queue = None
+        self.limits = None
+        self.watchdog = None
+        self.subgoal = None
+        self.subgoal_started = None
+        self.last_command = None
+        self.cycles = 0
+        self.held_cycles = 0
+        self.clamped_cycles = 0
+        self._stale_reported = ()
+        self._io = []
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def on_configure(self, state):
+        p = self.params
+        try:
+            self.limits = SafetyLimits(tuple(p['workspace_min']), tuple(p['workspace_max']),
+                                       p['max_speed'], p['max_yaw_rate'])
+        except ValueError as error:
+            self.get_logger().error(f'configure failed: {error}')
+            return TransitionCallbackReturn.FAILURE
+        self.queue = ActionQueue(max_age_s=p['max_chunk_age_s'], blend_steps=p['blend_steps'])
+        self.watchdog = InputWatchdog({'joint_states': p['stale_joint_states_s'],
+                                       'action_chunk': p['stale_chunk_s']})
+        self.ee_pub = self.create_lifecycle_publisher(PoseStamped, p['ee_target_topic'],
+                                                      RELIABLE_QOS)
+        self.grip_pub = self.create_lifecycle_publisher(Float64, p['gripper_topic'],
+                                                        RELIABLE_QOS)
+        self.active_pub = self.create_lifecycle_publisher(Subgoal, p['active_subgoal_topic'],
+                                                          LATCHED_QOS)
+        self.event_pub = self.create_lifecycle_publisher(MemoryEvent, p['events_topic'],
+                                                         RELIABLE_QOS)
+        group = MutuallyExclusiveCallbackGroup()
+        self._io = [
+            self.create_subscription(Subgoal, p['subgoal_topic'], self.on_subgoal,
+                                     RELIABLE_QOS, callback_group=group),
+            self.create_subscription(ActionChunk, p['chunk_topic'], self.on_chunk,
+                                     RELIABLE_QOS, callback_group=group),
+            self.create_subscription(JointState, p['joint_states_topic'],
+                                     self.on_joint_states, SENSOR_QOS, callback_group=group),
+        ]
+        self.timer = self.create_timer(1.0 / p['control_rate_hz'], self.on_tick,
+                                       callback_group=group)
+        self.timer.cancel()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state):
+        self.timer.reset()
+        return super().on_activate(state)
+
+    def on_deactivate(self, state):
+        self.timer.cancel()
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state):
+        for entity in self._io:
+            self.destroy_subscription(entity)
+        self._io = []
+        self.destroy_timer(self.timer)
+        for pub in (self.ee_pub, self.grip_pub, self.active_pub, self.event_pub):
+            self.destroy_publisher(pub)
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state):
+        return TransitionCallbackReturn.SUCCESS
+
+    # -- inputs ----------------------------------------------------------------------------
+    def now_s(self):
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def on_subgoal(self, msg):
+        with self.guard('subgoal'):
+            if msg.has_target_pose:
+                pos = msg.target_pose.pose.position
+                require_finite('subgoal.target_pose.position', (pos.x, pos.y, pos.z))
+            if not math.isfinite(msg.timeout_s) or msg.timeout_s < 0:
+                raise ValueError(f'subgoal.timeout_s is {msg.timeout_s!r}; expected >= 0')
+            if not msg.action:
+                raise ValueError('subgoal.action is empty')
+            self.subgoal = msg
+            self.subgoal_started = self.now_s()
+            self.queue.clear()
+            if self.active_pub.is_activated:
+                self.active_pub.publish(msg)
+            self._event('subgoal_started', msg)
+
+    def on_chunk(self, msg):
+        with self.guard('action_chunk'):
+            if msg.action_dim != ACTION_DIM:
+                raise ValueError(f'action_chunk.action_dim is {msg.action_dim}; this executor '
+                                 f'needs {ACTION_DIM} ([x, y, z, yaw, gripper])')
+            if len(msg.actions) != msg.horizon * msg.action_dim:
+                raise ValueError(f'action_chunk.actions has {len(msg.actions)} values; '
+                                 f'horizon x action_dim is {msg.horizon * msg.action_dim}')
+            actions = np.asarray(msg.actions, dtype=np.float64).reshape(msg.horizon,
+                                                                       msg.action_dim)
+            chunk = validate_chunk(stamp_to_sec(msg.observation_stamp), float(msg.dt),
+                                   actions, int(msg.n_execute), ACTION_DIM)
+            now = self.now_s()
+            if self.queue.push(chunk, now):
+                self.watchdog.seen('action_chunk', now)
+
+    def on_joint_states(self, msg):
+        with self.guard('joint_states'):
+            if len(msg.position) != len(msg.name):
+                raise ValueError(f'joint_states has {len(msg.name)} names but '
+                                 f'{len(msg.position)} positions')
+            require_finite('joint_states.position', msg.position)
+            self.watchdog.seen('joint_states', self.now_s())
+
+    # -- control cycle ---------------------------------------------------------------------
+    def on_tick(self):
+        self.cycles += 1
+        now = self.now_s()
+        if self.subgoal is None:
+            return
+        if self.subgoal.timeout_s > 0 and now - self.subgoal_started > self.subgoal.timeout_s:
+            self._event('subgoal_timed_out', self.subgoal)
+            self.subgoal = None
+            self.queue.clear()
+            return
+        stale = self.watchdog.stale(now)
+        action = None if stale else self.queue.action_at(now)
+        if action is None:
+            self._hold(stale)
+            return
+        self._stale_reported = ()
+        dt = 1.0 / self.params['control_rate_hz']
+        command, acted = self.limits.clamp(action, self.last_command, dt)
+        if acted:
+            self.clamped_cycles += 1
+        self._send(command)
+
+    def _hold(self, stale):
+        """Keep the last safe pose (or send nothing before the first command)."""
+        self.held_cycles += 1
+        if stale and tuple(stale) != self._stale_reported:
+            self._stale_reported = tuple(stale)
+            self.get_logger().warning(f'holding still: stale inputs {stale}')
+        if self.last_command is not None:
+            self._send(self.last_command)
+
+    def _send(self, command):
+        stamp = self.get_clock().now().to_msg()
+        pose = PoseStamped()
+        pose.header.stamp = stamp
+        pose.header.frame_id = self.params['world_frame']
+        pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = (
+            float(v) for v in command[:3])
+        pose.pose.orientation.z = math.sin(command[3] / 2.0)
+        pose.pose.orientation.w = math.cos(command[3] / 2.0)
+        self.ee_pub.publish(pose)
+        self.grip_pub.publish(Float64(data=float(command[4])))
+        self.last_command = np.asarray(command, dtype=np.float64)
+
+    def _event(self, kind, subgoal):
+        event = MemoryEvent()
+        event.header.stamp = self.get_clock().now().to_msg()
+        event.header.frame_id = self.params['world_frame']
+        event.kind = kind
+        event.subject = subgoal.target
+        event.text = f'{kind.replace("_", " ")}: {subgoal.text or subgoal.action}'
+        event.source = 'executor'
+        if subgoal.has_target_pose:
+            event.has_position = True
+            event.position = subgoal.target_pose.pose.position
+        if self.event_pub.is_activated:
+            self.event_pub.publish(event)
+
+
+def main(args=None):
+    return run_lifecycle_node(ExecutorNode, args)
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

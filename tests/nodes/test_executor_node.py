@@ -1,0 +1,129 @@
+"""The executor node in its own OS process: follows chunks, enforces limits, holds when stale.
+
+The test process plays the planner, the action expert and the robot: it publishes joint
+states, a subgoal and action chunks over DDS, and records the end-effector targets the
+executor sends.
+"""
+
+import math
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+rclpy = pytest.importorskip('rclpy')
+pytestmark = pytest.mark.ros
+
+from geometry_msgs.msg import PoseStamped  # noqa: E402
+from sensor_msgs.msg import JointState  # noqa: E402
+from std_msgs.msg import Float64  # noqa: E402
+
+from memory_interfaces.msg import ActionChunk, MemoryEvent, Subgoal  # noqa: E402
+from memory_nodes.ros_common import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS  # noqa: E402
+
+
+@pytest.fixture()
+def executor_process():
+    proc = subprocess.Popen(
+        [sys.executable, '-m', 'memory_nodes.executor_node', '--ros-args',
+         '-p', 'autostart:=true', '-p', 'max_speed:=0.5', '-p', 'stale_joint_states_s:=0.4'],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ))
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def _chunk(node, x0, n=16, nan_at=None):
+    msg = ActionChunk()
+    now = node.get_clock().now().to_msg()
+    msg.header.stamp = now
+    msg.observation_stamp = now
+    msg.dt = 0.1
+    msg.horizon = n
+    msg.action_dim = 5
+    msg.n_execute = n
+    values = []
+    for i in range(n):
+        values += [x0 + 0.01 * i, 0.0, 0.3, 0.0, 1.0]
+    if nan_at is not None:
+        values[nan_at] = math.nan
+    msg.actions = values
+    return msg
+
+
+def test_executor_follows_chunks_and_holds_when_inputs_go_stale(executor_process):
+    rclpy.init()
+    node = rclpy.create_node('executor_test_peer')
+    targets, grips, events = [], [], []
+    node.create_subscription(PoseStamped, '/sim/ee_target',
+                             lambda m: targets.append((time.monotonic(), m)), RELIABLE_QOS)
+    node.create_subscription(Float64, '/sim/gripper', lambda m: grips.append(m.data),
+                             RELIABLE_QOS)
+    node.create_subscription(MemoryEvent, '/memory/events', lambda m: events.append(m),
+                             RELIABLE_QOS)
+    active = []
+    node.create_subscription(Subgoal, '/executor/active_subgoal', active.append, LATCHED_QOS)
+    joints = node.create_publisher(JointState, '/joint_states', SENSOR_QOS)
+    subgoals = node.create_publisher(Subgoal, '/planner/subgoal', RELIABLE_QOS)
+    chunks = node.create_publisher(ActionChunk, '/action_expert/chunk', RELIABLE_QOS)
+
+    def spin(seconds, publish_joints=True):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            if publish_joints:
+                js = JointState(name=['j1'], position=[0.0])
+                js.header.stamp = node.get_clock().now().to_msg()
+                joints.publish(js)
+            rclpy.spin_once(node, timeout_sec=0.02)
+
+    try:
+        deadline = time.monotonic() + 60
+        while subgoals.get_subscription_count() == 0 or chunks.get_subscription_count() == 0:
+            assert time.monotonic() < deadline, 'executor never subscribed'
+            spin(0.1)
+        goal = Subgoal(plan_id='p', index=0, action='lift', target='cup 1', text='lift cup 1',
+                       timeout_s=30.0)
+        subgoals.publish(goal)
+        spin(0.5)
+        assert active and active[-1].target == 'cup 1'
+        assert any(e.kind == 'subgoal_started' and e.subject == 'cup 1' for e in events)
+
+        # a malformed chunk (NaN) is refused; the node keeps working
+        chunks.publish(_chunk(node, 0.4, nan_at=7))
+        spin(0.3)
+        assert targets == []
+        chunks.publish(_chunk(node, 0.4))
+        spin(1.0)
+        assert len(targets) >= 5, 'executor did not follow the chunk'
+        xs = [t[1].pose.position.x for t in targets]
+        assert all(0.39 <= x <= 0.56 for x in xs)
+        assert all(b >= a - 1e-9 for a, b in zip(xs, xs[1:]))  # moving along the chunk
+        assert grips and grips[-1] == pytest.approx(1.0)
+
+        # a chunk asking for a far jump is speed-limited: 0.5 m/s at 10 Hz is 5 cm a step
+        before = targets[-1][1].pose.position.x
+        targets.clear()
+        chunks.publish(_chunk(node, 0.8))
+        spin(0.25)
+        assert targets
+        first = targets[0][1].pose.position.x
+        assert first - before <= 0.05 + 1e-6
+
+        # joint states stop: the executor holds the last pose instead of moving on
+        spin(0.6, publish_joints=False)
+        targets.clear()
+        spin(0.5, publish_joints=False)
+        held = {round(t[1].pose.position.x, 6) for t in targets}
+        assert len(held) == 1, f'executor moved with stale joint states: {sorted(held)}'
+    finally:
+        node.destroy_node()
+        rclpy.shutdown()
+    executor_process.terminate()
+    out, _ = executor_process.communicate(timeout=10)
+    assert 'rejected input on action_chunk' in out and 'nan' in out
+    assert 'holding still' in out and 'joint_states' in out
