@@ -1,0 +1,267 @@
+"""The main job: MuJoCo memory tasks run through the ROS 2 node graph, with a results table.
+
+Starts the graph described by config/stack.yaml + config/params.yaml (profile ``sim``) with
+``memory_nodes.runner`` (one OS process per node by default, or composed in one process),
+then plays episodes of the memory-task suite through the sim bridge's StartEpisode service
+and reads each outcome from its EpisodeStatus. It prints a success table per task and
+variant with 95 % Wilson intervals beside the task's chance ceiling, the per-stage latency
+measured on the live topics, and where it saved the run's files.
+
+Variants (``--variants``) are sets of parameter overrides of the same graph. What each
+runs today is stated in VARIANTS; the ones the node graph cannot run yet are refused by
+name rather than faked.
+
+    python -m memory_nodes.main_job                     # embedded defaults
+    python -m memory_nodes.main_job --tasks shell_game count --episodes 5 --mode composed
+"""
+
+import argparse
+from dataclasses import dataclass, field
+import json
+import os
+from pathlib import Path
+import sys
+import threading
+import time
+
+import numpy as np
+
+from memory_nodes.runner import StackProcesses
+from memory_nodes.stack_description import load_stack
+import sim
+from sim.evaluation import wilson_interval
+
+# variant -> (nodes it needs, parameter overrides per node, what it measures)
+VARIANTS = {
+    'scripted_expert': (
+        ('sim_bridge', 'preprocessor', 'executor'),
+        {'sim_bridge': {'policy': 'expert'}},
+        'the scripted expert with privileged state acts inside the bridge while the '
+        'perception front end runs on the live camera streams: an upper bound on motor '
+        'skill and a check of the data path, not a memory result',
+    ),
+}
+DEFAULT_TASKS = ('shell_game', 'remember_color', 'button_sequence', 'count', 'put_back',
+                 'moved_while_watched')
+
+
+@dataclass
+class EpisodeOutcome:
+    task: str
+    seed: int
+    variant: str
+    state: str
+    success: bool
+    steps: int
+    wall_s: float
+
+
+@dataclass
+class LatencyLog:
+    """Wall-clock arrival of each sim stamp on /clock, and of the outputs that used it."""
+
+    clock_wall: dict = field(default_factory=dict)   # sim stamp (ns) -> wall time
+    stages: dict = field(default_factory=dict)       # stage -> [latency ms]
+
+    def output(self, stage, stamp_ns, wall):
+        start = self.clock_wall.get(stamp_ns)
+        if start is not None:
+            self.stages.setdefault(stage, []).append((wall - start) * 1e3)
+
+
+class Orchestrator:
+    """The main job's own rclpy node: starts episodes, watches their status and outputs."""
+
+    def __init__(self, context_args=None):
+        import rclpy
+        from rosgraph_msgs.msg import Clock
+
+        from memory_interfaces.msg import EpisodeStatus, ObjectObservationArray
+        from memory_interfaces.srv import StartEpisode
+        from memory_nodes.ros_common import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
+
+        self.rclpy = rclpy
+        self.EpisodeStatus = EpisodeStatus
+        self.StartEpisode = StartEpisode
+        rclpy.init(args=context_args)
+        self.node = rclpy.create_node('main_job')
+        self.status = None
+        self.latency = LatencyLog()
+        self._lock = threading.Lock()
+        self.node.create_subscription(EpisodeStatus, '/sim/episode_status', self._on_status,
+                                      LATCHED_QOS)
+        self.node.create_subscription(Clock, '/clock', self._on_clock, SENSOR_QOS)
+        self.node.create_subscription(ObjectObservationArray, '/perception/objects',
+                                      self._on_objects, RELIABLE_QOS)
+        self.start_client = self.node.create_client(StartEpisode, '/sim/start_episode')
+
+    @staticmethod
+    def _ns(stamp):
+        return stamp.sec * 1_000_000_000 + stamp.nanosec
+
+    def _on_clock(self, msg):
+        self.latency.clock_wall[self._ns(msg.clock)] = time.monotonic()
+
+    def _on_objects(self, msg):
+        self.latency.output('camera -> object observations', self._ns(msg.header.stamp),
+                            time.monotonic())
+
+    def _on_status(self, msg):
+        with self._lock:
+            self.status = msg
+
+    def spin_for(self, seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.rclpy.spin_once(self.node, timeout_sec=0.05)
+
+    def wait_for_bridge(self, timeout_s=120.0):
+        if not self.start_client.wait_for_service(timeout_sec=timeout_s):
+            raise RuntimeError(f'the sim bridge did not offer /sim/start_episode within '
+                               f'{timeout_s:.0f} s (see the node logs)')
+
+    def run_episode(self, task, seed, variant, wall_limit_s):
+        request = self.StartEpisode.Request(task=task, seed=int(seed), mode='memory')
+        future = self.start_client.call_async(request)
+        t0 = time.monotonic()
+        while not future.done():
+            self.rclpy.spin_once(self.node, timeout_sec=0.05)
+            if time.monotonic() - t0 > 60:
+                raise RuntimeError(f'StartEpisode({task}, {seed}) got no answer in 60 s')
+        reply = future.result()
+        if not reply.success:
+            raise RuntimeError(f'StartEpisode({task}, {seed}) refused: {reply.message}')
+        episode_id = reply.episode_id
+        ended = {self.EpisodeStatus.STATE_SUCCEEDED: 'succeeded',
+                 self.EpisodeStatus.STATE_FAILED: 'failed',
+                 self.EpisodeStatus.STATE_TIMED_OUT: 'timed out'}
+        while time.monotonic() - t0 < wall_limit_s:
+            self.rclpy.spin_once(self.node, timeout_sec=0.05)
+            with self._lock:
+                status = self.status
+            if status is not None and status.episode_id == episode_id \
+                    and status.state in ended:
+                return EpisodeOutcome(task, seed, variant, ended[status.state],
+                                      status.state == self.EpisodeStatus.STATE_SUCCEEDED,
+                                      int(status.step), time.monotonic() - t0)
+        return EpisodeOutcome(task, seed, variant, 'wall-clock limit', False, -1,
+                              time.monotonic() - t0)
+
+    def close(self):
+        self.node.destroy_node()
+        self.rclpy.try_shutdown()
+
+
+def summarise(outcomes, tasks, variants):
+    """Rows of the success table: task, chance ceiling, then k/n and CI per variant."""
+    rows = []
+    for task in tasks:
+        row = {'task': task, 'chance': float(sim.TASKS[task](0).chance)}
+        for variant in variants:
+            mine = [o for o in outcomes if o.task == task and o.variant == variant]
+            k, n = sum(o.success for o in mine), len(mine)
+            lo, hi = wilson_interval(k, n) if n else (0.0, 0.0)
+            row[variant] = {'successes': k, 'episodes': n, 'rate': k / n if n else 0.0,
+                            'ci95': [lo, hi]}
+        rows.append(row)
+    return rows
+
+
+def format_table(rows, variants):
+    header = ['task', *variants, 'chance ceiling']
+    lines = ['| ' + ' | '.join(header) + ' |', '|' + ' --- |' * len(header)]
+    for row in rows:
+        cells = [row['task']]
+        for variant in variants:
+            cell = row[variant]
+            lo, hi = cell['ci95']
+            cells.append(f'{cell["successes"]}/{cell["episodes"]} = {100 * cell["rate"]:.0f} % '
+                         f'[{100 * lo:.0f}, {100 * hi:.0f}]')
+        cells.append(f'{100 * row["chance"]:.1f} %')
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def latency_summary(latency):
+    summary = {}
+    for stage, values in latency.stages.items():
+        arr = np.asarray(values)
+        summary[stage] = {'n': int(arr.size), 'p50_ms': float(np.percentile(arr, 50)),
+                          'p95_ms': float(np.percentile(arr, 95)),
+                          'max_ms': float(arr.max())}
+    return summary
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--tasks', nargs='+', default=list(DEFAULT_TASKS),
+                        choices=sorted(sim.TASKS), metavar='TASK')
+    parser.add_argument('--episodes', type=int, default=2, help='episodes per task and variant')
+    parser.add_argument('--seed', type=int, default=5000, help='first seed (held out)')
+    parser.add_argument('--variants', nargs='+', default=list(VARIANTS), metavar='VARIANT')
+    parser.add_argument('--real-time-factor', type=float, default=2.0,
+                        help='simulated seconds per wall second (0: as fast as possible)')
+    parser.add_argument('--out', default=None, help='folder for logs and results '
+                        '(default runs/main_job/<time>)')
+    args = parser.parse_args(argv)
+    unknown = [v for v in args.variants if v not in VARIANTS]
+    if unknown:
+        parser.error(f'variants {unknown} cannot run yet; available: {sorted(VARIANTS)}')
+    if args.episodes < 1:
+        parser.error(f'--episodes is {args.episodes}; expected >= 1')
+    out = Path(args.out or Path('runs') / 'main_job' / time.strftime('%Y%m%d-%H%M%S'))
+    out.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    description = load_stack('sim')
+    outcomes = []
+    latency = LatencyLog()
+    for variant in args.variants:
+        nodes, overrides, meaning = VARIANTS[variant]
+        overrides = {name: dict(params) for name, params in overrides.items()}
+        overrides.setdefault('sim_bridge', {})['real_time_factor'] = args.real_time_factor
+        print(f'[main_job] variant {variant}: {meaning}', flush=True)
+        print(f'[main_job] starting nodes {list(nodes)} (one OS process each); logs in '
+              f'{out / variant}', flush=True)
+        stack = StackProcesses(description, only=nodes, extra_parameters=overrides,
+                               log_dir=str(out / variant))
+        orchestrator = None
+        try:
+            stack.start()
+            orchestrator = Orchestrator()
+            orchestrator.wait_for_bridge()
+            orchestrator.spin_for(2.0)
+            for task in args.tasks:
+                for i in range(args.episodes):
+                    seed = args.seed + i
+                    limit = 60.0 + 2.0 * sim.make_env(task, seed, render=False).max_steps \
+                        * 0.1 / max(args.real_time_factor, 0.5)
+                    outcome = orchestrator.run_episode(task, seed, variant, limit)
+                    outcomes.append(outcome)
+                    print(f'[main_job] {variant} {task} seed {seed}: {outcome.state} '
+                          f'({outcome.steps} steps, {outcome.wall_s:.1f} s)', flush=True)
+            for stage, values in orchestrator.latency.stages.items():
+                latency.stages.setdefault(stage, []).extend(values)
+        finally:
+            if orchestrator is not None:
+                orchestrator.close()
+            stack.stop()
+    rows = summarise(outcomes, args.tasks, args.variants)
+    lat = latency_summary(latency)
+    table = format_table(rows, args.variants)
+    print('\nSuccess per task (k/n, 95 % Wilson interval), held-out seeds '
+          f'{args.seed}..{args.seed + args.episodes - 1}:\n')
+    print(table)
+    print('\nPer-stage latency (wall clock, from the camera image stamp):')
+    for stage, s in lat.items():
+        print(f'  {stage}: p50 {s["p50_ms"]:.1f} ms, p95 {s["p95_ms"]:.1f} ms '
+              f'(n = {s["n"]})')
+    results = {'rows': rows, 'latency': lat, 'episodes': [o.__dict__ for o in outcomes],
+               'args': vars(args), 'variants': {v: VARIANTS[v][2] for v in args.variants}}
+    (out / 'results.json').write_text(json.dumps(results, indent=2))
+    (out / 'results.md').write_text(table + '\n')
+    print(f'\nSaved results and node logs under {out}/')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
