@@ -92,10 +92,8 @@ class MovedWhileWatched(Task):
         for i, cup in enumerate(self.cups):
             env.set_obj_pos(cup, self.cup_pos[i] + np.array([0.0, 0.0, h[i]]))
         env.set_obj_pos('ball', ball)
-        if self.mode == 'cue_visible':
-            k = min(max(0, (step - SHOW_STEPS - RAISE_STEPS) // self.move_steps + 1),
-                    len(self.path) - 1) if step >= SHOW_STEPS + RAISE_STEPS else 0
-            env.set_obj_pos('cue_marker', self.cup_pos[self.path[k]] + np.array([0, 0, 0.115]))
+        if self.mode == 'cue_visible':  # the dot rides above the ball and its lifted cups
+            env.set_obj_pos('cue_marker', ball + np.array([0.0, 0.0, 0.115 + h.max()]))
 
     def after_step(self, env):
         if self.lifted is None and env.phase() == 2:

@@ -25,6 +25,7 @@ CUP_PITCH = 0.12  # m between neighbouring cups
 SHOW_STEPS = 10  # ball shown under the raised cup
 LOWER_STEPS = 6  # cup comes down over the ball
 LIFTED_Z = 0.05  # m: a cup this high counts as lifted
+SWAP_BULGE = 0.07  # m: swapping cups pass each other this far in front of / behind the row
 
 
 class ShellGame(Task):
@@ -74,18 +75,30 @@ class ShellGame(Task):
                 'swaps': [list(s) for s in self.swaps]}
 
     def _cup_positions(self, step: float) -> list[np.ndarray]:
-        pos = [p.copy() for p in self.start]
+        """Cup positions (on the table) at a control step of the cue.
+
+        Swaps run one after the other; swap k exchanges the places of cups a and b along two
+        arcs bulging to opposite sides (+-x), so the two cups pass each other. Every cup
+        stands at the place the finished swaps left it until its next swap starts: the
+        motion is continuous at every swap boundary.
+        """
         t = step - SHOW_STEPS - LOWER_STEPS
-        slots = list(range(len(pos)))  # slots[i] = index of the start place cup i is at
+        places = list(range(len(self.start)))  # places[i] = start place cup i is at now
+        moving = {}  # cup -> position while its swap is under way
         for k, (a, b) in enumerate(self.swaps):
-            s = np.clip((t - k * self.swap_steps) / self.swap_steps, 0.0, 1.0)
-            pa, pb = self.start[slots[a]], self.start[slots[b]]
-            bulge = np.array([0.07 * np.sin(np.pi * s), 0.0, 0.0])
-            pos[a] = pa + s * (pb - pa) + bulge
-            pos[b] = pb + s * (pa - pb) - bulge
+            s = (t - k * self.swap_steps) / self.swap_steps
+            if s <= 0.0:
+                break  # this swap and all later ones have not started
             if s >= 1.0:
-                slots[a], slots[b] = slots[b], slots[a]
-        return pos
+                places[a], places[b] = places[b], places[a]
+                continue
+            pa, pb = self.start[places[a]], self.start[places[b]]
+            bulge = np.array([SWAP_BULGE * np.sin(np.pi * s), 0.0, 0.0])
+            moving[a] = pa + s * (pb - pa) + bulge
+            moving[b] = pb + s * (pa - pb) - bulge
+            break  # one swap at a time
+        return [moving[i] if i in moving else self.start[places[i]].copy()
+                for i in range(len(self.start))]
 
     def on_reset(self, env):
         self.lifted = None
