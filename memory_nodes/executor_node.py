@@ -28,6 +28,8 @@ from std_msgs.msg import Float64
 
 from memory_interfaces.msg import ActionChunk, MemoryEvent, Subgoal
 from memory_nodes.execution import ActionQueue, InputWatchdog, SafetyLimits, validate_chunk
+from memory_nodes.execution.action_queue import Chunk
+from memory_nodes.execution.primitives import PRIMITIVES, PrimitiveConfig, plan_primitive
 from memory_nodes.ros_common import (
     LATCHED_QOS,
     RELIABLE_QOS,
@@ -77,6 +79,16 @@ class ExecutorNode(LifecycleNode):
         p['max_chunk_age_s'] = declare(self, 'max_chunk_age_s', 0.5,
                                        'drop chunks whose observation is older, s',
                                        read_only=True, min_value=0.01, max_value=10.0)
+        p['primitive_actions'] = declare(
+            self, 'primitive_actions', sorted(PRIMITIVES),
+            'subgoal verbs run as scripted motion primitives; others follow the action '
+            'expert\'s chunks ([""] = every verb follows the action expert)', read_only=True)
+        p['primitive_speed'] = declare(self, 'primitive_speed', 0.3,
+                                       'speed of motion primitives, m/s', read_only=True,
+                                       min_value=0.01, max_value=2.0)
+        p['home_position'] = declare(self, 'home_position', [0.32, 0.0, 0.30],
+                                     'where the end effector is before the first command, m',
+                                     read_only=True)
         p['blend_steps'] = declare(self, 'blend_steps', 2,
                                    'steps over which a new chunk blends in', read_only=True,
                                    min_value=0, max_value=16)
@@ -97,6 +109,8 @@ class ExecutorNode(LifecycleNode):
         self.watchdog = None
         self.subgoal = None
         self.subgoal_started = None
+        self.primitive_running = False
+        self.ignored_chunks = 0
         self.last_command = None
         self.cycles = 0
         self.held_cycles = 0
@@ -114,6 +128,21 @@ class ExecutorNode(LifecycleNode):
             self.get_logger().error(f'configure failed: {error}')
             return TransitionCallbackReturn.FAILURE
         self.queue = ActionQueue(max_age_s=p['max_chunk_age_s'], blend_steps=p['blend_steps'])
+        try:
+            self.primitive_config = PrimitiveConfig(speed=p['primitive_speed'],
+                                                    dt=1.0 / p['control_rate_hz'])
+            home = [float(v) for v in p['home_position']]
+            if len(home) != 3:
+                raise ValueError(f'home_position is {home}; expected [x, y, z]')
+            unknown = sorted(set(p['primitive_actions']) - set(PRIMITIVES) - {''})
+            if unknown:
+                raise ValueError(f'primitive_actions: {unknown} are not primitives '
+                                 f'(known: {sorted(PRIMITIVES)})')
+        except ValueError as error:
+            self.get_logger().error(f'configure failed: {error}')
+            return TransitionCallbackReturn.FAILURE
+        self.home = np.asarray(home)
+        self.primitive_verbs = set(p['primitive_actions']) - {''}
         self.watchdog = InputWatchdog({'joint_states': p['stale_joint_states_s'],
                                        'action_chunk': p['stale_chunk_s']})
         self.ee_pub = self.create_lifecycle_publisher(PoseStamped, p['ee_target_topic'],
@@ -171,14 +200,33 @@ class ExecutorNode(LifecycleNode):
                 raise ValueError(f'subgoal.timeout_s is {msg.timeout_s!r}; expected >= 0')
             if not msg.action:
                 raise ValueError('subgoal.action is empty')
+            primitive = None
+            if msg.action in self.primitive_verbs:
+                if not msg.has_target_pose:
+                    raise ValueError(f'subgoal {msg.action!r} ({msg.text!r}) has no target '
+                                     'pose; a motion primitive needs one')
+                pos = msg.target_pose.pose.position
+                start = (self.last_command[:3] if self.last_command is not None
+                         else self.home)
+                primitive = plan_primitive(msg.action, (pos.x, pos.y, pos.z), start,
+                                           self.primitive_config)
+            now = self.now_s()
             self.subgoal = msg
-            self.subgoal_started = self.now_s()
+            self.subgoal_started = now
             self.queue.clear()
+            self.primitive_running = primitive is not None
+            if primitive is not None:
+                dt = 1.0 / self.params['control_rate_hz']
+                self.queue.push(Chunk(now, dt, primitive, len(primitive)), now)
+                self.watchdog.seen('action_chunk', now)
             if self.active_pub.is_activated:
                 self.active_pub.publish(msg)
             self._event('subgoal_started', msg)
 
     def on_chunk(self, msg):
+        if self.primitive_running:
+            self.ignored_chunks += 1  # a motion primitive has the arm
+            return
         with self.guard('action_chunk'):
             if msg.action_dim != ACTION_DIM:
                 raise ValueError(f'action_chunk.action_dim is {msg.action_dim}; this executor '
@@ -213,6 +261,13 @@ class ExecutorNode(LifecycleNode):
             self.subgoal = None
             self.queue.clear()
             return
+        if self.primitive_running:
+            self.watchdog.seen('action_chunk', now)  # its own chunk covers the whole motion
+            if self.queue.exhausted(now):
+                self.primitive_running = False
+                self._event('subgoal_succeeded', self.subgoal)
+                self.subgoal = None
+                return
         stale = self.watchdog.stale(now)
         action = None if stale else self.queue.action_at(now)
         if action is None:

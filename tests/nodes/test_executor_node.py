@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 rclpy = pytest.importorskip('rclpy')
@@ -24,12 +25,18 @@ from memory_interfaces.msg import ActionChunk, MemoryEvent, Subgoal  # noqa: E40
 from memory_nodes.ros_common import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS  # noqa: E402
 
 
+def _start_executor(*extra):
+    return subprocess.Popen(
+        [sys.executable, '-m', 'memory_nodes.executor_node', '--ros-args',
+         '-p', 'autostart:=true', '-p', 'max_speed:=0.5', '-p', 'stale_joint_states_s:=0.4',
+         *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ))
+
+
 @pytest.fixture()
 def executor_process():
-    proc = subprocess.Popen(
-        [sys.executable, '-m', 'memory_nodes.executor_node', '--ros-args',
-         '-p', 'autostart:=true', '-p', 'max_speed:=0.5', '-p', 'stale_joint_states_s:=0.4'],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ))
+    # every verb follows the action expert's chunks here (no motion primitives)
+    proc = _start_executor('-p', "primitive_actions:=['']")
     yield proc
     proc.terminate()
     try:
@@ -127,3 +134,53 @@ def test_executor_follows_chunks_and_holds_when_inputs_go_stale(executor_process
     out, _ = executor_process.communicate(timeout=10)
     assert 'rejected input on action_chunk' in out and 'nan' in out
     assert 'holding still' in out and 'joint_states' in out
+
+
+def test_executor_runs_a_lift_subgoal_as_a_motion_primitive():
+    proc = _start_executor()
+    rclpy.init()
+    node = rclpy.create_node('executor_primitive_peer')
+    targets, grips, events = [], [], []
+    node.create_subscription(PoseStamped, '/sim/ee_target', targets.append, RELIABLE_QOS)
+    node.create_subscription(Float64, '/sim/gripper', lambda m: grips.append(m.data),
+                             RELIABLE_QOS)
+    node.create_subscription(MemoryEvent, '/memory/events', events.append, RELIABLE_QOS)
+    joints = node.create_publisher(JointState, '/joint_states', SENSOR_QOS)
+    subgoals = node.create_publisher(Subgoal, '/planner/subgoal', RELIABLE_QOS)
+
+    def spin(seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            joints.publish(JointState(name=['j1'], position=[0.0]))
+            rclpy.spin_once(node, timeout_sec=0.02)
+
+    try:
+        deadline = time.monotonic() + 60
+        while subgoals.get_subscription_count() == 0:
+            assert time.monotonic() < deadline, 'executor never subscribed'
+            spin(0.1)
+        # a primitive without a target pose is refused, naming the subgoal
+        subgoals.publish(Subgoal(plan_id='p', action='lift', target='cup 1', timeout_s=30.0))
+        spin(0.3)
+        assert targets == []
+        goal = Subgoal(plan_id='p', index=0, action='lift', target='cup 1', text='lift cup 1',
+                       timeout_s=30.0, has_target_pose=True)
+        goal.target_pose.pose.position.x, goal.target_pose.pose.position.y = 0.5, 0.1
+        goal.target_pose.pose.position.z = 0.088
+        subgoals.publish(goal)
+        deadline = time.monotonic() + 20
+        while not any(e.kind == 'subgoal_succeeded' for e in events):
+            assert time.monotonic() < deadline, 'primitive never finished'
+            spin(0.1)
+        xyz = np.array([[t.pose.position.x, t.pose.position.y, t.pose.position.z]
+                        for t in targets])
+        assert np.linalg.norm(np.diff(xyz, axis=0), axis=1).max() <= 0.05 + 1e-6
+        assert np.min(np.linalg.norm(xyz - [0.5, 0.1, 0.088], axis=1)) < 1e-3  # reached
+        assert xyz[-1] == pytest.approx([0.5, 0.1, 0.088 + 0.16], abs=1e-3)  # lifted
+        assert grips[-1] == pytest.approx(1.0)
+    finally:
+        node.destroy_node()
+        rclpy.shutdown()
+        proc.terminate()
+        out, _ = proc.communicate(timeout=10)
+    assert 'has no target pose' in out
