@@ -1,0 +1,249 @@
+"""The embedded store: one SQLite file in WAL mode, one writer thread with group commits,
+and one read connection per querying thread.
+
+Write semantics (what "acknowledged" means): every write is an operation handed to
+``GroupCommitWriter.submit``, which returns a ``concurrent.futures.Future`` at once. The writer
+thread runs queued operations in one transaction and commits; only then are their futures
+resolved. A write is acknowledged when its future resolves, so an acknowledged write is in
+the database file (synchronous=FULL: on disk, surviving power loss; NORMAL: surviving a
+killed process). The writer drains what is queued, never waits for more, and closes a batch
+after ``max_batch_delay_s``, so under sustained load at most that much work is pending.
+
+In-memory mode (path ':memory:') uses a shared-cache in-memory database so that the writer and
+the readers see one database; readers use read_uncommitted there, as shared cache has no WAL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import Future
+from contextlib import contextmanager
+from dataclasses import dataclass
+import os
+import queue
+import sqlite3
+import threading
+import time
+import uuid
+
+from .schema import migrate
+
+SYNCHRONOUS_MODES = ('OFF', 'NORMAL', 'FULL', 'EXTRA')
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """How the SQLite file is opened and how writes are grouped."""
+
+    synchronous: str = 'FULL'        # FULL: acknowledged writes survive power loss
+    max_batch_delay_s: float = 0.05  # longest a batch stays open before it commits
+    max_batch_ops: int = 2000        # most operations in one transaction
+    max_pending_ops: int = 20000     # queue bound; submit blocks beyond it (back-pressure)
+    busy_timeout_ms: int = 5000      # readers wait this long for a lock (in-memory mode)
+
+    def __post_init__(self):
+        if self.synchronous.upper() not in SYNCHRONOUS_MODES:
+            raise ValueError(f'synchronous={self.synchronous!r}: expected one of '
+                             f'{SYNCHRONOUS_MODES}')
+        if not 0 < self.max_batch_delay_s <= 0.1:
+            raise ValueError(f'max_batch_delay_s={self.max_batch_delay_s}: must be in '
+                             '(0, 0.1] so that at most 100 ms of writes are pending')
+        if self.max_batch_ops < 1 or self.max_pending_ops < 1:
+            raise ValueError(f'max_batch_ops={self.max_batch_ops} and max_pending_ops='
+                             f'{self.max_pending_ops} must be >= 1')
+
+
+class SQLiteStore:
+    """Connections to one memory database (a file, or ':memory:')."""
+
+    def __init__(self, path: str = ':memory:', config: StoreConfig = StoreConfig()):
+        self.path = str(path)
+        self.config = config
+        self.in_memory = self.path == ':memory:'
+        if self.in_memory:
+            self._uri = f'file:lifelong-{uuid.uuid4().hex}?mode=memory&cache=shared'
+        else:
+            folder = os.path.dirname(os.path.abspath(self.path))
+            if not os.path.isdir(folder):
+                raise ValueError(f'path={self.path!r}: folder {folder!r} does not exist')
+            self._uri = 'file:' + os.path.abspath(self.path)
+        self.write_conn = self._connect()
+        if not self.in_memory:
+            mode = self.write_conn.execute('PRAGMA journal_mode=WAL').fetchone()[0]
+            if mode.lower() != 'wal':
+                raise RuntimeError(f'could not switch {self.path!r} to WAL (got {mode!r})')
+        self.write_conn.execute(f'PRAGMA synchronous={config.synchronous.upper()}')
+        self.schema_version = migrate(self.write_conn)
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self.closed = False
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self._uri, uri=True, isolation_level=None,
+                               check_same_thread=False)
+        conn.execute(f'PRAGMA busy_timeout={self.config.busy_timeout_ms}')
+        return conn
+
+    def reader(self) -> sqlite3.Connection:
+        """This thread's read-only connection (made on first use)."""
+        conn = getattr(self._local, 'conn', None)
+        if conn is None:
+            if self.closed:
+                raise RuntimeError(f'store {self.path!r} is closed')
+            conn = self._connect()
+            if self.in_memory:
+                conn.execute('PRAGMA read_uncommitted=1')
+            conn.execute('PRAGMA query_only=1')
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    @contextmanager
+    def transaction(self):
+        """BEGIN IMMEDIATE on the write connection; COMMIT on success, ROLLBACK on error."""
+        conn = self.write_conn
+        conn.execute('BEGIN IMMEDIATE')
+        try:
+            yield conn
+        except BaseException:
+            conn.execute('ROLLBACK')
+            raise
+        conn.execute('COMMIT')
+
+    def size_bytes(self) -> int:
+        """Database file plus write-ahead log, or the in-memory page total."""
+        if self.in_memory:
+            pages = self.write_conn.execute('PRAGMA page_count').fetchone()[0]
+            size = self.write_conn.execute('PRAGMA page_size').fetchone()[0]
+            return pages * size
+        total = 0
+        for suffix in ('', '-wal'):
+            try:
+                total += os.path.getsize(self.path + suffix)
+            except OSError:
+                pass
+        return total
+
+    def checkpoint(self) -> None:
+        """Fold the write-ahead log back into the database file."""
+        if not self.in_memory:
+            self.write_conn.execute('PRAGMA wal_checkpoint(TRUNCATE)')
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        with self._readers_lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
+        self.checkpoint()
+        self.write_conn.close()
+
+
+@dataclass
+class _Op:
+    fn: Callable[[sqlite3.Connection], object]
+    future: Future
+    submitted: float
+
+
+class GroupCommitWriter:
+    """The single writer thread: runs submitted operations in batched transactions.
+
+    ``on_rollback`` is called (in the writer thread) after a failed batch was rolled back,
+    so that in-memory caches derived from the database can be reloaded before the batch's
+    operations are retried one at a time (the failing one gets the exception).
+    """
+
+    def __init__(self, store: SQLiteStore, on_rollback: Callable[[], None] | None = None,
+                 after_commit: Callable[[], None] | None = None):
+        self.store = store
+        self.config = store.config
+        self.on_rollback = on_rollback
+        self.after_commit = after_commit
+        self._queue: queue.Queue[_Op | None] = queue.Queue(self.config.max_pending_ops)
+        self.commits = 0
+        self.ops_committed = 0
+        self.max_pending_s = 0.0      # longest wait from submit to acknowledgement seen
+        self._thread = threading.Thread(target=self._run, name='memory-writer', daemon=True)
+        self._stopped = False
+        self._thread.start()
+
+    def submit(self, fn: Callable[[sqlite3.Connection], object]) -> Future:
+        """Queue ``fn(conn)`` to run inside a write transaction; the future resolves with its
+        result once the transaction holding it has committed (or with its exception)."""
+        if self._stopped:
+            raise RuntimeError('the memory writer is closed')
+        op = _Op(fn, Future(), time.monotonic())
+        self._queue.put(op)
+        return op.future
+
+    def flush(self, timeout: float | None = 30.0) -> None:
+        """Wait until everything submitted so far is committed."""
+        self.submit(lambda conn: None).result(timeout)
+
+    def close(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            op = self._queue.get()
+            if op is None:
+                return
+            batch = [op]
+            deadline = time.monotonic() + self.config.max_batch_delay_s
+            stop = False
+            while len(batch) < self.config.max_batch_ops and time.monotonic() < deadline:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                batch.append(nxt)
+            self._run_batch(batch)
+            if stop:
+                return
+
+    def _run_batch(self, batch: list[_Op]) -> None:
+        results = []
+        try:
+            with self.store.transaction() as conn:
+                for op in batch:
+                    results.append(op.fn(conn))
+        except BaseException:  # noqa: B902 - one bad operation must not sink the others
+            if self.on_rollback:
+                self.on_rollback()
+            for op in batch:
+                self._run_alone(op)
+            return
+        self._acknowledge(batch, results)
+
+    def _run_alone(self, op: _Op) -> None:
+        try:
+            with self.store.transaction() as conn:
+                result = op.fn(conn)
+        except BaseException as err:  # noqa: B902
+            if self.on_rollback:
+                self.on_rollback()
+            op.future.set_exception(err)
+            return
+        self._acknowledge([op], [result])
+
+    def _acknowledge(self, batch: list[_Op], results: list) -> None:
+        self.commits += 1
+        self.ops_committed += len(batch)
+        if self.after_commit:
+            self.after_commit()
+        now = time.monotonic()
+        self.max_pending_s = max(self.max_pending_s, now - batch[0].submitted)
+        for op, result in zip(batch, results):
+            op.future.set_result(result)
