@@ -31,7 +31,7 @@ from memory_nodes.query_limits import QueryLimits
 
 from .consolidation import ForgetConfig, consolidate
 from .episodic import OUTCOMES, SUBGOAL_STATUSES, EpisodicBank
-from .naming import NameRegistry, words
+from .naming import NameRegistry, clean_name, words
 from .records import (
     Bank,
     Episode,
@@ -557,14 +557,12 @@ class LifelongMemory:
 
     def facts(self, subject: str | None = None, predicate: str | None = None,
               current_only: bool = True) -> list[Fact]:
-        from .naming import normalise_name
         return self.semantic.facts(self.store.reader(),
-                                   normalise_name(subject) if subject else None, predicate,
+                                   clean_name(subject) if subject else None, predicate,
                                    current_only)
 
     def fact_history(self, subject: str, predicate: str) -> list[dict]:
-        from .naming import normalise_name
-        return self.semantic.history(self.store.reader(), normalise_name(subject), predicate)
+        return self.semantic.history(self.store.reader(), clean_name(subject), predicate)
 
     def near(self, subject: str, radius: float | None = None, k: int = 10
              ) -> list[MemoryEntry]:

@@ -42,9 +42,15 @@ def words(text: str, drop_stopwords: bool = True) -> tuple[str, ...]:
     return tuple(out)
 
 
-def normalise_name(text: str) -> str:
-    """Canonical form of an entity name: 'The Red Cubes' -> 'red cube'."""
-    return ' '.join(words(text)) or ' '.join(text.strip().lower().split())
+ARTICLES = frozenset(('the', 'a', 'an', 'my', 'your', 'our', 'this', 'that'))
+
+
+def clean_name(text: str) -> str:
+    """A name as told, tidied: 'The  Coat Pocket' -> 'coat pocket' (words kept as given)."""
+    ws = text.strip().lower().split()
+    while len(ws) > 1 and ws[0] in ARTICLES:
+        ws = ws[1:]
+    return ' '.join(ws)
 
 
 def jaccard(a: set, b: set) -> float:

@@ -9,7 +9,7 @@ import math
 
 from memory_nodes.query_limits import QUERY_KINDS, QueryLimits, validate_query
 
-from .naming import normalise_name
+from .naming import clean_name
 from .records import Fact, MemoryEvent, ObjectObservation, Query, QueryKind
 
 MAX_NAME_CHARS = 128           # labels, colours, subjects, predicates, ids
@@ -134,6 +134,8 @@ def check_observations(observations) -> list[ObjectObservation]:
                          'ObjectObservation')
     out = []
     for i, obs in enumerate(observations):
+        if not isinstance(obs, ObjectObservation):
+            raise ValueError(f'observations[{i}]={obs!r}: expected an ObjectObservation')
         try:
             out.append(check_observation(obs))
         except ValueError as err:
@@ -142,13 +144,13 @@ def check_observations(observations) -> list[ObjectObservation]:
 
 
 def check_fact(fact: Fact) -> Fact:
-    """Validate and normalise one fact (names through normalise_name, predicate snake_case)."""
+    """Validate and normalise one fact (names through clean_name, predicate snake_case)."""
     if not isinstance(fact, Fact):
         raise ValueError(f'fact={fact!r}: expected a Fact')
     predicate = '_'.join(check_name('predicate', fact.predicate).lower().split())
-    return Fact(subject=normalise_name(check_name('subject', fact.subject)),
+    return Fact(subject=clean_name(check_name('subject', fact.subject)),
                 predicate=predicate,
-                object=normalise_name(check_name('object', fact.object)),
+                object=clean_name(check_name('object', fact.object)),
                 stamp=check_stamp('stamp', fact.stamp),
                 confidence=check_number('confidence', fact.confidence, 0.0, 1.0),
                 source=check_name('source', fact.source, allow_empty=True),
