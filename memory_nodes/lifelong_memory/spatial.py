@@ -163,9 +163,11 @@ class SpatialBank:
         events: list[tuple[MemoryEvent, int]] = []
         dirty: dict[int, Track] = {}
         history: list[tuple] = []
+        taken: dict[float, set[int]] = {}   # tracks matched per frame stamp in this batch
         for obs in observations:
             self.now = max(self.now, obs.stamp)
-            track = self._associate(obs)
+            in_frame = taken.setdefault(obs.stamp, set())
+            track = self._associate(obs, in_frame)
             if track is None:
                 track = self._create(conn, obs, episode_id, recorded, events, history)
             else:
@@ -176,6 +178,7 @@ class SpatialBank:
                 self.aliases[obs.track_id] = track.id
                 conn.execute('INSERT OR REPLACE INTO track_aliases VALUES (?, ?)',
                              (obs.track_id, track.id))
+            in_frame.add(track.id)
             dirty[track.id] = track
         self.observations += len(observations)
         if self.now - self.last_sweep >= self.config.sweep_interval_s:
@@ -189,7 +192,10 @@ class SpatialBank:
             event.episode_id = event.episode_id or episode_id
         return events
 
-    def _associate(self, obs: ObjectObservation) -> Track | None:
+    def _associate(self, obs: ObjectObservation, in_frame: set[int]) -> Track | None:
+        """The track ``obs`` is of: by tracker id, else the nearest of its label and colour
+        within the gate, else (object permanence) the nearest one that was out of view;
+        a track already matched in the same frame is not matched twice."""
         cfg = self.config
         if obs.track_id:
             tid = self.aliases.get(obs.track_id)
@@ -198,7 +204,7 @@ class SpatialBank:
                 return track
         candidates = [t for t in self.by_label.get(obs.label, ())
                       if (t.color == obs.color or not t.color or not obs.color)
-                      and t.last_report < obs.stamp]   # not already seen in this frame
+                      and t.id not in in_frame]
         if not candidates:
             return None
         dist = {t.id: math.dist(t.position, obs.position) for t in candidates}
