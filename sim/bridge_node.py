@@ -1,8 +1,9 @@
 """The sim bridge: a lifecycle node that runs a MuJoCo memory task and speaks ROS 2.
 
 Publishes (standard messages, so the preprocessor and any rosbag tool plug in):
-  /camera/{scene,wrist}/{color,depth,segmentation}/image_raw  sensor_msgs/Image (sensor QoS)
-  /camera/{scene,wrist}/camera_info                          sensor_msgs/CameraInfo
+  /camera/{scene,wrist}/{color,depth,segmentation}/image_raw  sensor_msgs/Image (sensor QoS):
+      rgb8, 32FC1 metres, 32SC1 instance id = class * 1000 + slot + 1 (sim.instance_ids)
+  /camera/{scene,wrist}/camera_info   sensor_msgs/CameraInfo, K/P of sim.camera_model
   /camera/{scene,wrist}/pose    geometry_msgs/PoseStamped of the optical frame (scene latched)
   /joint_states                 sensor_msgs/JointState
   /clock                        rosgraph_msgs/Clock (simulated time)
@@ -61,10 +62,11 @@ except ImportError as err:  # pragma: no cover - only without ROS
 import mujoco  # noqa: E402
 
 import sim  # noqa: E402
+from sim import instance_ids  # noqa: E402
 from sim.arm import ARM_JOINTS, FINGER_JOINTS  # noqa: E402
+from sim.camera_model import camera_matrices, optical_pose  # noqa: E402
 from sim.env import CONTROL_DT  # noqa: E402
 from sim.experts import make_expert  # noqa: E402
-from sim.recording import camera_info_matrices  # noqa: E402
 
 CAMERAS = ('scene', 'wrist')
 
@@ -86,16 +88,6 @@ def image_msg(array: np.ndarray, encoding: str, t: float, frame: str) -> Image:
     return msg
 
 
-def optical_pose(env, camera: str):
-    """(position, quaternion x y z w) of a camera's optical frame (z forward, y down)."""
-    cam = env.model.cam(camera).id
-    pos = env.data.cam_xpos[cam].copy()
-    rot = env.data.cam_xmat[cam].reshape(3, 3) @ np.diag([1.0, -1.0, -1.0])
-    quat = np.zeros(4)
-    mujoco.mju_mat2Quat(quat, rot.reshape(-1))
-    return pos, np.array([quat[1], quat[2], quat[3], quat[0]])
-
-
 class SimBridgeNode(LifecycleNode):
     """Runs one MuJoCo memory-task env; see the module docstring for the interface."""
 
@@ -114,7 +106,8 @@ class SimBridgeNode(LifecycleNode):
             'publish_depth': declare(self, 'publish_depth', True,
                                      'publish depth images (32FC1 metres)'),
             'publish_segmentation': declare(self, 'publish_segmentation', True,
-                                            'publish instance segmentation (32SC1 slot id)'),
+                                            'publish instance segmentation (32SC1 id: '
+                                            'class * 1000 + slot + 1, 0 = background)'),
             'real_time_factor': declare(self, 'real_time_factor', 1.0,
                                         'simulated / wall time; 0 = as fast as possible',
                                         min_value=0.0, max_value=100.0),
@@ -261,6 +254,7 @@ class SimBridgeNode(LifecycleNode):
                 self.env.close()
             self.env = env
             self.env.reset()
+            self.slot_ids = instance_ids.slot_ids(env)
             self.expert = make_expert(env) if self.p['policy'] == 'expert' else None
             self.command = np.array([*self.env.ref_pose, 0.0], dtype=float)
             self.chunk = []
@@ -401,9 +395,9 @@ class SimBridgeNode(LifecycleNode):
                 self._pubs[f'{cam}/depth'].publish(image_msg(
                     env.render(cam, w, h, 'depth'), '32FC1', t, frame))
             if self.p['publish_segmentation']:
-                self._pubs[f'{cam}/segmentation'].publish(image_msg(
-                    env.render(cam, w, h, 'segmentation').astype(np.int32), '32SC1', t, frame))
-            k, p = camera_info_matrices(env, cam, w, h)
+                ids = instance_ids.encode(env.render(cam, w, h, 'segmentation'), self.slot_ids)
+                self._pubs[f'{cam}/segmentation'].publish(image_msg(ids, '32SC1', t, frame))
+            k, p = camera_matrices(env.model, cam, w, h)
             info = CameraInfo()
             info.header.stamp, info.header.frame_id = stamp(t), frame
             info.width, info.height = w, h
@@ -413,7 +407,7 @@ class SimBridgeNode(LifecycleNode):
             info.r = np.eye(3).reshape(-1).tolist()
             info.p = p.reshape(-1).tolist()
             self._pubs[f'{cam}/info'].publish(info)
-            pos, quat = optical_pose(env, cam)
+            pos, quat = optical_pose(env.model, env.data, cam)
             pose = PoseStamped()
             pose.header.stamp, pose.header.frame_id = stamp(t), self.p['world_frame']
             pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = pos.tolist()

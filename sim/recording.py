@@ -3,8 +3,10 @@
 `record_episode` runs one episode and returns the contract's EpisodeData plus ground truth
 (where each object was at every step, the event log with times, templated questions with
 answers). `write_bag` writes the sensor topics of an episode as a rosbag2 MCAP file with the
-`rosbags` library (no ROS needed): colour, depth and instance segmentation images and
-CameraInfo for both cameras, JointState, the instruction and /clock. Ground truth goes
+`rosbags` library (no ROS needed): colour, depth and instance segmentation images (ids as
+in sim.instance_ids), CameraInfo and the optical frame's pose (PoseStamped in `world`) for
+both cameras, JointState, the instruction and /clock: the same topics and conventions as the
+sim bridge, so a bag replays into the preprocessor with its defaults. Ground truth goes
 beside the bag as JSON.
 """
 
@@ -15,7 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from sim import instance_ids
 from sim.arm import ARM_JOINTS, FINGER_JOINTS
+from sim.camera_model import camera_matrices, optical_pose
 from sim.dataset import EpisodeData, episode_filename, save_episode, write_meta
 from sim.env import CONTROL_DT
 
@@ -23,7 +27,8 @@ CAMERAS = ('scene', 'wrist')
 # Topic names follow the preprocessor's defaults (memory_nodes/preprocessor_node.py).
 BAG_TOPICS = tuple(
     f'/camera/{cam}/{kind}' for cam in CAMERAS
-    for kind in ('color/image_raw', 'depth/image_raw', 'segmentation/image_raw', 'camera_info')
+    for kind in ('color/image_raw', 'depth/image_raw', 'segmentation/image_raw', 'camera_info',
+                 'pose')
 ) + ('/joint_states', '/instruction', '/clock')
 
 
@@ -95,15 +100,6 @@ def record_dataset(root, tasks, episodes: int, modes=('memory',), policy_factory
 
 
 # ------------------------------------------------------------------------- rosbag2 (MCAP)
-def camera_info_matrices(env, camera: str, width: int, height: int):
-    """Pinhole K (3x3) and P (3x4) of a MuJoCo camera rendered at width x height."""
-    fovy = float(env.model.cam(camera).fovy[0])
-    f = 0.5 * height / np.tan(np.deg2rad(fovy) / 2)
-    k = np.array([[f, 0, width / 2], [0, f, height / 2], [0, 0, 1]], dtype=np.float64)
-    p = np.hstack([k, np.zeros((3, 1))])
-    return k, p
-
-
 class BagRecorder:
     """Steps an env with a policy and writes every step's sensors into an MCAP rosbag2."""
 
@@ -120,7 +116,8 @@ class BagRecorder:
         self.conns = {}
         types = {'color': 'sensor_msgs/msg/Image', 'depth': 'sensor_msgs/msg/Image',
                  'segmentation': 'sensor_msgs/msg/Image',
-                 'camera_info': 'sensor_msgs/msg/CameraInfo'}
+                 'camera_info': 'sensor_msgs/msg/CameraInfo',
+                 'pose': 'geometry_msgs/msg/PoseStamped'}
         for topic in BAG_TOPICS:
             kind = topic.split('/')[3] if topic.startswith('/camera/') else topic
             msgtype = types.get(kind) or {
@@ -160,13 +157,14 @@ class BagRecorder:
             frame = f'{cam}_camera_optical_frame'
             rgb = env.render(cam, s, s, 'rgb')
             depth = env.render(cam, s, s, 'depth').astype(np.float32)
-            seg = env.render(cam, s, s, 'segmentation').astype(np.int32)
+            seg = instance_ids.encode(env.render(cam, s, s, 'segmentation'),
+                                      instance_ids.slot_ids(env))
             base = f'/camera/{cam}'
             self._write(f'{base}/color/image_raw', self._image(t, frame, rgb, 'rgb8', 3), t)
             self._write(f'{base}/depth/image_raw', self._image(t, frame, depth, '32FC1', 4), t)
             self._write(f'{base}/segmentation/image_raw',
                         self._image(t, frame, seg, '32SC1', 4), t)
-            k, p = camera_info_matrices(env, cam, s, s)
+            k, p = camera_matrices(env.model, cam, s, s)
             info = T['sensor_msgs/msg/CameraInfo'](
                 header=self._header(t, frame), height=s, width=s, distortion_model='plumb_bob',
                 d=np.zeros(5), k=k.reshape(-1), r=np.eye(3).reshape(-1), p=p.reshape(-1),
@@ -174,6 +172,14 @@ class BagRecorder:
                 roi=T['sensor_msgs/msg/RegionOfInterest'](x_offset=0, y_offset=0, height=0,
                                                           width=0, do_rectify=False))
             self._write(f'{base}/camera_info', info, t)
+            pos, quat = optical_pose(env.model, env.data, cam)
+            pose = T['geometry_msgs/msg/PoseStamped'](
+                header=self._header(t, 'world'),
+                pose=T['geometry_msgs/msg/Pose'](
+                    position=T['geometry_msgs/msg/Point'](x=pos[0], y=pos[1], z=pos[2]),
+                    orientation=T['geometry_msgs/msg/Quaternion'](x=quat[0], y=quat[1],
+                                                                  z=quat[2], w=quat[3])))
+            self._write(f'{base}/pose', pose, t)
         q = env.data.qpos
         names = list(ARM_JOINTS) + list(FINGER_JOINTS)
         adr = [env.model.joint(n).qposadr[0] for n in names]
@@ -214,7 +220,7 @@ def write_bag(env, policy, path, image_size: int = 64) -> dict:
         'object_names': list(env.slot_names),
         'positions': {n: gt[:, i].round(4).tolist() for i, n in enumerate(env.slot_names)},
         'topic_counts': rec.counts,
-        'segmentation_ids': {str(i): n for i, n in enumerate(env.slot_names)},
+        'segmentation_ids': {str(i): n for i, n in instance_ids.id_table(env).items()},
     }
     Path(path, 'ground_truth.json').write_text(json.dumps(truth, indent=1))
     return truth

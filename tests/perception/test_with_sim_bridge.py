@@ -1,8 +1,8 @@
 """The preprocessor fed by the real sim bridge (sim/bridge_node.py), composed in one process.
 
-The bridge renders the shell game's scene camera (colour, depth, slot-id segmentation,
-CameraInfo, optical-frame pose); the preprocessor runs with the parameters the stack needs
-for it (segmentation_id_offset = 1, instance_labels for the shell game's slots). While the
+The bridge renders the shell game's scene camera (colour, depth, instance segmentation in
+the class-in-id encoding, CameraInfo, optical-frame pose); the preprocessor runs with its
+default labelling parameters (class_names, instance_id_divisor, no id offset). While the
 cups stand still (the first second), every cup must be observed within 1 cm of its true
 centre; once the ball's cup is lowered, the ball must be kept as an unseen track.
 """
@@ -25,7 +25,6 @@ from memory_nodes.ros_common import RELIABLE_QOS, autostart, stamp_to_sec  # noq
 
 pytestmark = pytest.mark.ros
 
-SHELL_GAME_LABELS = "['1:cup','2:cup','3:cup','4:ball','5:marker','6:goal']"
 CUP_CENTRE_HEIGHT = 0.05  # cup body origin is its base; cylinder + knob are 0.1 m tall
 
 
@@ -33,8 +32,7 @@ def test_shell_game_from_the_bridge():
     context = rclpy.Context()
     rclpy.init(context=context, args=[
         '--ros-args', '-p', 'width:=320', '-p', 'height:=240', '-p', 'seed:=4',
-        '-p', 'real_time_factor:=1.0', '-p', 'segmentation_id_offset:=1',
-        '-p', f'instance_labels:={SHELL_GAME_LABELS}', '-p', 'stats_period_s:=0.0'])
+        '-p', 'real_time_factor:=1.0', '-p', 'stats_period_s:=0.0'])
     bridge = bridge_module.SimBridgeNode(context=context)
     pre = PreprocessorNode(context=context)
     listener = rclpy.create_node('bridge_test_listener', context=context)

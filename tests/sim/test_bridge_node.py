@@ -15,6 +15,7 @@ pytest.importorskip('rclpy')
 pytest.importorskip('memory_interfaces.msg')
 
 from geometry_msgs.msg import PoseStamped  # noqa: E402
+import mujoco  # noqa: E402
 import rclpy  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rosgraph_msgs.msg import Clock  # noqa: E402
@@ -23,7 +24,15 @@ from std_msgs.msg import Float64, String  # noqa: E402
 
 from memory_interfaces.msg import EpisodeStatus  # noqa: E402
 from memory_interfaces.srv import StartEpisode  # noqa: E402
+from memory_nodes.perception.camera import (  # noqa: E402
+    CameraIntrinsics,
+    pose_matrix,
+    project_points,
+)
+from memory_nodes.perception.labels import DEFAULT_CLASS_NAMES, InstanceLabeler  # noqa: E402
 from memory_nodes.ros_common import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS  # noqa: E402
+import sim  # noqa: E402
+from sim import instance_ids  # noqa: E402
 
 pytestmark = pytest.mark.ros
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,6 +42,7 @@ TOPICS = {
     '/camera/scene/segmentation/image_raw': (Image, SENSOR_QOS),
     '/camera/wrist/color/image_raw': (Image, SENSOR_QOS),
     '/camera/scene/camera_info': (CameraInfo, SENSOR_QOS),
+    '/camera/scene/pose': (PoseStamped, LATCHED_QOS),
     '/joint_states': (JointState, SENSOR_QOS),
     '/clock': (Clock, SENSOR_QOS),
     '/instruction': (String, LATCHED_QOS),
@@ -106,6 +116,59 @@ class Listener:
         rclpy.try_shutdown(context=self.context)
 
 
+def _stamp(msg):
+    return round(msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9, 3)
+
+
+def _check_camera_model_and_ids(listener):
+    """Project each object's true centre (from a replay of the bridge's deterministic episode
+    to the frame's step) through the published CameraInfo (P, as the preprocessor reads it)
+    and camera pose: the pixel there must hold that object's id in the published
+    segmentation, and the preprocessor's default labeler must name its kind."""
+    with listener.lock:
+        segs = {_stamp(m): m for m in listener.msgs['/camera/scene/segmentation/image_raw']}
+        infos = {_stamp(m): m for m in listener.msgs['/camera/scene/camera_info']}
+        poses = {_stamp(m): m for m in listener.msgs['/camera/scene/pose']}
+    stamps = sorted(set(segs) & set(infos) & set(poses))
+    assert stamps, 'no segmentation, camera_info and pose with the same stamp'
+    t = stamps[-1]
+    seg, info, pose = segs[t], infos[t], poses[t]
+    env = sim.make_env('remember_color', 2, render=False)  # the fixture's episode
+    env.reset()
+    hold = np.array([*env.ref_pose, 0.0])  # the bridge's command until told otherwise
+    while env.step_count < round(t / 0.1):  # valid: the test has not commanded the arm yet
+        env.step(hold)
+    p = np.asarray(info.p).reshape(3, 4)
+    k = [p[0, 0], 0.0, p[0, 2], 0.0, p[1, 1], p[1, 2], 0.0, 0.0, 1.0]
+    assert (p[0, 2], p[1, 2]) == ((info.width - 1) / 2, (info.height - 1) / 2)
+    intrinsics = CameraIntrinsics.from_k(k, info.width, info.height)
+    o, q = pose.pose.position, pose.pose.orientation
+    t_world_camera = pose_matrix((o.x, o.y, o.z), (q.x, q.y, q.z, q.w))
+    image = np.frombuffer(bytes(seg.data), np.int32).reshape(seg.height, seg.width)
+    ids = instance_ids.slot_ids(env)
+    labeler = InstanceLabeler(DEFAULT_CLASS_NAMES)
+    camera = env.data.cam_xpos[env.model.cam('scene').id].copy()
+    checked = []
+    for slot, name in enumerate(env.slot_names):
+        geoms = [g for g in range(env.model.ngeom)
+                 if env.model.geom(g).name.startswith(name + '/')]
+        if name == 'goal' or env.is_parked(name) or not geoms:
+            continue
+        centre = env.data.geom_xpos[geoms[0]].copy()
+        first = np.zeros(1, np.int32)
+        mujoco.mj_ray(env.model, env.data, camera, centre - camera,
+                      np.array([1, 1, 1, 0, 0, 0], np.uint8), 1, -1, first)
+        if int(first[0]) not in geoms:
+            continue  # occluded
+        u, v, _ = project_points(centre[None], intrinsics, t_world_camera)
+        col, row = int(round(u[0])), int(round(v[0]))
+        assert image[row, col] == ids[slot], (name, u, v, image[row, col], ids[slot])
+        assert labeler.classify(image[row, col]).label == env.objects[name].kind
+        checked.append(name)
+    assert checked, f'no object in view to check at t = {t}'
+    return t, checked
+
+
 def test_bridge_topics_commands_and_episodes_across_processes(bridge):
     proc, log = bridge
     listener = Listener()
@@ -121,6 +184,7 @@ def test_bridge_topics_commands_and_episodes_across_processes(bridge):
         assert depth.encoding == '32FC1' and seg.encoding == '32SC1'
         assert len(color.data) == 48 * 32 * 3 and info.k[0] > 0
         assert 'colour' in instruction
+        print('camera model checked at', _check_camera_model_and_ids(listener))
         # Simulated time advances on /clock.
         listener.wait(lambda m: len(m['/clock']) > 20, 30, 'clock ticks')
         with listener.lock:

@@ -12,6 +12,7 @@ from sim.cli import main
 from sim.dataset import list_episodes, load_episode
 from sim.experts import make_expert
 from sim.recording import BAG_TOPICS, record_dataset, write_bag
+from sim.scene import CLASSES
 
 
 def test_recorded_dataset_follows_the_contract(tmp_path):
@@ -40,15 +41,21 @@ def test_bag_opens_with_rosbags_and_holds_topics_and_truth(tmp_path):
         for topic in BAG_TOPICS:
             if topic != '/instruction':
                 assert counts[topic] == steps + 1, topic
-        wanted = ('/camera/scene/segmentation/image_raw', '/camera/scene/depth/image_raw')
-        seg_conn = [c for c in reader.connections if c.topic == wanted[0]]
-        depth_conn = [c for c in reader.connections if c.topic == wanted[1]]
+        wanted = ('/camera/scene/segmentation/image_raw', '/camera/scene/depth/image_raw',
+                  '/camera/scene/camera_info', '/camera/scene/pose')
+        conns = [c for c in reader.connections if c.topic in wanted]
         first = {}
-        for conn, _, raw in reader.messages(connections=seg_conn + depth_conn):
+        for conn, _, raw in reader.messages(connections=conns):
             first.setdefault(conn.topic, ts.deserialize_cdr(raw, conn.msgtype))
     seg = first['/camera/scene/segmentation/image_raw']
     ids = np.frombuffer(bytes(seg.data), np.int32).reshape(seg.height, seg.width)
-    assert {env.slot_names.index('count_button'), -1} <= set(np.unique(ids).tolist())
+    button = env.slot_names.index('count_button')
+    button_id = CLASSES.index('button') * 1000 + button + 1  # sim.instance_ids' encoding
+    assert {button_id, 0} <= set(np.unique(ids).tolist())
+    assert truth['segmentation_ids'][str(button_id)] == 'count_button'
+    info, pose = first['/camera/scene/camera_info'], first['/camera/scene/pose']
+    assert info.k[2] == info.p[2] == 15.5 and info.k[5] == 15.5  # (32 - 1) / 2
+    assert pose.header.frame_id == 'world' and pose.pose.position.z > 0.5  # above the table
     depth = first['/camera/scene/depth/image_raw']
     d = np.frombuffer(bytes(depth.data), np.float32)
     assert depth.encoding == '32FC1' and 0.3 < float(d.min()) < float(d.max()) < 3.0
