@@ -164,11 +164,17 @@ class SimBridgeNode(LifecycleNode):
         ]
         self._srv = self.create_service(StartEpisode, '/sim/start_episode',
                                         self.on_start_episode)
+        self.get_logger().info(
+            f"configured: task {self.p['task']} seed {self.p['seed']} mode {self.p['mode']}, "
+            f"{self.p['width']}x{self.p['height']} images, policy {self.p['policy']}")
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state):
         self._announce = True
         self._active.set()
+        rtf = self.p['real_time_factor']
+        self.get_logger().info(f"active: stepping at {rtf:g}x real time" if rtf > 0 else
+                               'active: stepping as fast as possible')
         return super().on_activate(state)
 
     def on_deactivate(self, state):
@@ -251,6 +257,9 @@ class SimBridgeNode(LifecycleNode):
         env = sim.make_env(task, int(seed), mode or 'memory', render=False, **knobs)
         with self._lock:
             if self.env is not None:
+                # simulated time runs on across episodes (a lifelong memory needs one
+                # monotonic timeline): the next episode starts 1 s after this one's end
+                self.time_offset = self.sim_time() + 1.0
                 self.env.close()
             self.env = env
             self.env.reset()
@@ -356,7 +365,8 @@ class SimBridgeNode(LifecycleNode):
                     f'success={env.success()}')
 
     def sim_time(self) -> float:
-        return self.env.step_count * CONTROL_DT
+        """Simulated seconds since the bridge started (monotonic across episodes)."""
+        return getattr(self, 'time_offset', 0.0) + self.env.step_count * CONTROL_DT
 
     def _publish_episode_topics(self):
         if not self._pubs:
@@ -374,7 +384,7 @@ class SimBridgeNode(LifecycleNode):
         msg.state = self.state
         msg.phase = env.phase()
         msg.step = env.step_count
-        msg.elapsed_s = float(self.sim_time())
+        msg.elapsed_s = float(self.env.step_count * CONTROL_DT)
         msg.instruction = env.instruction
         msg.message = {EpisodeStatus.STATE_SUCCEEDED: 'task solved',
                        EpisodeStatus.STATE_FAILED: 'task failed (wrong choice)',
