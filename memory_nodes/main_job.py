@@ -32,7 +32,23 @@ import sim
 from sim.evaluation import wilson_interval
 
 # variant -> (nodes it needs, parameter overrides per node, what it measures)
+GRAPH = ('sim_bridge', 'preprocessor', 'memory', 'planner', 'executor')
+SIM_TIME = {'use_sim_time': True}
 VARIANTS = {
+    'full_stack': (
+        GRAPH,
+        {'planner': {'use_lifelong_memory': True, **SIM_TIME}, 'memory': dict(SIM_TIME),
+         'executor': dict(SIM_TIME)},
+        'perception -> lifelong memory -> planner (asks memory for the hidden variable) -> '
+        'executor (motion primitives at the planned points) -> MuJoCo',
+    ),
+    'no_lifelong_memory': (
+        GRAPH,
+        {'planner': {'use_lifelong_memory': False, **SIM_TIME}, 'memory': dict(SIM_TIME),
+         'executor': dict(SIM_TIME)},
+        'the same graph, but the planner does not ask memory: it must guess the hidden '
+        'variable among what it sees (the ablation; expect the chance ceiling)',
+    ),
     'scripted_expert': (
         ('sim_bridge', 'preprocessor', 'executor'),
         {'sim_bridge': {'policy': 'expert'}},
@@ -41,8 +57,9 @@ VARIANTS = {
         'skill and a check of the data path, not a memory result',
     ),
 }
-DEFAULT_TASKS = ('shell_game', 'remember_color', 'button_sequence', 'count', 'put_back',
+DEFAULT_TASKS = ('shell_game', 'remember_color', 'button_sequence', 'count',
                  'moved_while_watched')
+DEFAULT_VARIANTS = ('full_stack', 'no_lifelong_memory')
 
 
 @dataclass
@@ -119,6 +136,32 @@ class Orchestrator:
         if not self.start_client.wait_for_service(timeout_sec=timeout_s):
             raise RuntimeError(f'the sim bridge did not offer /sim/start_episode within '
                                f'{timeout_s:.0f} s (see the node logs)')
+
+    def wait_for_graph(self, nodes, timeout_s=180.0):
+        """Wait until every node of the variant shows its endpoints on the graph, so that no
+        episode starts before its observers are listening (a missed cue is a lost memory)."""
+        from memory_interfaces.srv import QueryMemory
+
+        node = self.node
+        checks = {
+            'preprocessor': lambda: node.count_publishers('/perception/objects') > 0,
+            'planner': lambda: node.count_publishers('/planner/subgoal') > 0,
+            'executor': lambda: node.count_subscribers('/planner/subgoal') > 0,
+        }
+        memory_client = None
+        if 'memory' in nodes:
+            memory_client = node.create_client(QueryMemory, '/memory/query')
+            checks['memory'] = memory_client.service_is_ready
+        t0 = time.monotonic()
+        missing = [n for n in nodes if n in checks]
+        while missing:
+            if time.monotonic() - t0 > timeout_s:
+                raise RuntimeError(f'nodes {missing} did not come up within {timeout_s:.0f} s '
+                                   '(see the node logs)')
+            self.rclpy.spin_once(node, timeout_sec=0.1)
+            missing = [n for n in missing if not checks[n]()]
+        if memory_client is not None:
+            node.destroy_client(memory_client)
 
     def run_episode(self, task, seed, variant, wall_limit_s):
         request = self.StartEpisode.Request(task=task, seed=int(seed), mode='memory')
@@ -198,7 +241,8 @@ def main(argv=None):
                         choices=sorted(sim.TASKS), metavar='TASK')
     parser.add_argument('--episodes', type=int, default=2, help='episodes per task and variant')
     parser.add_argument('--seed', type=int, default=5000, help='first seed (held out)')
-    parser.add_argument('--variants', nargs='+', default=list(VARIANTS), metavar='VARIANT')
+    parser.add_argument('--variants', nargs='+', default=list(DEFAULT_VARIANTS),
+                        metavar='VARIANT', help=f'of {sorted(VARIANTS)}')
     parser.add_argument('--real-time-factor', type=float, default=2.0,
                         help='simulated seconds per wall second (0: as fast as possible)')
     parser.add_argument('--out', default=None, help='folder for logs and results '
@@ -218,7 +262,12 @@ def main(argv=None):
     for variant in args.variants:
         nodes, overrides, meaning = VARIANTS[variant]
         overrides = {name: dict(params) for name, params in overrides.items()}
+        # the shell game's ball is 8 px in a 128x96 frame: keep small instances
+        overrides.setdefault('preprocessor', {}).setdefault('min_object_pixels', 5)
         overrides.setdefault('sim_bridge', {})['real_time_factor'] = args.real_time_factor
+        if 'memory' in nodes:  # a fresh lifelong memory file per variant, kept with the run
+            overrides.setdefault('memory', {})['store_path'] = str(
+                (out / variant / 'memory.db').resolve())
         print(f'[main_job] variant {variant}: {meaning}', flush=True)
         print(f'[main_job] starting nodes {list(nodes)} (one OS process each); logs in '
               f'{out / variant}', flush=True)
@@ -229,7 +278,8 @@ def main(argv=None):
             stack.start()
             orchestrator = Orchestrator()
             orchestrator.wait_for_bridge()
-            orchestrator.spin_for(2.0)
+            orchestrator.wait_for_graph(nodes)
+            orchestrator.spin_for(1.0)
             for task in args.tasks:
                 for i in range(args.episodes):
                     seed = args.seed + i

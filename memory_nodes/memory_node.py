@@ -1,0 +1,330 @@
+"""The memory node: serves the lifelong memory library over ROS 2.
+
+A thin rclpy lifecycle adapter over ``memory_nodes.lifelong_memory.LifelongMemory``:
+
+- in: object observations (memory_interfaces/ObjectObservationArray, reliable) from the
+  preprocessor, ingested into the spatial bank (which logs appeared / moved / disappeared /
+  state-change events into the temporal bank); MemoryEvents (reliable) from the executor,
+  the planner and people; the episode status (latched, e.g. the sim bridge's
+  /sim/episode_status) to open and close episodes in the episodic bank;
+- service: QueryMemory (where / when / what happened / how many / similar to text), checked
+  against the configured limits (``memory_nodes.query_limits``) and answered in its own
+  callback group, so queries run beside ingestion;
+- out: MemoryStats every ``stats_period_s``.
+
+The store is one SQLite file (``store_path``) that survives restarts. A write is
+acknowledged when the library's group commit has made it durable; ``acknowledged`` counts
+them. A malformed message is logged with the bad field, counted, and leaves the store as
+it was.
+"""
+
+import os
+import threading
+import time
+
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.lifecycle import LifecycleNode
+
+from memory_interfaces.msg import (
+    EpisodeStatus,
+    MemoryStats,
+    ObjectObservationArray,
+)
+from memory_interfaces.msg import (
+    MemoryEntry as MemoryEntryMsg,
+)
+from memory_interfaces.msg import (
+    MemoryEvent as MemoryEventMsg,
+)
+from memory_interfaces.srv import QueryMemory
+from memory_nodes.lifelong_memory import (
+    LifelongMemory,
+    MemoryConfig,
+    MemoryEvent,
+    ObjectObservation,
+    Query,
+    QueryKind,
+    StoreConfig,
+)
+from memory_nodes.query_limits import QueryLimits, validate_query
+from memory_nodes.ros_common import (
+    LATCHED_QOS,
+    RELIABLE_QOS,
+    InputGuard,
+    TransitionCallbackReturn,
+    declare,
+    run_lifecycle_node,
+    sec_to_stamp,
+    stamp_to_sec,
+)
+
+DEFAULT_STORE = os.path.join('~', '.ros', 'memory_nodes', 'memory.db')
+TERMINAL_STATES = {EpisodeStatus.STATE_SUCCEEDED: 'success', EpisodeStatus.STATE_FAILED:
+                   'failure', EpisodeStatus.STATE_TIMED_OUT: 'timeout'}
+
+
+def observation_from_msg(msg, stamp):
+    """ObjectObservation.msg -> the library's record (validated by the library)."""
+    return ObjectObservation(
+        stamp=stamp, label=msg.label, position=(msg.position.x, msg.position.y, msg.position.z),
+        color=msg.color, track_id=msg.track_id, rgb=tuple(float(v) for v in msg.rgb),
+        position_covariance=tuple(msg.position_covariance),
+        extent=(msg.extent.x, msg.extent.y, msg.extent.z), visible=bool(msg.visible),
+        state=msg.state, confidence=float(msg.confidence), num_points=int(msg.num_points),
+        source=int(msg.source), source_name=msg.source_name,
+        frame_id=msg.header.frame_id or 'world')
+
+
+def event_from_msg(msg):
+    """MemoryEvent.msg -> the library's record."""
+    p = msg.position
+    return MemoryEvent(
+        stamp=stamp_to_sec(msg.header.stamp), kind=msg.kind, subject=msg.subject,
+        object=msg.object, episode_id=msg.episode_id,
+        position=(p.x, p.y, p.z) if msg.has_position else None, text=msg.text,
+        source=msg.source, frame_id=msg.header.frame_id or 'world')
+
+
+def entry_to_msg(entry):
+    """The library's MemoryEntry -> MemoryEntry.msg."""
+    msg = MemoryEntryMsg()
+    msg.bank = int(entry.bank)
+    msg.entry_id = int(entry.entry_id)
+    msg.stamp = sec_to_stamp(max(0.0, entry.stamp))
+    msg.recorded = sec_to_stamp(max(0.0, entry.recorded))
+    msg.episode_id = entry.episode_id
+    msg.confidence = float(entry.confidence)
+    msg.score = float(entry.score)
+    msg.kind, msg.subject, msg.object, msg.text = (entry.kind, entry.subject, entry.object,
+                                                   entry.text)
+    msg.frame_id = entry.frame_id
+    msg.has_position = bool(entry.has_position)
+    msg.position.x, msg.position.y, msg.position.z = (float(v) for v in entry.position)
+    msg.position_covariance = [float(v) for v in entry.position_covariance]
+    msg.source = entry.source
+    return msg
+
+
+class MemoryNode(LifecycleNode):
+    """Lifecycle node that owns one lifelong memory file."""
+
+    def __init__(self, **kwargs):
+        super().__init__('memory', **kwargs)
+        p = {}
+        p['autostart'] = declare(self, 'autostart', False,
+                                 'configure and activate on start', read_only=True)
+        p['store_path'] = declare(self, 'store_path', DEFAULT_STORE,
+                                  "SQLite file of the memory (':memory:' for none); '~' and "
+                                  'environment variables are expanded', read_only=True)
+        p['synchronous'] = declare(self, 'synchronous', 'FULL',
+                                   'SQLite synchronous mode: FULL survives power loss, NORMAL '
+                                   'survives a killed process', read_only=True)
+        p['default_k'] = declare(self, 'default_k', 10, 'results when a query asks for k = 0',
+                                 read_only=True, min_value=1, max_value=1000)
+        p['max_k'] = declare(self, 'max_k', 100, 'most results one query may ask for',
+                             read_only=True, min_value=1, max_value=1000)
+        p['max_text_chars'] = declare(self, 'max_text_chars', 512,
+                                      'longest query text', read_only=True, min_value=1,
+                                      max_value=100000)
+        p['stats_period_s'] = declare(self, 'stats_period_s', 1.0,
+                                      'period of MemoryStats (0 = never)', read_only=True,
+                                      min_value=0.0, max_value=3600.0)
+        topics = {
+            'observations_topic': ('/perception/objects', 'in: ObjectObservationArray'),
+            'events_topic': ('/memory/events', 'in: MemoryEvent'),
+            'episode_status_topic': ('/sim/episode_status',
+                                     "in: EpisodeStatus opening/closing episodes ('' = off)"),
+            'query_service': ('/memory/query', 'service: QueryMemory'),
+            'stats_topic': ('/memory/stats', 'out: MemoryStats'),
+        }
+        for name, (default, description) in topics.items():
+            p[name] = declare(self, name, default, description, read_only=True)
+        self.params = p
+        self.guard = InputGuard(self.get_logger())
+        self.memory = None
+        self.active = False
+        self.episode_id = ''
+        self.ingested = 0
+        self.acknowledged = 0
+        self.write_errors = 0
+        self.query_ms = []
+        self._lock = threading.Lock()
+        self._io = []
+        self._rate = (time.monotonic(), 0)
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def on_configure(self, state):
+        p = self.params
+        path = p['store_path']
+        if path != ':memory:':
+            path = os.path.expandvars(os.path.expanduser(path))
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        try:
+            self.limits = QueryLimits(default_k=p['default_k'], max_k=p['max_k'],
+                                      max_text_chars=p['max_text_chars'])
+            self.memory = LifelongMemory(path=path, config=MemoryConfig(
+                store=StoreConfig(synchronous=p['synchronous']), limits=self.limits))
+        except (ValueError, TypeError, OSError) as error:
+            self.get_logger().error(f'configure failed: {error}')
+            return TransitionCallbackReturn.FAILURE
+        self.store_path = path
+        self.stats_pub = self.create_lifecycle_publisher(MemoryStats, p['stats_topic'],
+                                                         RELIABLE_QOS)
+        ingest = MutuallyExclusiveCallbackGroup()  # one writer path, in arrival order
+        self._io = [
+            self.create_subscription(ObjectObservationArray, p['observations_topic'],
+                                     self.on_observations, RELIABLE_QOS, callback_group=ingest),
+            self.create_subscription(MemoryEventMsg, p['events_topic'], self.on_event,
+                                     RELIABLE_QOS, callback_group=ingest),
+        ]
+        if p['episode_status_topic']:
+            self._io.append(self.create_subscription(
+                EpisodeStatus, p['episode_status_topic'], self.on_episode_status, LATCHED_QOS,
+                callback_group=ingest))
+        self.service = self.create_service(QueryMemory, p['query_service'], self.on_query,
+                                           callback_group=ReentrantCallbackGroup())
+        self.timer = None
+        if p['stats_period_s'] > 0:
+            self.timer = self.create_timer(p['stats_period_s'], self.publish_stats)
+        self.get_logger().info(f'memory store {path}: {self.memory.stats()}')
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state):
+        self.active = True
+        return super().on_activate(state)
+
+    def on_deactivate(self, state):
+        self.active = False
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state):
+        self._close()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state):
+        self.active = False
+        self._close()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _close(self):
+        for sub in self._io:
+            self.destroy_subscription(sub)
+        self._io = []
+        if self.memory is not None:
+            self.memory.close()  # flushes every pending write
+            self.memory = None
+
+    # -- writes ----------------------------------------------------------------------------
+    def _track(self, future, n):
+        def done(fut):
+            with self._lock:
+                if fut.exception() is None:
+                    self.acknowledged += n
+                else:
+                    self.write_errors += 1
+                    self.get_logger().error(f'memory write failed: {fut.exception()}')
+        future.add_done_callback(done)
+
+    def on_observations(self, msg):
+        if self.memory is None or not self._active():
+            return
+        with self.guard('observations'):
+            stamp = stamp_to_sec(msg.header.stamp)
+            records = [observation_from_msg(o, stamp_to_sec(o.header.stamp) or stamp)
+                       for o in msg.objects]
+            if not records:
+                return
+            self._track(self.memory.ingest(records, episode_id=self.episode_id), len(records))
+            self.ingested += len(records)
+
+    def on_event(self, msg):
+        if self.memory is None or not self._active():
+            return
+        with self.guard('events'):
+            event = event_from_msg(msg)
+            if not event.episode_id:
+                event.episode_id = self.episode_id
+            self._track(self.memory.log_event(event), 1)
+
+    def on_episode_status(self, msg):
+        if self.memory is None or not self._active():
+            return
+        with self.guard('episode_status'):
+            stamp = stamp_to_sec(msg.header.stamp)
+            if msg.episode_id and msg.episode_id != self.episode_id:
+                self.episode_id = msg.episode_id
+                self._track(self.memory.start_episode(msg.episode_id, msg.instruction,
+                                                      stamp), 1)
+            outcome = TERMINAL_STATES.get(msg.state)
+            if outcome and msg.episode_id == self.episode_id and self.episode_id:
+                self._track(self.memory.end_episode(
+                    self.episode_id, outcome, stamp,
+                    {'task': msg.task, 'seed': int(msg.seed), 'mode': msg.mode,
+                     'steps': int(msg.step), 'message': msg.message}), 1)
+                self.episode_id = ''
+
+    def _active(self):
+        return self.active
+
+    # -- queries ---------------------------------------------------------------------------
+    def on_query(self, request, response):
+        start = time.perf_counter()
+        if self.memory is None or not self._active():
+            response.success = False
+            response.message = 'memory node is not active'
+            return response
+        try:
+            q = validate_query(int(request.kind), request.text, request.episode_id,
+                               int(request.k), stamp_to_sec(request.time_start),
+                               stamp_to_sec(request.time_end), self.limits)
+            result = self.memory.query(Query(
+                kind=QueryKind(int(request.kind)), text=q.text, episode_id=q.episode_id,
+                k=q.k, time_start=q.time_start or 0.0, time_end=q.time_end or 0.0))
+        except ValueError as error:
+            self.guard.reject('query', error)
+            response.success = False
+            response.message = str(error)
+            return response
+        response.success = True
+        response.message = result.message
+        response.results = [entry_to_msg(e) for e in result.results]
+        response.count = int(result.count)
+        response.latency_ms = float((time.perf_counter() - start) * 1e3)
+        with self._lock:
+            self.query_ms = (self.query_ms + [response.latency_ms])[-1000:]
+        return response
+
+    # -- statistics ------------------------------------------------------------------------
+    def publish_stats(self):
+        if self.memory is None or not self.stats_pub.is_activated:
+            return
+        stats = self.memory.stats()
+        msg = MemoryStats()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.store_path = self.store_path
+        msg.store_bytes = int(stats.get('store_bytes', 0))
+        msg.spatial_tracks = int(stats.get('spatial_tracks', 0))
+        msg.temporal_events = int(stats.get('temporal_events', 0))
+        msg.episodes = int(stats.get('episodes', 0))
+        msg.semantic_facts = int(stats.get('semantic_facts', 0))
+        msg.vectors = int(stats.get('vectors', 0))
+        msg.observations_ingested = self.ingested
+        msg.inputs_rejected = self.guard.total_rejected
+        now = time.monotonic()
+        then, count = self._rate
+        msg.ingest_rate_hz = float((self.ingested - count) / max(now - then, 1e-6))
+        self._rate = (now, self.ingested)
+        with self._lock:
+            lat = sorted(self.query_ms)
+        if lat:
+            msg.query_p50_ms = float(lat[len(lat) // 2])
+            msg.query_p99_ms = float(lat[min(len(lat) - 1, int(len(lat) * 0.99))])
+        self.stats_pub.publish(msg)
+
+
+def main(args=None):
+    return run_lifecycle_node(MemoryNode, args)
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())
