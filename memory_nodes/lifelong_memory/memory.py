@@ -92,11 +92,13 @@ class MemoryConfig:
 class LifelongMemory:
     """Spatial, temporal, episodic and semantic memory on one SQLite file (or in memory)."""
 
-    def __init__(self, path: str = ':memory:', config: MemoryConfig | None = None):
+    def __init__(self, path: str = ':memory:', config: MemoryConfig | None = None,
+                 read_only: bool = False):
         self.config = config or MemoryConfig()
         if not isinstance(self.config, MemoryConfig):
             raise ValueError(f'config={config!r}: expected a MemoryConfig')
-        self.store = SQLiteStore(path, self.config.store)
+        self.read_only = bool(read_only)
+        self.store = SQLiteStore(path, self.config.store, read_only=self.read_only)
         self.path = self.store.path
         self.track_names = NameRegistry()
         self.entities = NameRegistry()
@@ -109,7 +111,8 @@ class LifelongMemory:
         self._lock = threading.Lock()
         self._load_caches()
         self.index_source = self._load_index()
-        self.writer = GroupCommitWriter(self.store, on_rollback=self._reload)
+        self.writer = None if self.read_only else \
+            GroupCommitWriter(self.store, on_rollback=self._reload)
         self.pool = ThreadPoolExecutor(self.config.query_threads,
                                        thread_name_prefix='memory-query')
         self.started = time.monotonic()
@@ -119,6 +122,7 @@ class LifelongMemory:
         self._latencies: deque = deque(maxlen=2048)
         self._encoder = None
         self._embed_lock = threading.Lock()
+        self._embedded_upto = -1
         self._embed_wake = threading.Event()
         self._embedding_on = self.config.embedding == 'background'
         self._closing = False
@@ -193,7 +197,8 @@ class LifelongMemory:
 
     def flush(self, timeout: float | None = 60.0) -> None:
         """Wait until every write submitted so far is committed."""
-        self.writer.flush(timeout)
+        if self.writer is not None:
+            self.writer.flush(timeout)
 
     def close(self) -> None:
         """Commit what is pending, save the vector index, close the file."""
@@ -203,9 +208,11 @@ class LifelongMemory:
         self._embed_wake.set()
         if self._embedder is not None:
             self._embedder.join(timeout=30)
-        self.writer.close()
+        if self.writer is not None:
+            self.writer.close()
         self.pool.shutdown(wait=True)
-        self._save_index()
+        if not self.read_only:
+            self._save_index()
         self.store.close()
 
     def __enter__(self) -> LifelongMemory:
@@ -232,6 +239,8 @@ class LifelongMemory:
     def _submit(self, fn) -> Future:
         if self._closing:
             raise RuntimeError(f'memory {self.path!r} is closed')
+        if self.writer is None:
+            raise RuntimeError(f'memory {self.path!r} is open read-only')
         return self.writer.submit(fn)
 
     def _rejected(self, err: ValueError):
@@ -376,12 +385,19 @@ class LifelongMemory:
                 self._encoder = shared_encoder()
             conn = self.store.reader()
             while limit is None or done < limit:
-                rows = conn.execute('SELECT id, text FROM texts WHERE vec IS NULL '
-                                    'ORDER BY id LIMIT 32').fetchall()
+                # read-only: nothing is written back, so walk on past what was embedded
+                after = self._embedded_upto if self.read_only else -1
+                rows = conn.execute('SELECT id, text FROM texts WHERE vec IS NULL AND id > ? '
+                                    'ORDER BY id LIMIT 32', (after,)).fetchall()
                 if not rows:
                     break
                 vecs = self._encoder.encode([r[1] for r in rows])
                 ids = np.array([r[0] for r in rows], np.int64)
+                if self.read_only:   # searchable now, stored by the next writer
+                    self.index.add(ids, vecs)
+                    self._embedded_upto = int(ids.max())
+                    done += len(rows)
+                    continue
                 self._submit(lambda c, ids=ids, vecs=vecs: c.executemany(
                     'UPDATE texts SET vec = ? WHERE id = ?',
                     [(v.tobytes(), int(i)) for i, v in zip(ids, vecs)])).result()
@@ -595,9 +611,9 @@ class LifelongMemory:
             'index_source': self.index_source,
             'observations_ingested': self.observations_ingested,
             'ingest_rate_hz': rate,
-            'pending_writes': self.writer._queue.qsize(),
-            'commits': self.writer.commits,
-            'max_pending_ms': self.writer.max_pending_s * 1e3,
+            'pending_writes': self.writer.pending() if self.writer else 0,
+            'commits': self.writer.commits if self.writer else 0,
+            'max_pending_ms': self.writer.max_pending_s * 1e3 if self.writer else 0.0,
             'inputs_rejected': self.inputs_rejected,
             'query_p50_ms': float(np.percentile(lat, 50)),
             'query_p99_ms': float(np.percentile(lat, 99)),

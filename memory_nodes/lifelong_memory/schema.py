@@ -65,7 +65,9 @@ MIGRATIONS: list[list[str]] = [
             old_fact INTEGER, new_fact INTEGER, old_object TEXT, new_object TEXT,
             recorded REAL)""",
         # distinct sentences and their float32 embeddings (NULL until embedded)
-        """CREATE TABLE texts (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE, vec BLOB)""",
+        # AUTOINCREMENT: a forgotten sentence's id is never reused (the vector index keys on it)
+        """CREATE TABLE texts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, text TEXT NOT NULL UNIQUE, vec BLOB)""",
         """CREATE INDEX texts_unembedded ON texts (id) WHERE vec IS NULL""",
         # coarse occupancy: voxel keys with hit counts
         """CREATE TABLE voxels (

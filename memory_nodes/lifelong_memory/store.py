@@ -26,7 +26,7 @@ import threading
 import time
 import uuid
 
-from .schema import migrate
+from .schema import SCHEMA_VERSION, migrate
 
 SYNCHRONOUS_MODES = ('OFF', 'NORMAL', 'FULL', 'EXTRA')
 
@@ -56,24 +56,39 @@ class StoreConfig:
 class SQLiteStore:
     """Connections to one memory database (a file, or ':memory:')."""
 
-    def __init__(self, path: str = ':memory:', config: StoreConfig = StoreConfig()):
+    def __init__(self, path: str = ':memory:', config: StoreConfig | None = None,
+                 read_only: bool = False):
         self.path = str(path)
-        self.config = config
+        self.config = config = config or StoreConfig()
         self.in_memory = self.path == ':memory:'
+        self.read_only = read_only
         if self.in_memory:
+            if read_only:
+                raise ValueError("path=':memory:': an in-memory store cannot be read-only")
             self._uri = f'file:lifelong-{uuid.uuid4().hex}?mode=memory&cache=shared'
         else:
             folder = os.path.dirname(os.path.abspath(self.path))
             if not os.path.isdir(folder):
                 raise ValueError(f'path={self.path!r}: folder {folder!r} does not exist')
-            self._uri = 'file:' + os.path.abspath(self.path)
+            if read_only and not os.path.isfile(self.path):
+                raise ValueError(f'path={self.path!r}: no such memory file')
+            self._uri = 'file:' + os.path.abspath(self.path) + ('?mode=ro' if read_only else '')
         self.write_conn = self._connect()
-        if not self.in_memory:
-            mode = self.write_conn.execute('PRAGMA journal_mode=WAL').fetchone()[0]
-            if mode.lower() != 'wal':
-                raise RuntimeError(f'could not switch {self.path!r} to WAL (got {mode!r})')
-        self.write_conn.execute(f'PRAGMA synchronous={config.synchronous.upper()}')
-        self.schema_version = migrate(self.write_conn)
+        if read_only:
+            version = self.write_conn.execute('PRAGMA user_version').fetchone()[0]
+            if version != SCHEMA_VERSION:
+                raise ValueError(f'path={self.path!r}: schema version {version}, this library '
+                                 f'reads {SCHEMA_VERSION}; open it once for writing to migrate')
+            self.schema_version = version
+        else:
+            if not self.in_memory:
+                mode = self.write_conn.execute('PRAGMA journal_mode=WAL').fetchone()[0]
+                if mode.lower() != 'wal':
+                    raise RuntimeError(f'could not switch {self.path!r} to WAL (got {mode!r})')
+                # keep the write-ahead log from growing past 4 MB between checkpoints
+                self.write_conn.execute('PRAGMA journal_size_limit=4194304')
+            self.write_conn.execute(f'PRAGMA synchronous={config.synchronous.upper()}')
+            self.schema_version = migrate(self.write_conn)
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
@@ -128,7 +143,7 @@ class SQLiteStore:
 
     def checkpoint(self) -> None:
         """Fold the write-ahead log back into the database file."""
-        if not self.in_memory:
+        if not self.in_memory and not self.read_only:
             self.write_conn.execute('PRAGMA wal_checkpoint(TRUNCATE)')
 
     def close(self) -> None:
@@ -180,6 +195,10 @@ class GroupCommitWriter:
         op = _Op(fn, Future(), time.monotonic())
         self._queue.put(op)
         return op.future
+
+    def pending(self) -> int:
+        """Operations queued and not yet committed (approximately)."""
+        return self._queue.qsize()
 
     def flush(self, timeout: float | None = 30.0) -> None:
         """Wait until everything submitted so far is committed."""
