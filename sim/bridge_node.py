@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import math
 import os
-import signal
 import sys
 import threading
 import time
@@ -38,8 +37,6 @@ import numpy as np  # noqa: E402
 try:  # ROS is optional for the rest of sim/; this module needs it.
     from builtin_interfaces.msg import Time
     from geometry_msgs.msg import PoseStamped
-    import rclpy
-    from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
     from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
     from rosgraph_msgs.msg import Clock
     from sensor_msgs.msg import CameraInfo, Image, JointState
@@ -53,8 +50,8 @@ try:  # ROS is optional for the rest of sim/; this module needs it.
         RELIABLE_QOS,
         SENSOR_QOS,
         InputGuard,
-        autostart,
         declare,
+        run_lifecycle_node,
     )
 except ImportError as err:  # pragma: no cover - only without ROS
     raise ImportError(f'sim.bridge_node needs rclpy and memory_interfaces: {err}') from err
@@ -173,7 +170,7 @@ class SimBridgeNode(LifecycleNode):
         self._announce = True
         self._active.set()
         rtf = self.p['real_time_factor']
-        self.get_logger().info(f"active: stepping at {rtf:g}x real time" if rtf > 0 else
+        self.get_logger().info(f'active: stepping at {rtf:g}x real time' if rtf > 0 else
                                'active: stepping as fast as possible')
         return super().on_activate(state)
 
@@ -222,7 +219,7 @@ class SimBridgeNode(LifecycleNode):
             while not self._stop.is_set():
                 self._serve_requests()
                 if not self._active.is_set() or self.env is None:
-                    time.sleep(0.01)
+                    self._stop.wait(0.01)
                     next_tick = time.monotonic()
                     continue
                 if getattr(self, '_announce', False):
@@ -232,7 +229,7 @@ class SimBridgeNode(LifecycleNode):
                 rtf = self.p['real_time_factor']
                 if rtf > 0:
                     next_tick += CONTROL_DT / rtf
-                    time.sleep(max(0.0, next_tick - time.monotonic()))
+                    self._stop.wait(max(0.0, next_tick - time.monotonic()))  # wakes on stop
                     next_tick = max(next_tick, time.monotonic() - 1.0)
         finally:
             if self.env is not None:
@@ -434,26 +431,9 @@ class SimBridgeNode(LifecycleNode):
 
 
 def main(args=None) -> int:
-    """Spin the bridge until SIGINT/SIGTERM; autostart configures and activates it."""
-    rclpy.init(args=args if args is not None else sys.argv)
-    node = SimBridgeNode()
-    executor = MultiThreadedExecutor()
-    executor.add_node(node)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    try:
-        if node.get_parameter('autostart').value:
-            autostart(node)
-        while not stop.is_set() and rclpy.ok():
-            executor.spin_once(timeout_sec=0.1)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        executor.shutdown(timeout_sec=1.0)
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    """Spin the bridge until SIGINT/SIGTERM (exit code 0); autostart configures and activates
+    it. The shared node main: the stack's nodes all stop the same way."""
+    return run_lifecycle_node(SimBridgeNode, args)
 
 
 if __name__ == '__main__':
