@@ -2,4 +2,50 @@
 
 Encoders, the perceptual-cognitive memory bank (PCMB) and the memory-conditioned
 diffusion action expert, with training, evaluation and safetensors checkpoints.
+
+`DEFAULT_CHECKPOINT` is the trained checkpoint shipped inside this package and
+`load_policy()` turns a checkpoint folder into a ready `MemoryDiffusionPolicy` (what the ROS
+action-expert node calls in its configure step). torch is imported only when a policy is
+loaded, so `import models` stays cheap.
 """
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from models.policy import MemoryDiffusionPolicy
+
+# The shipped checkpoint (model.safetensors + config.json + text_cache.json), resolved
+# relative to this package so that it works from a source checkout and an installed package.
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / 'checkpoints' / 'pcmb_adaln'
+
+
+def load_policy(path: str | Path | None = None, device: str | None = None,
+                memory: bool = True, batch: int = 1,
+                seed: int | None = None) -> MemoryDiffusionPolicy:
+    """Load a checkpoint folder (default: DEFAULT_CHECKPOINT) as a closed-loop policy.
+
+    path: folder with model.safetensors + config.json (+ text_cache.json: instruction
+    embeddings precomputed at training time; instructions not in it are encoded with MiniLM
+    on first use). device: 'cpu', 'cuda', or None / 'auto' (CUDA when present).
+    memory=False runs the same network with the bank cleared every step (the ablation).
+    Call `policy.reset(instruction)` at the start of each episode, then
+    `policy.select_action(obs)` every control step (see docs/models.md for `obs`).
+    """
+    from models.checkpoint import load_checkpoint
+    from models.policy import MemoryDiffusionPolicy, pick_device
+    from models.text_encoder import InstructionEncoder
+
+    folder = Path(path) if path is not None else DEFAULT_CHECKPOINT
+    if not folder.is_dir():
+        raise ValueError(f'path={str(folder)!r}: no such checkpoint folder')
+    dev = pick_device(device)
+    net, _ = load_checkpoint(folder, dev)
+    cache = folder / 'text_cache.json'
+    text = InstructionEncoder.from_cache_file(cache) if cache.exists() else InstructionEncoder()
+    return MemoryDiffusionPolicy(net, text, dev, memory=memory, batch=batch, seed=seed)
+
+
+__all__ = ['DEFAULT_CHECKPOINT', 'load_policy']

@@ -151,12 +151,15 @@ class TrainConfig:
     grad_clip: float = 1.0  # gradient-norm clip
     seed: int = 0  # torch / numpy seed
     image_shift: int = 2  # random-shift augmentation in pixels (0 = none)
+    act_fraction: float = 0.0  # share of query steps drawn from the act phase (+ one chunk)
 
     def __post_init__(self) -> None:
         _positive(self, 'steps', 'batch_episodes', 'queries_per_episode', 'noise_draws')
         _require(self.lr > 0, 'lr', self.lr, 'must be > 0')
         _require(0.0 <= self.ema_decay < 1.0, 'ema_decay', self.ema_decay, 'must be in [0, 1)')
         _require(self.image_shift >= 0, 'image_shift', self.image_shift, 'must be >= 0')
+        _require(0.0 <= self.act_fraction <= 1.0, 'act_fraction', self.act_fraction,
+                 'must be in [0, 1]')
 
 
 @dataclass

@@ -131,6 +131,12 @@ def pad_objects(objects: np.ndarray, slots: int) -> np.ndarray:
     return np.pad(objects, pad)
 
 
+def _act_start(ep: Episode) -> int:
+    """First step of the act phase (the episode length when it has none)."""
+    act = np.flatnonzero(ep.phase >= 2)
+    return int(act[0]) if len(act) else ep.length
+
+
 def action_chunk(actions: np.ndarray, t: int, horizon: int) -> np.ndarray:
     """actions[t:t+horizon], padded by repeating the last action (Diffusion Policy)."""
     chunk = actions[t:t + horizon]
@@ -144,9 +150,12 @@ class SequenceBatcher:
 
     def __init__(self, episodes: list[Episode], text_vectors: dict[str, np.ndarray],
                  cameras: tuple[str, ...], object_slots: int, horizon: int,
-                 write_every: int, queries: int, seed: int = 0) -> None:
+                 write_every: int, queries: int, seed: int = 0,
+                 act_fraction: float = 0.0) -> None:
         if not episodes:
             raise ValueError('episodes: empty; nothing to train on')
+        if not 0.0 <= act_fraction <= 1.0:
+            raise ValueError(f'act_fraction={act_fraction!r}: must be in [0, 1]')
         self.episodes = episodes
         self.text = text_vectors
         self.cameras = cameras
@@ -154,7 +163,21 @@ class SequenceBatcher:
         self.horizon = horizon
         self.write_every = write_every
         self.queries = queries
+        self.act_fraction = act_fraction
         self.rng = np.random.default_rng(seed)
+        # steps whose chunk reaches into the act phase: where the remembered answer is used
+        self.decisive = [np.flatnonzero((ep.phase >= 2)
+                                        | (np.arange(ep.length) >= _act_start(ep) - horizon))
+                         for ep in episodes]
+
+    def _query_steps(self, idx: int) -> np.ndarray:
+        """Query steps of one episode: a share `act_fraction` from the decisive steps (act
+        phase and the chunk before it, a small part of a long episode), the rest uniform."""
+        ep = self.episodes[idx]
+        n_act = int(round(self.queries * self.act_fraction)) if len(self.decisive[idx]) else 0
+        steps = [self.rng.integers(ep.length, size=self.queries - n_act),
+                 self.rng.choice(self.decisive[idx], size=n_act)]
+        return np.sort(np.concatenate(steps))
 
     def _steps(self, ep: Episode, steps: np.ndarray) -> dict[str, np.ndarray]:
         out = {cam: getattr(ep, cam)[steps] for cam in self.cameras}
@@ -170,7 +193,7 @@ class SequenceBatcher:
         per_ep = []
         for idx in chosen:
             ep = self.episodes[idx]
-            queries = np.sort(self.rng.integers(ep.length, size=self.queries))
+            queries = self._query_steps(int(idx))
             # the bank a query at step t sees: keyframes at steps < t (written after reading)
             keys = np.arange(0, int(queries.max()), self.write_every)
             per_ep.append((ep, queries, keys))

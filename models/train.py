@@ -56,6 +56,17 @@ def parse_seeds(text: str | None) -> set[int] | None:
     return seeds
 
 
+def _csv(text: str, kind: type, flag: str) -> tuple:
+    """'16,32,64' -> (16, 32, 64); a ValueError names the flag and the bad text."""
+    try:
+        values = tuple(kind(v.strip()) for v in text.split(',') if v.strip())
+    except ValueError as err:
+        raise ValueError(f'{flag}={text!r}: comma-separated {kind.__name__} values') from err
+    if not values:
+        raise ValueError(f'{flag}={text!r}: needs at least one value')
+    return values
+
+
 def load_episodes(root: Path, tasks: list[str] | None, modes: tuple[str, ...],
                   seeds: set[int] | None) -> list[Episode]:
     files = find_episode_files(root, tasks, modes, seeds)
@@ -134,7 +145,8 @@ def train(cfg: PolicyConfig, episodes: list[Episode], text: dict[str, np.ndarray
     net.to(device).train()
     batcher = SequenceBatcher(episodes, text, cfg.encoder.cameras, cfg.encoder.object_slots,
                               cfg.diffusion.horizon, cfg.memory.write_every,
-                              tc.queries_per_episode, seed=tc.seed)
+                              tc.queries_per_episode, seed=tc.seed,
+                              act_fraction=tc.act_fraction)
     params = [p for p in net.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=tc.lr, weight_decay=tc.weight_decay)
     sched = get_cosine_schedule_with_warmup(opt, tc.warmup_steps, tc.steps)
@@ -198,6 +210,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--lr', type=float, default=1e-3)
     p.add_argument('--width', type=int, default=128)
     p.add_argument('--layers', type=int, default=4)
+    p.add_argument('--cameras', default='rgb,wrist_rgb', help='image keys the encoder reads')
+    p.add_argument('--cnn-channels', default='16,32,64,128',
+                   help='channels of the stride-2 CNN stages, e.g. 16,32,64,128')
+    p.add_argument('--perceptual-tokens', type=int, default=8,
+                   help='N_p perceptual tokens per step (N_p - 1 pooled + 1 state token)')
+    p.add_argument('--act-fraction', type=float, default=0.0,
+                   help='share of query steps drawn from the act phase and the chunk before')
     p.add_argument('--capacity', type=int, default=64)
     p.add_argument('--write-every', type=int, default=4)
     p.add_argument('--seed', type=int, default=0)
@@ -233,14 +252,16 @@ def main(argv: list[str] | None = None) -> int:
     episodes = load_episodes(data_root, tasks, modes, seeds)
     text = text_vectors(episodes, args.out / 'text_cache.json')
     base = PolicyConfig(
-        encoder=dict(width=args.width),
+        encoder=dict(width=args.width, cameras=_csv(args.cameras, str, '--cameras'),
+                     cnn_channels=_csv(args.cnn_channels, int, '--cnn-channels'),
+                     perceptual_tokens=args.perceptual_tokens),
         memory=dict(enabled=not args.no_memory, capacity=args.capacity,
                     write_every=args.write_every),
         denoiser=dict(kind=args.denoiser, width=args.width, layers=args.layers),
         diffusion=dict(prediction_type=args.prediction),
         train=dict(steps=args.steps, batch_episodes=args.batch,
                    queries_per_episode=args.queries, noise_draws=args.noise_draws,
-                   lr=args.lr, seed=args.seed,
+                   lr=args.lr, seed=args.seed, act_fraction=args.act_fraction,
                    warmup_steps=min(200, args.steps // 10)))
     cfg = config_for(episodes, base)
     meta = {

@@ -1,0 +1,32 @@
+"""Training batches: causal keyframes and the act-phase share of query steps."""
+
+import numpy as np
+import pytest
+
+from models.episodes import SequenceBatcher
+
+
+def batcher(episodes, **kwargs) -> SequenceBatcher:
+    text = {e.instruction: np.zeros(384, np.float32) for e in episodes}
+    return SequenceBatcher(episodes, text, ('rgb',), 3, 16, 4, queries=8, seed=1, **kwargs)
+
+
+def test_act_fraction_draws_queries_where_the_answer_is_used(synthetic_episodes):
+    uniform = batcher(synthetic_episodes).sample(16)
+    focused = batcher(synthetic_episodes, act_fraction=1.0).sample(16)
+    # every focused query lies in the act phase or within one chunk (16 steps) before it
+    act_start = min(int(np.flatnonzero(e.phase == 2)[0]) for e in synthetic_episodes)
+    assert focused['query_step'].min() >= act_start - 16
+    # the uniform draw does reach the cue (steps 0-5), so the check above can fail
+    assert uniform['query_step'].min() < act_start - 16
+    # keyframes are the bank writes strictly before the latest query
+    valid = focused['key_valid'].numpy()
+    key_step = focused['key_step'].numpy()
+    assert np.all(key_step[valid] % 4 == 0)
+    latest = focused['query_step'].numpy().max(1)
+    assert np.all(np.where(valid, key_step, -1).max(1) < latest)
+
+
+def test_bad_act_fraction_is_refused(synthetic_episodes):
+    with pytest.raises(ValueError, match='act_fraction=1.5'):
+        batcher(synthetic_episodes, act_fraction=1.5)
