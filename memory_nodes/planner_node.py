@@ -58,6 +58,9 @@ class ServiceMemory:
         self.timeout_s = timeout_s
         self.calls = 0
         self.latency_ms = []
+        # when set, event questions cover [episode_start, now] rather than an episode id:
+        # observations that arrive just before the episode status are tagged with none
+        self.episode_start = 0.0
 
     def _ask(self, kind, text='', episode_id='', k=0, t0=0.0, t1=0.0):
         if not self.client.wait_for_service(timeout_sec=self.timeout_s):
@@ -79,6 +82,8 @@ class ServiceMemory:
         return res
 
     def events(self, episode_id, text='', t0=0.0, t1=0.0):
+        if self.episode_start > 0:
+            episode_id, t0 = '', max(t0, self.episode_start - 0.5)
         res = self._ask(QueryMemory.Request.KIND_WHAT_HAPPENED, text, episode_id, 100, t0, t1)
         return [_Entry(e) for e in res.results]
 
@@ -239,6 +244,8 @@ class PlannerNode(LifecycleNode):
                 if msg.instruction:
                     self.instruction = msg.instruction
                 self.phase = int(msg.phase)
+                self.memory.episode_start = max(
+                    0.0, stamp_to_sec(msg.header.stamp) - float(msg.elapsed_s))
                 self.episode_done = msg.state not in (EpisodeStatus.STATE_IDLE,
                                                       EpisodeStatus.STATE_RUNNING)
 

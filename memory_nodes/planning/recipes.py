@@ -151,7 +151,7 @@ def remember_color(intent, memory, scene, episode_id, rng):
     if memory is None:
         return [_pick_step(_guess(rng, cubes, 'cube'), 'pick', ' (guess: no lifelong memory)')]
     seen = [e for e in memory.events(episode_id, text='cube')
-            if e.kind == 'appeared' and 'cube' in _words(e.subject)]
+            if e.kind in ('appeared', 'reappeared', 'moved') and 'cube' in _words(e.subject)]
     if not seen:
         raise MissingMemoryError(f'memory saw no cube appear in episode {episode_id!r}')
     first = min(seen, key=lambda e: e.stamp)

@@ -14,7 +14,7 @@ def test_main_job_runs_an_episode_through_the_graph(tmp_path):
     out = tmp_path / 'run'
     result = subprocess.run(
         [sys.executable, '-m', 'memory_nodes.main_job', '--tasks', 'count', '--episodes', '1',
-         '--real-time-factor', '4', '--out', str(out)],
+         '--variants', 'scripted_expert', '--real-time-factor', '4', '--out', str(out)],
         capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert '| count |' in result.stdout
@@ -31,7 +31,24 @@ def test_main_job_runs_an_episode_through_the_graph(tmp_path):
 
 def test_main_job_refuses_variants_it_cannot_run(tmp_path):
     result = subprocess.run(
-        [sys.executable, '-m', 'memory_nodes.main_job', '--variants', 'full_stack',
+        [sys.executable, '-m', 'memory_nodes.main_job', '--variants', 'action_expert',
          '--out', str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
-    assert "variants ['full_stack'] cannot run yet" in result.stderr
+    assert "variants ['action_expert'] cannot run yet" in result.stderr
+
+
+def test_full_stack_solves_a_shell_game_from_lifelong_memory(tmp_path):
+    """Bridge, preprocessor, memory, planner and executor, one OS process each: the planner
+    finds the covering cup in the memory file and the executor lifts it."""
+    out = tmp_path / 'run'
+    result = subprocess.run(
+        [sys.executable, '-m', 'memory_nodes.main_job', '--tasks', 'shell_game',
+         '--episodes', '1', '--variants', 'full_stack', '--real-time-factor', '1',
+         '--out', str(out)], capture_output=True, text=True, timeout=400)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    results = json.loads((out / 'results.json').read_text())
+    (row,) = results['rows']
+    planner_log = (out / 'full_stack' / 'planner.log').read_text()
+    assert 'covered the green ball' in planner_log, planner_log[-2000:]
+    assert row['full_stack']['successes'] == 1, planner_log[-2000:]
+    assert (out / 'full_stack' / 'memory.db').is_file()
