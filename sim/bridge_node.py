@@ -38,6 +38,7 @@ try:  # ROS is optional for the rest of sim/; this module needs it.
     from builtin_interfaces.msg import Time
     from geometry_msgs.msg import PoseStamped
     from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
+    from rclpy.parameter import Parameter
     from rosgraph_msgs.msg import Clock
     from sensor_msgs.msg import CameraInfo, Image, JointState
     from std_msgs.msg import Float64, String
@@ -64,6 +65,7 @@ from sim.arm import ARM_JOINTS, FINGER_JOINTS  # noqa: E402
 from sim.camera_model import camera_matrices, optical_pose  # noqa: E402
 from sim.env import CONTROL_DT  # noqa: E402
 from sim.experts import make_expert  # noqa: E402
+from sim.knobs import knobs_from_numbers, parse_knobs  # noqa: E402
 
 CAMERAS = ('scene', 'wrist')
 
@@ -111,6 +113,9 @@ class SimBridgeNode(LifecycleNode):
             'policy': declare(self, 'policy', 'external',
                               "'external' (commands from topics) or 'expert' (scripted)"),
             'world_frame': declare(self, 'world_frame', 'world', 'frame of poses'),
+            'knobs': declare(self, 'knobs', Parameter.Type.STRING_ARRAY,
+                             "first episode's task knobs as 'name=value' entries, e.g. "
+                             "['stage=probe'] (later episodes: StartEpisode)"),
         }
         self.env = None
         self.guard = InputGuard(self.get_logger())
@@ -128,7 +133,12 @@ class SimBridgeNode(LifecycleNode):
         self._stop.clear()
         self._worker = threading.Thread(target=self._run, name='sim_bridge_env', daemon=True)
         self._worker.start()
-        result = self._request(self.p['task'], self.p['seed'], self.p['mode'], {})
+        try:
+            knobs = parse_knobs(self.p['knobs'] or ())
+        except ValueError as err:
+            result = {'success': False, 'message': f'parameter knobs: {err}'}
+        else:
+            result = self._request(self.p['task'], self.p['seed'], self.p['mode'], knobs)
         if not result['success']:
             self.get_logger().error(f'cannot configure: {result["message"]}')
             self._stop.set()
@@ -269,12 +279,7 @@ class SimBridgeNode(LifecycleNode):
 
     def on_start_episode(self, request, response):
         try:
-            if len(request.knob_names) != len(request.knob_values):
-                raise ValueError(f'knob_names has {len(request.knob_names)} entries, '
-                                 f'knob_values {len(request.knob_values)}')
-            knobs = {}
-            for name, value in zip(request.knob_names, request.knob_values):
-                knobs[name] = int(value) if float(value).is_integer() else float(value)
+            knobs = knobs_from_numbers(request.task, request.knob_names, request.knob_values)
         except ValueError as err:
             response.success, response.message = False, str(err)
             return response
@@ -348,13 +353,14 @@ class SimBridgeNode(LifecycleNode):
                 self.command = np.array(action, dtype=float)
             else:
                 action = self.command
+            phase = env.phase()
             _, done, _ = env.step(action)
             if done:
                 self.state = (EpisodeStatus.STATE_SUCCEEDED if env.success() else
                               EpisodeStatus.STATE_TIMED_OUT if env.step_count >= env.max_steps
                               else EpisodeStatus.STATE_FAILED)
             self._publish_sensors()
-            if done or env.step_count % 10 == 0:
+            if done or env.step_count % 10 == 0 or env.phase() != phase:
                 self._publish_status()
             if done:
                 self.get_logger().info(
@@ -386,6 +392,9 @@ class SimBridgeNode(LifecycleNode):
         msg.message = {EpisodeStatus.STATE_SUCCEEDED: 'task solved',
                        EpisodeStatus.STATE_FAILED: 'task failed (wrong choice)',
                        EpisodeStatus.STATE_TIMED_OUT: 'time limit reached'}.get(self.state, '')
+        note = env.task.outcome_note(env) if self.state != EpisodeStatus.STATE_RUNNING else ''
+        if note:
+            msg.message += f' ({note})'
         self._pubs['status'].publish(msg)
 
     def _publish_sensors(self):

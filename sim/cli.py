@@ -20,18 +20,7 @@ import time
 
 os.environ.setdefault('MUJOCO_GL', 'egl')
 
-
-def parse_knobs(items) -> dict:
-    knobs = {}
-    for item in items or []:
-        if '=' not in item:
-            raise ValueError(f'--knob must look like name=value, got {item!r}')
-        key, value = item.split('=', 1)
-        try:
-            knobs[key] = json.loads(value.lower() if value in ('True', 'False') else value)
-        except json.JSONDecodeError:
-            knobs[key] = value
-    return knobs
+from sim.knobs import parse_knobs  # noqa: E402
 
 
 def make_policy(name: str, env, seed: int):

@@ -48,7 +48,8 @@ def knob_choice(*choices):
     def check(name, value):
         if value not in choices:
             raise ValueError(f'knob {name} must be one of {choices}, got {value!r}')
-        return value
+        return choices[choices.index(value)]  # the choice itself (True, not 1)
+    check.choices = choices  # read by sim.knobs to map numbers from StartEpisode
     return check
 
 
@@ -208,6 +209,10 @@ class Task:
 
     def on_press(self, env, name: str) -> None:
         pass
+
+    def outcome_note(self, env) -> str:
+        """More about how an episode went, in words, for status messages ('' = nothing)."""
+        return ''
 
     def questions(self, env) -> list[dict]:
         """Templated questions with answers about what happened (ground truth)."""

@@ -125,6 +125,12 @@ class MovedWhileWatched(Task):
     def failed(self, env):
         return self.outcome in ('stale', 'other')
 
+    def outcome_note(self, env):
+        if self.lifted is None:
+            return ''
+        return f'lifted {self.lifted}: {self.outcome}' + (
+            ' (a cup the ball was under earlier)' if self.outcome == 'stale' else '')
+
     def goal_position(self, env):
         return env.obj_pos(self.cups[self.path[-1]])
 

@@ -169,6 +169,11 @@ class WhereDidILeaveIt(Task):
     def drawers_opened(self) -> int:
         return len(self.opened)
 
+    def outcome_note(self, env):
+        if self.knobs['stage'] == 'place':
+            return f'the {self.item} is in a drawer' if self.item in env.carried else ''
+        return f'drawers opened: {len(self.opened)}'
+
     def goal_position(self, env):
         if env.phase() < 2:
             return None
