@@ -1,7 +1,11 @@
 """`memory-eval`: closed-loop success of a checkpoint on held-out seeds, per task.
 
     memory-eval --checkpoint models/checkpoints/pcmb_adaln --tasks shell_game,count \\
-        --seeds 1000-1049 --out runs/eval.json
+        --protocol-episodes 50 --out runs/eval.json
+
+Seeds: `--protocol-episodes N` takes the suite's evaluation protocol seeds
+(`sim.evaluation.seeds_for(N)`: three seed groups 0.., 100000.., 200000..); `--seeds` takes
+an explicit list. Seeds the checkpoint was trained on (its meta) are refused.
 
 For each task it runs three variants on the same held-out seeds:
 - `memory`: the policy with its memory bank, in the env's 'memory' mode (hidden answer);
@@ -58,6 +62,22 @@ def chance_ceiling(task: str) -> float | None:
     return None if value is None else float(value)
 
 
+def trained_seeds(meta: dict[str, Any]) -> set[int]:
+    """The training seeds recorded in a checkpoint's meta ('lo-hi' or a seed list)."""
+    dataset = meta.get('dataset', {})
+    return parse_seeds(str(dataset.get('train_seeds') or dataset.get('seeds') or '')) or set()
+
+
+def success_cell(successes: list[bool]) -> dict[str, Any]:
+    """Success rate with its 95 % Wilson interval (sim.evaluation's)."""
+    from sim.evaluation import wilson_interval
+
+    k, n = int(np.sum(successes)), len(successes)
+    lo, hi = wilson_interval(k, n)
+    return {'success': k / n, 'successes': k, 'episodes': n, 'ci95': [round(lo, 3),
+                                                                      round(hi, 3)]}
+
+
 def stack_obs(observations: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     return {k: np.stack([np.asarray(o[k]) for o in observations])
             for k in ('rgb', 'wrist_rgb', 'proprio', 'objects', 'phase')}
@@ -94,7 +114,10 @@ def evaluate(checkpoint: Path, tasks: list[str], seeds: list[int],
     results: dict[str, Any] = {'checkpoint': str(checkpoint), 'seeds': [min(seeds), max(seeds)],
                                'episodes_per_cell': len(seeds), 'trained_on': meta,
                                'tasks': {}}
-    train_seeds = str(meta.get('dataset', {}).get('seeds', ''))
+    overlap = sorted(trained_seeds(meta) & set(seeds))
+    if overlap:
+        raise ValueError(f'seeds: {len(overlap)} of them were trained on (e.g. {overlap[:5]}); '
+                         'evaluate on held-out seeds')
     for task in tasks:
         row: dict[str, Any] = {'chance': chance_ceiling(task)}
         for variant in variants:
@@ -109,11 +132,12 @@ def evaluate(checkpoint: Path, tasks: list[str], seeds: list[int],
                 successes += run_episodes(policy, [make_env(task, s, env_mode) for s in chunk])
                 bar.set_postfix(success=f'{np.mean(successes):.2f}')
             row[variant] = float(np.mean(successes))
+            row[f'{variant}_ci95'] = success_cell(successes)['ci95']
             row[f'{variant}_seconds'] = round(time.time() - start, 1)
             print(f'[memory-eval] {task:24s} {variant:10s} success {row[variant]:.2f} '
                   f'({len(successes)} episodes, {row[f"{variant}_seconds"]} s)', flush=True)
         results['tasks'][task] = row
-    results['train_seeds'] = train_seeds
+    results['train_seeds'] = str(meta.get('dataset', {}).get('train_seeds', ''))
     return results
 
 
@@ -122,8 +146,16 @@ def markdown_table(results: dict[str, Any]) -> str:
     variants = [v for v in VARIANTS if any(v in r for r in results['tasks'].values())]
     head = '| task | ' + ' | '.join(variants) + ' | chance ceiling |'
     lines = [head, '|' + ' --- |' * (len(variants) + 2)]
+
+    def cell(row: dict[str, Any], v: str) -> str:
+        if v not in row:
+            return '-'
+        ci = row.get(f'{v}_ci95')
+        extra = f' ({100 * ci[0]:.0f}-{100 * ci[1]:.0f})' if ci else ''
+        return f'{100 * row[v]:.0f} %{extra}'
+
     for task, row in results['tasks'].items():
-        cells = [f'{100 * row[v]:.0f} %' if v in row else '-' for v in variants]
+        cells = [cell(row, v) for v in variants]
         chance = '-' if row.get('chance') is None else f'{100 * row["chance"]:.0f} %'
         lines.append(f'| {task} | ' + ' | '.join(cells) + f' | {chance} |')
     if len(results['tasks']) > 1:
@@ -136,7 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='memory-eval', description=__doc__.split('\n')[0])
     p.add_argument('--checkpoint', type=Path, required=True)
     p.add_argument('--tasks', required=True, help="comma-separated, e.g. 'synthetic_cups'")
-    p.add_argument('--seeds', default='1000-1049', help='held-out seeds (never trained on)')
+    p.add_argument('--seeds', default='', help='held-out seeds, e.g. 5000-5049')
+    p.add_argument('--protocol-episodes', type=int, default=0,
+                   help="N episodes on the suite's protocol seeds (sim.evaluation.seeds_for)")
     p.add_argument('--variants', default=','.join(VARIANTS))
     p.add_argument('--batch', type=int, default=10, help='envs run in lock step')
     p.add_argument('--device', default='auto')
@@ -157,9 +191,14 @@ def main(argv: list[str] | None = None) -> int:
     for v in variants:
         if v not in VARIANTS:
             raise ValueError(f'variants: {v!r} is not one of {VARIANTS}')
-    seeds = sorted(parse_seeds(args.seeds) or [])
+    if args.protocol_episodes > 0:
+        from sim.evaluation import seeds_for
+
+        seeds = sorted(seeds_for(args.protocol_episodes))
+    else:
+        seeds = sorted(parse_seeds(args.seeds) or [])
     if not seeds:
-        raise ValueError(f'seeds={args.seeds!r}: no seeds')
+        raise ValueError(f'seeds={args.seeds!r}: give --seeds or --protocol-episodes')
     tasks = [t for t in args.tasks.split(',') if t]
     results = evaluate(args.checkpoint, tasks, seeds, variants, args.batch, args.device,
                        progress=not args.no_progress, text_cache=args.text_cache)

@@ -56,6 +56,17 @@ def parse_seeds(text: str | None) -> set[int] | None:
     return seeds
 
 
+def seed_ranges(seeds: list[int]) -> str:
+    """[0, 1, 2, 5] -> '0-2,5' (the form parse_seeds reads back)."""
+    runs: list[list[int]] = []  # [first, last] of each run of consecutive seeds
+    for seed in seeds:
+        if runs and seed == runs[-1][1] + 1:
+            runs[-1][1] = seed
+        else:
+            runs.append([seed, seed])
+    return ','.join(str(a) if a == b else f'{a}-{b}' for a, b in runs)
+
+
 def _csv(text: str, kind: type, flag: str) -> tuple:
     """'16,32,64' -> (16, 32, 64); a ValueError names the flag and the bad text."""
     try:
@@ -271,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         'dataset': {'root': str(data_root), 'tasks': sorted({e.task for e in episodes}),
                     'modes': list(modes), 'episodes': len(episodes),
                     'seeds': f'{min(e.seed for e in episodes)}-{max(e.seed for e in episodes)}',
+                    'train_seeds': seed_ranges(sorted({e.seed for e in episodes})),
                     'steps': int(sum(e.length for e in episodes))},
     }
     print(f'[memory-train] {len(episodes)} episodes ({meta["dataset"]["steps"]} steps) from '
