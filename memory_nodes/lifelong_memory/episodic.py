@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 
 from .naming import jaccard, words
 from .records import Bank, Episode, MemoryEntry, MemoryEvent
@@ -23,7 +24,29 @@ _EPISODE_COLUMNS = ('id, episode_id, instruction, started, ended, outcome, subgo
 
 
 class EpisodicBank:
-    """Writes and reads the ``episodes`` table."""
+    """Writes and reads the ``episodes`` table; keeps a word index of the instructions so
+    that "episodes like this instruction" touches only episodes sharing a word with it."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._words: dict[int, tuple[frozenset, float]] = {}   # row id -> (words, started)
+        self._by_word: dict[str, set[int]] = {}
+
+    def load(self, conn: sqlite3.Connection) -> None:
+        """(Re)build the word index from the database."""
+        with self._lock:
+            self._words.clear()
+            self._by_word.clear()
+        for row_id, instruction, started in conn.execute(
+                'SELECT id, instruction, started FROM episodes'):
+            self._index(row_id, instruction or '', started)
+
+    def _index(self, row_id: int, instruction: str, started: float) -> None:
+        ws = frozenset(words(instruction))
+        with self._lock:
+            self._words[row_id] = (ws, started)
+            for w in ws:
+                self._by_word.setdefault(w, set()).add(row_id)
 
     # ------------------------------------------------------------------ writer side
     def start(self, conn: sqlite3.Connection, episode_id: str, instruction: str, stamp: float,
@@ -35,6 +58,7 @@ class EpisodicBank:
             'INSERT INTO episodes (episode_id, instruction, started, subgoals, key_frames, '
             'trajectory, text_id, recorded) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
             (episode_id, instruction, stamp, '[]', '[]', '{}', text_id, recorded))
+        self._index(cur.lastrowid, instruction, stamp)
         return cur.lastrowid, MemoryEvent(
             stamp=stamp, kind='episode_started', subject='episode', object=episode_id,
             episode_id=episode_id, text=f'episode {episode_id} started: {instruction}',
@@ -95,19 +119,24 @@ class EpisodicBank:
                             'LIMIT ?', (n,)).fetchall()
         return [self.episode(r) for r in rows]
 
-    def like(self, conn: sqlite3.Connection, instruction: str, k: int = 5,
-             scan_limit: int = 5000) -> list[tuple[Episode, float]]:
+    def like(self, conn: sqlite3.Connection, instruction: str, k: int = 5
+             ) -> list[tuple[Episode, float]]:
         """Episodes whose instruction shares words with ``instruction``, best first
-        (Jaccard of the word sets, ties: the most recent); the latest ``scan_limit`` only."""
+        (Jaccard of the word sets; ties: the most recent)."""
         wanted = set(words(instruction))
         if not wanted:
             return []
-        rows = conn.execute(f'SELECT {_EPISODE_COLUMNS} FROM episodes ORDER BY started DESC '
-                            'LIMIT ?', (scan_limit,)).fetchall()
-        scored = [(r, jaccard(wanted, set(words(r[2] or '')))) for r in rows]
-        scored = [(r, s) for r, s in scored if s > 0]
-        scored.sort(key=lambda item: (-item[1], -item[0][3]))
-        return [(self.episode(r), s) for r, s in scored[:k]]
+        with self._lock:
+            ids = set().union(*(self._by_word.get(w, ()) for w in wanted))
+            scored = [(i, jaccard(wanted, self._words[i][0]), self._words[i][1]) for i in ids]
+        scored.sort(key=lambda item: (-item[1], -item[2]))
+        out = []
+        for row_id, score, _ in scored[:k]:
+            row = conn.execute(f'SELECT {_EPISODE_COLUMNS} FROM episodes WHERE id = ?',
+                               (row_id,)).fetchone()
+            if row is not None:   # None: written by a batch that was rolled back
+                out.append((self.episode(row), score))
+        return out
 
     def last_like(self, conn: sqlite3.Connection, instruction: str) -> Episode | None:
         """The most recent finished-or-running episode with the best-matching instruction."""

@@ -139,6 +139,7 @@ class LifelongMemory:
         conn = self.store.write_conn
         self.spatial.load(conn)
         self.temporal.load(conn)
+        self.episodic.load(conn)
         self.entities.add(self.track_names_list())
         for subject, obj in conn.execute('SELECT DISTINCT subject, object FROM facts'):
             self.entities.add([subject, obj])
@@ -151,6 +152,7 @@ class LifelongMemory:
         self._texts.clear()
         self.spatial.load(self.store.write_conn)
         self.temporal.load(self.store.write_conn)
+        self.episodic.load(self.store.write_conn)
 
     def _index_files(self) -> tuple[str, str]:
         base = f'{self.path}.ann-{self.config.index.backend}'
@@ -529,8 +531,11 @@ class LifelongMemory:
                         self.config.limits)
         parts = self.bank_queries(q)
         if parallel:
-            futures = [self.pool.submit(fn) for fn in parts.values()]
-            answers = [f.result() for f in futures]
+            # the slowest bank (semantic: it encodes the question) starts first; the quick
+            # ones run meanwhile and are done before it needs the interpreter again
+            order = ('semantic', 'spatial', 'temporal', 'episodic')
+            futures = {name: self.pool.submit(parts[name]) for name in order}
+            answers = [futures[name].result() for name in parts]
         else:
             answers = [fn() for fn in parts.values()]
         results = [e for a in answers for e in a]

@@ -6,8 +6,9 @@ Write semantics (what "acknowledged" means): every write is an operation handed 
 thread runs queued operations in one transaction and commits; only then are their futures
 resolved. A write is acknowledged when its future resolves, so an acknowledged write is in
 the database file (synchronous=FULL: on disk, surviving power loss; NORMAL: surviving a
-killed process). The writer drains what is queued, never waits for more, and closes a batch
-after ``max_batch_delay_s``, so under sustained load at most that much work is pending.
+killed process). The writer runs what is queued, never waits for more, and commits a batch
+once it has run for ``max_batch_delay_s``, so a transaction holds at most that much work and,
+under any load the writer keeps up with, a write waits about two batch times at most.
 
 In-memory mode (path ':memory:') uses a shared-cache in-memory database so that the writer and
 the readers see one database; readers use read_uncommitted there, as shared cache has no WAL.
@@ -216,35 +217,36 @@ class GroupCommitWriter:
             op = self._queue.get()
             if op is None:
                 return
-            batch = [op]
-            deadline = time.monotonic() + self.config.max_batch_delay_s
-            stop = False
-            while len(batch) < self.config.max_batch_ops and time.monotonic() < deadline:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    stop = True
-                    break
-                batch.append(nxt)
-            self._run_batch(batch)
-            if stop:
+            if self._run_batch(op):
                 return
 
-    def _run_batch(self, batch: list[_Op]) -> None:
-        results = []
+    def _run_batch(self, first: _Op) -> bool:
+        """Run ``first`` and whatever is queued behind it in one transaction, until the queue
+        is empty, ``max_batch_ops`` ran or ``max_batch_delay_s`` passed since the batch began;
+        then commit and resolve their futures. Returns True when close() was seen."""
+        batch, results, stop = [first], [], False
+        deadline = time.monotonic() + self.config.max_batch_delay_s
         try:
             with self.store.transaction() as conn:
-                for op in batch:
-                    results.append(op.fn(conn))
+                results.append(first.fn(conn))
+                while len(batch) < self.config.max_batch_ops and time.monotonic() < deadline:
+                    try:
+                        nxt = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if nxt is None:
+                        stop = True
+                        break
+                    batch.append(nxt)
+                    results.append(nxt.fn(conn))
         except BaseException:  # noqa: B902 - one bad operation must not sink the others
             if self.on_rollback:
                 self.on_rollback()
             for op in batch:
                 self._run_alone(op)
-            return
+            return stop
         self._acknowledge(batch, results)
+        return stop
 
     def _run_alone(self, op: _Op) -> None:
         try:

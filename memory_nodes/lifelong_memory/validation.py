@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
+
 from memory_nodes.query_limits import QUERY_KINDS, QueryLimits, validate_query
 
 from .naming import clean_name
@@ -18,6 +20,7 @@ MAX_ABS_POSITION_M = 1.0e4     # a robot's world is not larger than 10 km
 MAX_EXTENT_M = 100.0           # no object is bigger than 100 m
 MAX_VARIANCE_M2 = 1.0e4        # covariance diagonal bound
 MAX_ABS_STAMP_S = 1.0e11       # about 3000 years of seconds
+_PLAIN = frozenset((float, int, np.float64, np.float32, np.int64, np.int32))
 
 
 def check_name(field: str, value, allow_empty: bool = False) -> str:
@@ -73,6 +76,9 @@ def check_vector(field: str, value, n: int, lo: float, hi: float) -> tuple[float
         raise ValueError(f'{field}={value!r}: expected {n} numbers') from None
     if len(items) != n:
         raise ValueError(f'{field}={value!r}: expected {n} numbers, got {len(items)}')
+    # fast path: plain numbers in range (NaN and inf fail the comparison and go the long way)
+    if all(type(v) in _PLAIN and lo <= v <= hi for v in items):
+        return tuple(float(v) for v in items)
     return tuple(check_number(f'{field}[{i}]', v, lo, hi) for i, v in enumerate(items))
 
 
