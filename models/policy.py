@@ -139,6 +139,21 @@ class MemoryDiffusionPolicy:
         action = self.queue.popleft()
         return action[0] if self.batch == 1 else action
 
+    @torch.no_grad()
+    def act_chunk(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        """One control step that returns the whole chunk (B, horizon, 5), for asynchronous
+        consumers (the ROS action-expert node computes a chunk per control step and the
+        executor blends them): the bank is read, then written on the same ``write_every``
+        schedule as ``select_action``; the step counter advances by one."""
+        self._check(obs)
+        perceptual, cognitive = self._encode(obs)
+        chunk = self._chunk(perceptual, cognitive).cpu().numpy()
+        if (self.net.retrieval is not None and self.memory
+                and self.step % self.cfg.memory.write_every == 0):
+            self.bank.write(perceptual, cognitive, self.step)
+        self.step += 1
+        return chunk
+
     # -- memory state --------------------------------------------------------------------
     def memory_state(self) -> dict[str, torch.Tensor]:
         """The episode state (bank, step, queued actions) as tensors (safetensors-able)."""
