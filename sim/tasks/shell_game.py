@@ -25,7 +25,17 @@ CUP_PITCH = 0.12  # m between neighbouring cups
 SHOW_STEPS = 10  # ball shown under the raised cup
 LOWER_STEPS = 6  # cup comes down over the ball
 LIFTED_Z = 0.05  # m: a cup this high counts as lifted
-SWAP_BULGE = 0.07  # m: swapping cups pass each other this far in front of / behind the row
+SWAP_BULGE = 0.08  # m: swapping cups leave the row by this much, to opposite sides
+SWAP_RAMP = 0.06  # m of travel along the row over which a swapping cup leaves / rejoins it
+CUP_RADIUS = 0.036  # m (sim.scene.cup_spec): cups closer than 2 radii would intersect
+
+
+def swap_offset(s: float, distance: float) -> float:
+    """Sideways offset (m) of a swapping cup at fraction s of a swap over `distance` (m):
+    a smoothstep from 0 to SWAP_BULGE over the first SWAP_RAMP of travel, back over the last.
+    """
+    u = np.clip(min(s, 1.0 - s) * distance / SWAP_RAMP, 0.0, 1.0)
+    return SWAP_BULGE * u * u * (3.0 - 2.0 * u)
 
 
 class ShellGame(Task):
@@ -77,10 +87,12 @@ class ShellGame(Task):
     def _cup_positions(self, step: float) -> list[np.ndarray]:
         """Cup positions (on the table) at a control step of the cue.
 
-        Swaps run one after the other; swap k exchanges the places of cups a and b along two
-        arcs bulging to opposite sides (+-x), so the two cups pass each other. Every cup
-        stands at the place the finished swaps left it until its next swap starts: the
-        motion is continuous at every swap boundary.
+        Swaps run one after the other; swap k exchanges the places of cups a and b. Both move
+        along the row at constant speed while leaving it to opposite sides (+-x) within the
+        first SWAP_RAMP of travel and rejoining it within the last, so they pass each other
+        and every cup standing in between without touching. Every cup stands at the place
+        the finished swaps left it until its next swap starts: the motion is continuous at
+        every swap boundary.
         """
         t = step - SHOW_STEPS - LOWER_STEPS
         places = list(range(len(self.start)))  # places[i] = start place cup i is at now
@@ -93,7 +105,7 @@ class ShellGame(Task):
                 places[a], places[b] = places[b], places[a]
                 continue
             pa, pb = self.start[places[a]], self.start[places[b]]
-            bulge = np.array([SWAP_BULGE * np.sin(np.pi * s), 0.0, 0.0])
+            bulge = np.array([swap_offset(s, float(np.linalg.norm(pb - pa))), 0.0, 0.0])
             moving[a] = pa + s * (pb - pa) + bulge
             moving[b] = pb + s * (pa - pb) - bulge
             break  # one swap at a time

@@ -34,10 +34,12 @@ def _largest_jump(traj):
 
 
 def _shell_game_speed_bound(num_cups, swap_steps):
-    """Most a cup may move in one control step: the longest swap path per step (straight
-    part plus the sideways bulge of the arc) or the cover's lowering step."""
-    longest = (num_cups - 1) * sg.CUP_PITCH + np.pi * sg.SWAP_BULGE
-    return max(longest / swap_steps, 0.12 / sg.LOWER_STEPS) + 1e-9
+    """Most a cup may move in one control step: along the row the longest swap runs at
+    (N - 1) pitches per swap; sideways the smoothstep ramp adds at most 1.5 x its slope
+    (SWAP_BULGE / SWAP_RAMP) per metre along the row. Or the cover's lowering step."""
+    along = (num_cups - 1) * sg.CUP_PITCH / swap_steps
+    slope = 1.5 * sg.SWAP_BULGE / sg.SWAP_RAMP
+    return max(along * np.hypot(1.0, slope), 0.12 / sg.LOWER_STEPS) + 1e-9
 
 
 @pytest.mark.parametrize('num_cups', [3, 4, 5])
@@ -73,6 +75,25 @@ def test_shell_game_cups_move_continuously_many_seeds():
     for num_cups in (3, 4, 5):
         for num_swaps in range(7):
             test_shell_game_cups_move_continuously(num_cups, num_swaps, seeds=range(4, 104))
+
+
+@pytest.mark.parametrize('num_cups', [3, 4, 5])
+def test_shell_game_cups_never_intersect(num_cups):
+    """Swapping cups pass each other and the cups standing between their places with room
+    to spare, also between control steps (quarter steps checked)."""
+    for num_swaps in (1, 3, 6):
+        for seed in range(10):
+            env = sim.make_env('shell_game', seed, num_cups=num_cups, num_swaps=num_swaps,
+                               render=False)
+            assert env.model.geom('cup0/body').size[0] == sg.CUP_RADIUS
+            task = env.task
+            for step in np.arange(0.0, task.cue_steps + 1, 0.25):
+                xy = np.array(task._cup_positions(step))[:, :2]
+                gaps = np.linalg.norm(xy[:, None] - xy[None], axis=2)
+                gaps[np.diag_indices(num_cups)] = np.inf
+                assert gaps.min() >= 2 * sg.CUP_RADIUS + 0.005, (
+                    f'seed {seed} N={num_cups} k={num_swaps} step {step}: cups '
+                    f'{np.unravel_index(np.argmin(gaps), gaps.shape)} {gaps.min():.3f} m apart')
 
 
 def test_shell_game_swaps_at_visible_speed_keep_every_cup_still_between_its_swaps():
