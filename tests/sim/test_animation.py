@@ -70,6 +70,27 @@ def test_shell_game_cups_move_continuously(num_cups, num_swaps, seeds=range(4)):
             np.testing.assert_allclose(end, want, atol=1e-9)
 
 
+def test_shell_game_cup_paths_over_many_seeds():
+    """The cup paths alone (the task's own function, no env), 40 seeds of every N and k:
+    bounded steps, no intersection, the right final places."""
+    for num_cups in (3, 4, 5):
+        for num_swaps in range(7):
+            for seed in range(40):
+                task = sg.ShellGame(seed, num_cups=num_cups, num_swaps=num_swaps)
+                traj = np.array([task._cup_positions(step)
+                                 for step in range(task.cue_steps + 2)])  # (T, N, 3)
+                jump, step, cup = _largest_jump(traj)
+                assert jump <= _shell_game_speed_bound(num_cups, task.swap_steps), (
+                    seed, num_cups, num_swaps, step, cup, jump)
+                gaps = np.linalg.norm(traj[:, :, None, :2] - traj[:, None, :, :2], axis=3)
+                gaps[:, np.arange(num_cups), np.arange(num_cups)] = np.inf
+                assert gaps.min() >= 2 * sg.CUP_RADIUS + 0.005, (seed, num_cups, num_swaps)
+                places = list(range(num_cups))
+                for a, b in task.swaps:
+                    places[a], places[b] = places[b], places[a]
+                np.testing.assert_allclose(traj[-1], [task.start[p] for p in places])
+
+
 @pytest.mark.slow
 def test_shell_game_cups_move_continuously_many_seeds():
     for num_cups in (3, 4, 5):
