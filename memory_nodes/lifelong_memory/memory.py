@@ -413,9 +413,15 @@ class LifelongMemory:
         if self.config.embedding == 'off':
             raise ValueError(f'text={text!r}: text search is off (MemoryConfig.embedding='
                              "'off')")
-        if not self._embedding_on:
+        if self.config.embedding == 'lazy':
+            # lazy: everything written so far is searchable (the first search embeds it all),
+            # and from now on the embedding thread keeps up in the background
             self._embedding_on = True
-        self.embed_pending()
+            self.embed_pending()
+        elif self._encoder is None:
+            # background: search what is embedded; the thread catches up with the rest
+            from .embedding import shared_encoder
+            self._encoder = shared_encoder()
         return self._encoder.encode([text], cache=True)[0]
 
     # ------------------------------------------------------------------ queries
