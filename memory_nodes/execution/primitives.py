@@ -33,9 +33,11 @@ class PrimitiveConfig:
     press_depth: float = 0.011     # m to push a button cap down
     fingertip: float = 0.015       # m the closed fingertips reach below the pinch point
     yaw: float = 0.0               # rad, gripper yaw for every primitive
+    drawer_travel: float = 0.09    # m a pull opens a drawer (and a push closes it)
+    knob_hover: float = 0.1        # m above a drawer knob to approach it from
 
     def __post_init__(self):
-        for name in ('speed', 'dt', 'hover', 'lift'):
+        for name in ('speed', 'dt', 'hover', 'lift', 'drawer_travel', 'knob_hover'):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f'PrimitiveConfig.{name} is {value!r}; expected > 0')
@@ -76,7 +78,9 @@ def plan_primitive(action, target, start, config=PrimitiveConfig()):
 
     Verbs: ``lift``/``pick`` (grasp at target, raise), ``touch`` (the same), ``press``
     (push the cap whose top is at target), ``place`` (lower the held object to target,
-    open, back off), ``move_to`` (go there with the gripper as it is), ``release``.
+    open, back off), ``pull`` / ``push`` (grasp the drawer knob at target, slide it
+    ``drawer_travel`` towards -x / +x, let go, back off upwards), ``move_to`` (go there with
+    the gripper as it is), ``release``.
     """
     if action not in PRIMITIVES:
         raise ValueError(f'subgoal action {action!r} is not a motion primitive '
@@ -110,6 +114,25 @@ def _place(target, start, c):
                          (above, OPEN, 0)], c)
 
 
+def _slide(target, start, c, direction):
+    """Grasp a drawer knob at ``target``, slide it along x by ``direction * drawer_travel``
+    (drawers run along x), let go and rise."""
+    above = _up(target, c.knob_hover)
+    end = np.asarray(target, float) + np.array([direction * c.drawer_travel, 0.0, 0.0])
+    return _path(start, [(_up(start, 0.0), OPEN, 0), (above, OPEN, 0),
+                         (target, OPEN, c.dwell_steps), (target, CLOSED, c.dwell_steps),
+                         (end, CLOSED, c.dwell_steps), (end, OPEN, c.dwell_steps),
+                         (_up(end, c.knob_hover), OPEN, 0)], c)
+
+
+def _pull(target, start, c):
+    return _slide(target, start, c, -1.0)
+
+
+def _push(target, start, c):
+    return _slide(target, start, c, 1.0)
+
+
 def _move_to(target, start, c):
     return _path(start, [(target, OPEN, c.dwell_steps)], c)
 
@@ -126,4 +149,6 @@ PRIMITIVES = {
     'place': _place,
     'move_to': _move_to,
     'release': _release,
+    'pull': _pull,
+    'push': _push,
 }
