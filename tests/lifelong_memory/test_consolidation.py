@@ -1,6 +1,9 @@
 """Consolidation and forgetting keep growth bounded without losing what the planner uses;
 the parallel four-bank recall answers from every bank."""
 
+import numpy as np
+import pytest
+
 from memory_nodes.lifelong_memory import Bank, Fact, MemoryEvent, Query, QueryKind
 from tests.lifelong_memory.conftest import play, see, ticks
 
@@ -55,3 +58,23 @@ def test_recall_asks_the_four_banks_in_parallel(mem):
     serial = mem.recall('red cube', k=5, parallel=False)
     key = [(e.bank, e.entry_id) for e in serial.results]
     assert sorted(key) == sorted((e.bank, e.entry_id) for e in res.results)
+
+
+def test_occupancy_map_from_clouds(mem):
+    rng = np.random.default_rng(0)
+    table = np.column_stack([rng.uniform(0, 1, 5000), rng.uniform(0, 1, 5000),
+                             np.full(5000, 0.74)])
+    touched = mem.ingest_cloud(table, 1.0).result()
+    size = mem.stats()['voxels']
+    assert size == touched and 300 <= size <= 441      # 20 x 20 cells of 5 cm, one layer
+    mem.ingest_cloud(table, 2.0).result()              # the same scene again: no new rows
+    assert mem.stats()['voxels'] == size
+    near = mem.occupied((0.5, 0.5, 0.74), 0.1)
+    assert near and near[0]['distance'] <= 0.05 and near[0]['last_seen'] == 2.0
+    assert mem.occupied((0.5, 0.5, 1.5), 0.1) == []    # nothing above the table
+    with pytest.raises(ValueError, match=r'points\[3\]=\[nan, 0.0, 0.0\]: must be finite'):
+        bad = np.zeros((5, 3))
+        bad[3, 0] = np.nan
+        mem.ingest_cloud(bad, 3.0)
+    with pytest.raises(ValueError, match=r'points shape=\(4, 2\)'):
+        mem.ingest_cloud(np.zeros((4, 2)), 3.0)
