@@ -43,13 +43,15 @@ class CrossAttention(nn.Module):
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None,
                 mask: torch.Tensor | None = None,
                 kv: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
-        """x (B, Lq, D), context (B, Lk, D) (or precomputed kv), mask (B, Lk) True =
-        may attend."""
+        """x (B, Lq, D), context (B, Lk, D) (or precomputed kv), mask (B, Lk) or per query
+        (B, Lq, Lk), True = may attend."""
         b, lq, d = x.shape
         h = self.heads
         q = self.q(x).view(b, lq, h, d // h).transpose(1, 2)  # (B, h, Lq, d/h)
         k, v = kv if kv is not None else self.project_kv(context)  # (B, h, Lk, d/h)
-        attn_mask = None if mask is None else mask[:, None, None, :]  # (B, 1, 1, Lk)
+        attn_mask = None
+        if mask is not None:  # (B, 1, 1, Lk) or (B, 1, Lq, Lk), broadcast over heads
+            attn_mask = mask[:, None, None, :] if mask.dim() == 2 else mask[:, None]
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # (B, h, Lq, d/h)
         return self.out(y.transpose(1, 2).reshape(b, lq, d))
 

@@ -91,27 +91,43 @@ class MemoryRetrieval(nn.Module):
         bank_p (B, M, N_p, D), bank_c (B, M, D), bank_t (B, M), bank_valid (B, M) bool.
         Returns fused perceptual (B, N_p, D), fused cognitive (B, D) and diagnostics.
         """
+        b = bank_t.shape[0]
+        (kv_p, mask_p), (kv_c, mask_c) = self._bank_keys(bank_p, bank_c, bank_t, bank_valid)
+        query_p, query_c = self._queries(perceptual, cognitive, now)  # (B, N_p, D), (B, D)
+        got_p = self.attn_p(query_p, mask=mask_p, kv=kv_p)  # (B, N_p, D)
+        got_c = self.attn_c(query_c.view(b, 1, -1), mask=mask_c, kv=kv_c).squeeze(1)  # (B, D)
+        fused_p, gate_p = self.fuse_p(perceptual, got_p)
+        fused_c, gate_c = self.fuse_c(cognitive, got_c)
+        info = {'gate_p': gate_p.detach(), 'gate_c': gate_c.detach(),
+                'retrieved_p': got_p, 'retrieved_c': got_c}
+        return fused_p, fused_c, info
+
+    def _queries(self, perceptual: torch.Tensor, cognitive: torch.Tensor, now: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Queries with the current time's encoding: (..., N_p, D), (..., D); now (...,)."""
+        t_now = self.tpe(now)  # (..., D)
+        return (self.norm_pq(perceptual) + t_now.unsqueeze(-2),
+                self.norm_cq(cognitive) + t_now)
+
+    def _bank_keys(self, bank_p: torch.Tensor, bank_c: torch.Tensor, bank_t: torch.Tensor,
+                   bank_valid: torch.Tensor) -> tuple[tuple, tuple]:
+        """Projected keys/values of the stored entries, with the null entry first.
+
+        Returns ((kv_p, mask_p), (kv_c, mask_c)): kv_* are CrossAttention.project_kv
+        outputs over 1 + M * N_p perceptual / 1 + M cognitive keys; masks (B, 1 + ...)."""
         b, m = bank_t.shape
-        d = cognitive.shape[-1]
-        t_now = self.tpe(now)  # (B, D)
+        d = bank_c.shape[-1]
         t_bank = self.tpe(bank_t)  # (B, M, D)
         ones = torch.ones(b, 1, dtype=torch.bool, device=bank_valid.device)
         # perceptual stream: each current token attends over every stored token
         keys_p = (self.norm_pk(bank_p) + t_bank.unsqueeze(2)).reshape(b, m * self.n_p, d)
         keys_p = torch.cat([self.null_p.expand(b, 1, d), keys_p], 1)  # (B, 1 + M*N_p, D)
         mask_p = torch.cat([ones, bank_valid.repeat_interleave(self.n_p, 1)], 1)
-        query_p = self.norm_pq(perceptual) + t_now.unsqueeze(1)  # (B, N_p, D)
-        got_p = self.attn_p(query_p, keys_p, mask_p)  # (B, N_p, D)
         # cognitive stream: the summary token attends over stored summaries
         keys_c = torch.cat([self.null_c.expand(b, 1, d), self.norm_ck(bank_c) + t_bank], 1)
         mask_c = torch.cat([ones, bank_valid], 1)  # (B, 1 + M)
-        query_c = (self.norm_cq(cognitive) + t_now).unsqueeze(1)  # (B, 1, D)
-        got_c = self.attn_c(query_c, keys_c, mask_c).squeeze(1)  # (B, D)
-        fused_p, gate_p = self.fuse_p(perceptual, got_p)
-        fused_c, gate_c = self.fuse_c(cognitive, got_c)
-        info = {'gate_p': gate_p.detach(), 'gate_c': gate_c.detach(),
-                'retrieved_p': got_p, 'retrieved_c': got_c}
-        return fused_p, fused_c, info
+        return ((self.attn_p.project_kv(keys_p), mask_p),
+                (self.attn_c.project_kv(keys_c), mask_c))
 
     def retrieve_batched(self, perceptual: torch.Tensor, cognitive: torch.Tensor,
                          now: torch.Tensor, key_p: torch.Tensor, key_c: torch.Tensor,
@@ -125,15 +141,21 @@ class MemoryRetrieval(nn.Module):
         Returns fused perceptual (B, Q, N_p, D) and cognitive (B, Q, D).
         """
         b, q = now.shape
+        n_p = self.n_p
         causal = key_valid.unsqueeze(1) & (key_t.unsqueeze(1) < now.unsqueeze(2))  # (B, Q, M)
-
-        def per_query(x: torch.Tensor) -> torch.Tensor:  # (B, ...) -> (B*Q, ...)
-            return x.repeat_interleave(q, 0)
-
-        fused_p, fused_c, _ = self.forward(
-            perceptual.flatten(0, 1), cognitive.flatten(0, 1), now.flatten(),
-            per_query(key_p), per_query(key_c), per_query(key_t), causal.flatten(0, 1))
-        return fused_p.view(b, q, *fused_p.shape[1:]), fused_c.view(b, q, -1)
+        # keys and values once per episode; each query masks out its future keyframes
+        (kv_p, _), (kv_c, _) = self._bank_keys(key_p, key_c, key_t, key_valid)
+        null = torch.ones(b, q, 1, dtype=torch.bool, device=causal.device)
+        mask_c = torch.cat([null, causal], 2)  # (B, Q, 1 + M)
+        mask_p = torch.cat([null, causal.repeat_interleave(n_p, 2)], 2)  # (B, Q, 1 + M*N_p)
+        mask_p = mask_p.repeat_interleave(n_p, 1)  # (B, Q*N_p, 1 + M*N_p): one row per token
+        query_p, query_c = self._queries(perceptual, cognitive, now)  # (B,Q,N_p,D), (B,Q,D)
+        d = query_c.shape[-1]
+        got_p = self.attn_p(query_p.reshape(b, q * n_p, d), mask=mask_p, kv=kv_p)
+        got_c = self.attn_c(query_c, mask=mask_c, kv=kv_c)  # (B, Q, D)
+        fused_p, _ = self.fuse_p(perceptual, got_p.view(b, q, n_p, d))
+        fused_c, _ = self.fuse_c(cognitive, got_c)
+        return fused_p, fused_c
 
 
 class MemoryBank:

@@ -86,12 +86,22 @@ def bench_net(net: MemoryDiffusionNet, batch: int, device: torch.device, repeats
     return summary(time_it(lambda: runner(obs, text, now), repeats, device))
 
 
-def baseline_config(cfg: PolicyConfig) -> PolicyConfig:
-    """Diffusion-Policy shape: 1-D U-Net denoiser, no memory bank, same encoder and steps."""
-    data = cfg.to_dict()
-    data['memory']['enabled'] = False
-    data['denoiser']['kind'] = 'unet'
-    return PolicyConfig.from_dict(data)
+def baseline_config(cfg: PolicyConfig, target_params: int) -> PolicyConfig:
+    """Diffusion-Policy shape: 1-D U-Net denoiser, no memory bank, same encoder and steps;
+    U-Net widths chosen so that the whole network's size is closest to `target_params`."""
+    best, best_gap = None, None
+    for base in (8, 12, 16, 24, 32, 48, 64):
+        data = cfg.to_dict()
+        data['memory']['enabled'] = False
+        data['denoiser']['kind'] = 'unet'
+        data['denoiser']['unet_dims'] = (base, 2 * base, 4 * base)
+        data['denoiser']['unet_cond_dim'] = 4 * base
+        candidate = PolicyConfig.from_dict(data)
+        gap = abs(sum(p.numel() for p in MemoryDiffusionNet(candidate).parameters())
+                  - target_params)
+        if best_gap is None or gap < best_gap:
+            best, best_gap = candidate, gap
+    return best
 
 
 def parameters(net: torch.nn.Module) -> float:
@@ -117,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         net = MemoryDiffusionNet(PolicyConfig())
         source = 'default PolicyConfig (no checkpoint found)'
-    base = MemoryDiffusionNet(baseline_config(net.cfg))
+    base = MemoryDiffusionNet(baseline_config(net.cfg,
+                                              sum(p.numel() for p in net.parameters())))
     cfg = net.cfg
     print(f'device {device} ({torch.cuda.get_device_name() if device.type == "cuda" else "cpu"}'
           f', {torch.get_num_threads()} threads); torch {torch.__version__}')
@@ -125,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
           f'{cfg.memory.capacity} x {cfg.encoder.perceptual_tokens + 1} tokens (full), '
           f'{cfg.diffusion.inference_steps} {cfg.diffusion.scheduler.upper()} steps, horizon '
           f'{cfg.diffusion.horizon}')
-    print(f'baseline: DP-shaped 1-D U-Net, no memory, {parameters(base)} M params')
+    print(f'baseline: DP-shaped 1-D U-Net {base.cfg.denoiser.unet_dims}, no memory, '
+          f'{parameters(base)} M params')
     results: dict[str, dict] = {}
     rows = [('shipped model, batch 1, eager', net, 1, False, False),
             ('DP-shaped baseline, batch 1, eager', base, 1, False, False)]
