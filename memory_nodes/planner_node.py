@@ -35,7 +35,12 @@ from memory_interfaces.srv import QueryMemory
 from memory_nodes.planning.critic import check_step
 from memory_nodes.planning.grammar import parse_instruction
 from memory_nodes.planning.loop_guard import LoopGuard
-from memory_nodes.planning.recipes import MissingMemoryError, SceneObject, plan_steps
+from memory_nodes.planning.recipes import (
+    MissingMemoryError,
+    SceneObject,
+    plan_steps,
+    resolve_step,
+)
 from memory_nodes.ros_common import (
     LATCHED_QOS,
     RELIABLE_QOS,
@@ -94,6 +99,11 @@ class ServiceMemory:
     def count(self, text, episode_id, t0=0.0, t1=0.0):
         return int(self._ask(QueryMemory.Request.KIND_HOW_MANY, text, episode_id, 0, t0,
                              t1).count)
+
+    def latest(self, text, t0=0.0, t1=0.0, k=20):
+        # across every episode (no episode filter, no window from the current episode)
+        res = self._ask(QueryMemory.Request.KIND_WHEN, text, '', k, t0, t1)
+        return [_Entry(e) for e in res.results]
 
 
 class _Entry:
@@ -312,6 +322,9 @@ class PlannerNode(LifecycleNode):
         except ValueError as error:
             self.guard.reject('instruction', error)
             return self._finish(PlanStatus.STATE_FAILED, f'cannot plan: {error}')
+        if not steps:  # e.g. watch_placement: perception and memory do the work
+            return self._finish(PlanStatus.STATE_SUCCEEDED,
+                                f'nothing to do for {self.intent.task}: watching')
         with self._lock:
             self.steps, self.index = steps, 0
             self.state = PlanStatus.STATE_EXECUTING
@@ -321,7 +334,11 @@ class PlannerNode(LifecycleNode):
         self._send_current()
 
     def _send_current(self):
-        step = self.steps[self.index]
+        with self._lock:  # late binding: where the step's object is now
+            step, note = resolve_step(self.steps[self.index], self.scene)
+            self.steps[self.index] = step
+        if note:
+            self.get_logger().info(f'step {self.index} ({step.text}): {note}')
         msg = Subgoal()
         msg.header.stamp = self.get_clock().now().to_msg()
         msg.header.frame_id = self.params['world_frame']

@@ -12,10 +12,12 @@ object observations); memory supplies identities and the past. No ROS imports; t
 node adapts the QueryMemory service to ``MemoryAccess``, tests adapt the library directly.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import math
 import random
 from typing import Protocol
+
+from memory_nodes.execution.primitives import PrimitiveConfig
 
 # How far below an object's top its grasp / press point lies, per label (m). A cup is
 # grasped just under its rim; cubes at their top face; buttons pressed on their cap.
@@ -59,6 +61,10 @@ class Step:
     text: str            # the step in words
     timeout_s: float = 15.0
     check: str = ''      # what the critic verifies: 'lifted' or '' (executor completion)
+    # late binding: (how, label, color) re-evaluated against the scene when the step is
+    # sent (``resolve_step``), for points that depend on where earlier steps left things;
+    # how is 'grasp' (act point), 'on' (put on top), 'in' (put inside) or 'knob' (a drawer's)
+    resolve: tuple = ()
 
 
 class MemoryAccess(Protocol):
@@ -70,6 +76,11 @@ class MemoryAccess(Protocol):
     def where(self, text: str, at: float = 0.0, k: int = 10) -> list: ...
 
     def count(self, text: str, episode_id: str, t0: float = 0.0, t1: float = 0.0) -> int: ...
+
+    def latest(self, text: str, t0: float = 0.0, t1: float = 0.0, k: int = 20) -> list:
+        """Events matching ``text`` across every episode (no episode filter), newest first
+        (QueryMemory KIND_WHEN); what recipes use to recall earlier episodes."""
+        ...
 
 
 def _words(text):
@@ -202,12 +213,205 @@ def count(intent, memory, scene, episode_id, rng):
     return steps + [_press_step(done[0], ' (done)')]
 
 
+# -- late binding, put_back and where_did_i_leave_it ---------------------------------------
+
+HOLD_ABOVE_SUPPORT_M = 0.04   # pinch height over a surface to let a held cube down onto it
+TRAY_FLOOR_M = 0.006          # the tray's floor over its bottom
+KNOB_BELOW_TOP_M = 0.012      # a drawer knob's centre under the top of what is seen of it
+KNOB_BEFORE_FRONT_M = 0.012   # the knob's centre in front of an open drawer's front (-x)
+OPEN_DRAWER_DEPTH_M = 0.03    # a drawer seen deeper (x) than this is open: its box shows;
+#                               closed, the cabinet's top plate hides all but the knob
+DRAWER_MATCH_Y_M = 0.05       # half the pitch of side-by-side drawers
+START_LOOK_S = 1.0            # after an episode's start: where things stood 'at the start'
+AGENT_LABELS = ('hand', 'arm', 'robot', 'gripper')  # movers, never the thing moved
+
+
+def knob_point(drawer):
+    """The knob of a drawer seen as ``drawer`` (where pull and push grasp it).
+
+    Drawers slide out along -x with the knob on the front top edge. Closed, perception sees
+    only the knob; open, it sees the drawer's box, whose front (its -x face) carries the knob.
+    """
+    x, y, _ = drawer.position
+    if drawer.extent[0] > OPEN_DRAWER_DEPTH_M:
+        x = x - drawer.extent[0] / 2.0 - KNOB_BEFORE_FRONT_M
+    return (x, y, drawer.top - KNOB_BELOW_TOP_M)
+
+
+def point_for(how, obj):
+    """Where to act on ``obj`` for ``how``: 'grasp' (its act point), 'on' (release a held cube
+    on its top), 'in' (release inside it, on its floor: a tray) or 'knob' (a drawer's)."""
+    x, y = obj.position[0], obj.position[1]
+    if how == 'grasp':
+        return obj.act_point()
+    if how == 'on':
+        return (x, y, obj.top + HOLD_ABOVE_SUPPORT_M)
+    if how == 'in':
+        bottom = obj.position[2] - obj.extent[2] / 2.0
+        return (x, y, bottom + TRAY_FLOOR_M + HOLD_ABOVE_SUPPORT_M)
+    if how == 'knob':
+        return knob_point(obj)
+    raise ValueError(f'resolve how is {how!r}; expected grasp, on, in or knob')
+
+
+def resolve_step(step, scene):
+    """(step, note): ``step`` with its point taken from the scene now, for steps planned with
+    a ``resolve`` hint (late binding: an object earlier steps moved is acted on where it is
+    now). The object of the hint's label and colour nearest to the planned point is used; a
+    drawer must be the same one (within DRAWER_MATCH_Y_M across its slide axis). With no
+    such object in view the planned point is kept and the note says so."""
+    if not step.resolve:
+        return step, ''
+    how, label, color = step.resolve
+    seen = [o for o in _of(scene, label, color) if o.visible]
+    if how == 'knob':
+        seen = [o for o in seen if abs(o.position[1] - step.point[1]) <= DRAWER_MATCH_Y_M]
+    name = f'{color} {label}'.strip()
+    if not seen:
+        return step, f'no {name} in view: kept the planned point'
+    obj = min(seen, key=lambda o: math.dist(o.position[:2], step.point[:2]))
+    point = tuple(float(v) for v in point_for(how, obj))
+    return replace(step, point=point), (f'{how} point of the {name} seen at '
+                                        f'({obj.position[0]:.3f}, {obj.position[1]:.3f})')
+
+
+def _late(action, how, obj, text, target=None, check=''):
+    name = f'{obj.color} {obj.label}'.strip()
+    color = '' if how == 'knob' else obj.color  # a drawer's colour changes as it opens
+    return Step(action, target or name, point_for(how, obj), text, check=check,
+                resolve=(how, obj.label, color))
+
+
+def _episode_start(memory, episode_id):
+    first = memory.events(episode_id)
+    if not first:
+        raise MissingMemoryError(f'memory holds nothing of episode {episode_id!r} yet')
+    return min(e.stamp for e in first)
+
+
+def _start_position(memory, name, episode_id):
+    """Where ``name`` stood when the episode started (WHERE at start + START_LOOK_S): the
+    newest position record of a track of that name at that time."""
+    at = _episode_start(memory, episode_id) + START_LOOK_S
+    then = [e for e in memory.where(name, at=at, k=20) if e.subject == name and e.has_position]
+    if not then:
+        raise MissingMemoryError(f'memory has no position of the {name} at t={at:.2f} s')
+    entry = max(then, key=lambda e: e.stamp)
+    return entry.position, (f' (the {name} was at ({entry.position[0]:.3f}, '
+                            f'{entry.position[1]:.3f}) at t={at:.1f} s)')
+
+
+def _guess_start(rng, tray):
+    """No memory: a random spot on the half of the table away from the tray."""
+    side = -1.0 if tray.position[1] >= 0 else 1.0
+    return (rng.uniform(0.34, 0.56), side * rng.uniform(0.06, 0.32), 0.02)
+
+
+def put_back(intent, memory, scene, episode_id, rng):
+    """Cube to the tray, the distractor (stack blue on green, or open and close the drawer),
+    cube back where memory saw it when the episode started. Points of objects that earlier
+    steps move are bound when each step is sent (``resolve``)."""
+    color = intent.args.get('cube_color', '')
+    name = f'{color} cube'.strip()
+    cubes = [c for c in _of(scene, 'cube', color) if c.visible]
+    trays = [t for t in _of(scene, 'tray') if t.visible]
+    if not cubes or not trays:
+        raise MissingMemoryError(f'need the {name} and a tray in view')
+    cube, tray = cubes[0], trays[0]
+    if memory is None:
+        start, why = _guess_start(rng, tray), ' (guess: no lifelong memory)'
+    else:
+        start, why = _start_position(memory, name, episode_id)
+    steps = [_late('pick', 'grasp', cube, f'pick the {name}', check='lifted'),
+             _late('place', 'in', tray, f'place the {name} in the tray')]
+    if intent.args.get('distractor') == 'drawer':
+        drawers = [d for d in _of(scene, 'drawer') if d.visible]
+        if not drawers:
+            raise MissingMemoryError('no drawer in view to open and close')
+        drawer = min(drawers, key=lambda d: math.dist(d.position[:2], cube.position[:2]))
+        pull = _late('pull', 'knob', drawer, 'open the drawer', target='drawer')
+        travel = PrimitiveConfig().drawer_travel
+        push = replace(pull, action='push', target='open drawer', text='close the drawer',
+                       point=(pull.point[0] - travel, *pull.point[1:]))
+        steps += [pull, push]
+    else:
+        blue = [c for c in _of(scene, 'cube', 'blue') if c.visible]
+        green = [c for c in _of(scene, 'cube', 'green') if c.visible]
+        if not blue or not green:
+            raise MissingMemoryError('need the blue and the green cube in view to stack')
+        steps += [_late('pick', 'grasp', blue[0], 'pick the blue cube', check='lifted'),
+                  _late('place', 'on', green[0], 'place the blue cube on the green cube')]
+    back = (float(start[0]), float(start[1]), HOLD_ABOVE_SUPPORT_M)
+    steps += [replace(steps[0], text=f'pick the {name} from the tray'),
+              Step('place', 'table', back, f'put the {name} back{why}')]
+    return steps
+
+
+def watch_placement(intent, memory, scene, episode_id, rng):
+    """Placing episode: nothing to do; perception and memory record where the item goes."""
+    return []
+
+
+def _placing_episode(memory, item, episode_id):
+    """(start, end) stamps of the latest earlier episode that showed ``item`` being put away
+    (its instruction parses as watch_placement of that item)."""
+    from memory_nodes.planning.grammar import parse_instruction
+
+    for e in memory.latest('episode started', k=50):
+        if e.object == episode_id or ': ' not in e.text:
+            continue
+        try:
+            intent = parse_instruction(e.text.split(': ', 1)[1])
+        except ValueError:
+            continue
+        if intent.task == 'watch_placement' and intent.args.get('item') == item:
+            ends = [x.stamp for x in memory.latest('episode ended', t0=e.stamp, k=50)
+                    if x.object == e.object]
+            return e.object, e.stamp, min(ends, default=0.0)
+    raise MissingMemoryError(f'memory holds no episode in which the {item} was put away')
+
+
+def where_item_went(memory, item, container, episode_id):
+    """(position, why): where ``item`` was last seen in the episode that showed it being put
+    away: the newest disappearance of a thing other than the containers and the placing hand
+    (across episodes: the placing episode may be long past, in another process's run)."""
+    placed_in, t0, t1 = _placing_episode(memory, item, episode_id)
+    gone = [e for e in memory.latest('disappeared', t0=t0, t1=t1, k=50)
+            if e.has_position and e.subject.split()[-1] not in (container, *AGENT_LABELS)]
+    if not gone:
+        raise MissingMemoryError(f'memory saw nothing go out of view in episode {placed_in!r}')
+    last = max(gone, key=lambda e: e.stamp)
+    return last.position, (f' ({last.subject}, the {item}, went out of view at '
+                           f'({last.position[0]:.2f}, {last.position[1]:.2f}) at '
+                           f't={last.stamp:.1f} s in episode {placed_in})')
+
+
+def where_did_i_leave_it(intent, memory, scene, episode_id, rng):
+    """Open the drawer memory saw the item go into (in an earlier episode)."""
+    item, container = intent.args.get('item', ''), intent.args.get('container', 'drawer')
+    drawers = [d for d in _of(scene, container) if d.visible]
+    if not drawers:
+        raise MissingMemoryError(f'no {container} in view')
+    if memory is None:
+        drawer, why = _guess(rng, drawers, container), ' (guess: no lifelong memory)'
+    else:
+        where, why = where_item_went(memory, item, container, episode_id)
+        drawer = min(drawers, key=lambda d: abs(d.position[1] - where[1]))
+        if abs(drawer.position[1] - where[1]) > DRAWER_MATCH_Y_M:
+            raise MissingMemoryError(f'the {item} was last seen at {tuple(where)}; no '
+                                     f'{container} in view there')
+    return [_late('pull', 'knob', drawer, f'open the {container}{why}', target=container)]
+
+
 RECIPES = {
     'shell_game': shell_game,
     'moved_while_watched': moved_while_watched,
     'remember_color': remember_color,
     'button_sequence': button_sequence,
     'count': count,
+    'put_back': put_back,
+    'watch_placement': watch_placement,
+    'where_did_i_leave_it': where_did_i_leave_it,
 }
 
 
