@@ -1,0 +1,357 @@
+"""The action-expert node: the memory-conditioned diffusion policy as a ROS 2 lifecycle node.
+
+A thin rclpy adapter over ``models.load_policy`` (models/, plain PyTorch):
+
+- configure: loads the checkpoint (``checkpoint``; empty = the shipped
+  ``models.DEFAULT_CHECKPOINT``) on CUDA when present (``device: auto``), and checks that the
+  observation it can build matches the checkpoint's input sizes;
+- in (latest message kept, never blocking): the scene and wrist colour images, JointState,
+  the end-effector pose (PoseStamped; in the sim, the executor's commanded target), object
+  observations (object slots), the instruction and the episode status (phase; a new episode
+  resets the perceptual-cognitive memory bank);
+- out: ActionChunk on ``chunk_topic`` stamped with the colour image's stamp it was computed
+  from (``observation_stamp``), the policy step, dt, the chunk and the inference time.
+
+Inference is asynchronous: a control-rate timer hands the newest observation to a worker
+thread; a tick that finds the worker still busy is counted as a skipped cycle (never queued),
+and a chunk whose observation is older than ``max_latency_s`` when it is ready is dropped and
+counted. The policy's memory bank lives for one episode (``use_memory_bank: false`` clears it
+every step: the ablation).
+
+Observation mapping (docs/models.md has the policy's side): images are centre-cropped to a
+square and resized to the checkpoint's image size (a square render of the same vertical
+field of view, as in training); proprio = arm joint positions, gripper opening (sum of the
+finger joints), end-effector x, y, z, yaw; object slots = observed objects ordered by class
+then track number, features (visible, x, y, z, r, g, b, lit, class / number of classes,
+state), unseen ones zero.
+"""
+
+import math
+import threading
+import time
+
+from geometry_msgs.msg import PoseStamped
+import numpy as np
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.lifecycle import LifecycleNode
+from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import String
+
+from memory_interfaces.msg import ActionChunk, EpisodeStatus, ObjectObservationArray
+from memory_nodes.perception.images import decode_color
+from memory_nodes.ros_common import (
+    LATCHED_QOS,
+    RELIABLE_QOS,
+    SENSOR_QOS,
+    InputGuard,
+    TransitionCallbackReturn,
+    declare,
+    run_lifecycle_node,
+    stamp_to_sec,
+)
+
+ACTION_NAMES = ['x', 'y', 'z', 'yaw', 'gripper']
+# the simulator's object classes (sim.scene.CLASSES), the order the class feature encodes
+DEFAULT_CLASSES = ['cup', 'ball', 'cube', 'button', 'led', 'tray', 'drawer', 'marker', 'goal',
+                   'panel', 'hand']
+DEFAULT_JOINTS = ['shoulder_pan', 'shoulder_lift', 'elbow', 'wrist_roll', 'wrist_pitch',
+                  'wrist_yaw']
+
+
+def square_resize(rgb, size):
+    """(H, W, 3) uint8 -> (size, size, 3) uint8: centre square crop, then area resize."""
+    import torch
+    import torch.nn.functional as F
+
+    h, w = rgb.shape[:2]
+    s = min(h, w)
+    top, left = (h - s) // 2, (w - s) // 2
+    crop = np.ascontiguousarray(rgb[top:top + s, left:left + s])
+    if s == size:
+        return crop
+    x = torch.from_numpy(crop).permute(2, 0, 1)[None].float()
+    y = F.interpolate(x, size=(size, size), mode='area')
+    return y[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).numpy()
+
+
+def object_slots(msg, slots, classes):
+    """ObjectObservationArray -> (slots, 10) features, ordered by class then track number."""
+    def order(o):
+        number = ''.join(c for c in o.track_id if c.isdigit())
+        cls = classes.index(o.label) if o.label in classes else len(classes)
+        return (cls, int(number) if number else 0, o.track_id)
+
+    out = np.zeros((slots, 10), np.float32)
+    for i, o in enumerate(sorted(msg.objects, key=order)[:slots]):
+        if not o.visible or o.label not in classes:
+            continue
+        p = o.position
+        if not all(math.isfinite(v) for v in (p.x, p.y, p.z)):
+            raise ValueError(f'object {o.track_id!r}: position ({p.x}, {p.y}, {p.z}) not finite')
+        out[i] = [1.0, p.x, p.y, p.z, *o.rgb, float(o.state == 'lit'),
+                  classes.index(o.label) / len(classes), 0.0]
+    return out
+
+
+def yaw_of(q):
+    return math.atan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z))
+
+
+class ActionExpertNode(LifecycleNode):
+    """Lifecycle node serving the diffusion action expert asynchronously."""
+
+    def __init__(self, **kwargs):
+        super().__init__('action_expert', **kwargs)
+        p = {}
+        p['autostart'] = declare(self, 'autostart', False,
+                                 'configure and activate on start', read_only=True)
+        p['checkpoint'] = declare(self, 'checkpoint', '',
+                                  "checkpoint folder ('' = the shipped models.DEFAULT_CHECKPOINT)",
+                                  read_only=True)
+        p['device'] = declare(self, 'device', 'auto', "'auto' (CUDA when present), 'cpu', 'cuda'",
+                              read_only=True)
+        p['use_memory_bank'] = declare(self, 'use_memory_bank', True,
+                                       'keep the memory bank over the episode (false: ablation)',
+                                       read_only=True)
+        p['control_rate_hz'] = declare(self, 'control_rate_hz', 10.0,
+                                       'one chunk per control cycle', read_only=True,
+                                       min_value=0.5, max_value=100.0)
+        p['max_latency_s'] = declare(self, 'max_latency_s', 0.3,
+                                     'drop a chunk whose observation is older when it is ready',
+                                     read_only=True, min_value=0.01, max_value=10.0)
+        p['torch_threads'] = declare(self, 'torch_threads', 1, 'CPU threads of inference',
+                                     read_only=True, min_value=1, max_value=64)
+        p['seed'] = declare(self, 'seed', 0, 'seed of the diffusion noise', read_only=True)
+        p['joint_names'] = declare(self, 'joint_names', DEFAULT_JOINTS,
+                                   'arm joints of the proprio vector, in order', read_only=True)
+        p['finger_joints'] = declare(self, 'finger_joints', ['finger_left', 'finger_right'],
+                                     'joints summed into the gripper opening', read_only=True)
+        p['class_names'] = declare(self, 'class_names', DEFAULT_CLASSES,
+                                   'object classes in the order of the class feature',
+                                   read_only=True)
+        topics = {
+            'scene_image_topic': ('/camera/scene/color/image_raw', 'in: scene colour Image'),
+            'wrist_image_topic': ('/camera/wrist/color/image_raw', 'in: wrist colour Image'),
+            'joint_states_topic': ('/joint_states', 'in: JointState'),
+            'ee_pose_topic': ('/sim/ee_target', 'in: end-effector PoseStamped'),
+            'objects_topic': ('/perception/objects', 'in: ObjectObservationArray'),
+            'instruction_topic': ('/instruction', 'in: String (latched)'),
+            'episode_status_topic': ('/sim/episode_status',
+                                     "in: EpisodeStatus (phase, episode id; '' = off)"),
+            'chunk_topic': ('/action_expert/chunk', 'out: ActionChunk'),
+        }
+        for name, (default, description) in topics.items():
+            p[name] = declare(self, name, default, description, read_only=True)
+        self.params = p
+        self.guard = InputGuard(self.get_logger())
+        self.policy = None
+        self.latest = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._busy = False
+        self._worker = None
+        self._io = []
+        self.episode_key = None
+        self.chunks = 0
+        self.skipped_cycles = 0
+        self.dropped_late = 0
+        self.inference_ms = []
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def on_configure(self, state):
+        p = self.params
+        try:
+            import torch
+
+            import models
+            torch.set_num_threads(p['torch_threads'])
+            self.policy = models.load_policy(p['checkpoint'] or None,
+                                             None if p['device'] == 'auto' else p['device'],
+                                             memory=p['use_memory_bank'], seed=p['seed'])
+            enc = self.policy.cfg.encoder
+            proprio = len(p['joint_names']) + 1 + 4
+            if enc.proprio_dim != proprio:
+                raise ValueError(f'joint_names gives a proprio vector of {proprio}; the '
+                                 f'checkpoint needs {enc.proprio_dim}')
+            if enc.object_dim != 10:
+                raise ValueError(f'the checkpoint wants object_dim={enc.object_dim}; this node '
+                                 'builds 10 features per object')
+        except (ValueError, OSError, ImportError) as error:
+            self.get_logger().error(f'configure failed: {error}')
+            return TransitionCallbackReturn.FAILURE
+        self.cameras = {'rgb': p['scene_image_topic'], 'wrist_rgb': p['wrist_image_topic']}
+        unknown = [c for c in self.policy.cfg.encoder.cameras if c not in self.cameras]
+        if unknown:
+            self.get_logger().error(f'configure failed: checkpoint cameras {unknown} have no '
+                                    'topic')
+            return TransitionCallbackReturn.FAILURE
+        self.chunk_pub = self.create_lifecycle_publisher(ActionChunk, p['chunk_topic'],
+                                                         RELIABLE_QOS)
+        group = MutuallyExclusiveCallbackGroup()
+
+        def keep(key):
+            def callback(msg):
+                with self._lock:
+                    self.latest[key] = msg
+            return callback
+
+        self._io = [self.create_subscription(Image, topic, keep(key), SENSOR_QOS,
+                                             callback_group=group)
+                    for key, topic in self.cameras.items()
+                    if key in self.policy.cfg.encoder.cameras]
+        self._io += [
+            self.create_subscription(JointState, p['joint_states_topic'], keep('joints'),
+                                     SENSOR_QOS, callback_group=group),
+            self.create_subscription(PoseStamped, p['ee_pose_topic'], keep('ee'),
+                                     RELIABLE_QOS, callback_group=group),
+            self.create_subscription(ObjectObservationArray, p['objects_topic'],
+                                     keep('objects'), RELIABLE_QOS, callback_group=group),
+            self.create_subscription(String, p['instruction_topic'], keep('instruction'),
+                                     LATCHED_QOS, callback_group=group),
+        ]
+        if p['episode_status_topic']:
+            self._io.append(self.create_subscription(
+                EpisodeStatus, p['episode_status_topic'], keep('status'), LATCHED_QOS,
+                callback_group=group))
+        self.timer = self.create_timer(1.0 / p['control_rate_hz'], self.on_tick,
+                                       callback_group=MutuallyExclusiveCallbackGroup())
+        self.timer.cancel()
+        self._stop.clear()
+        self._worker = threading.Thread(target=self._run, name='action_expert_inference',
+                                        daemon=True)
+        self._worker.start()
+        self.get_logger().info(f'policy loaded on {self.policy.device}; memory bank '
+                               f'{"on" if p["use_memory_bank"] else "off"}')
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state):
+        self.timer.reset()
+        return super().on_activate(state)
+
+    def on_deactivate(self, state):
+        self.timer.cancel()
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state):
+        self._shutdown_worker()
+        for sub in self._io:
+            self.destroy_subscription(sub)
+        self._io = []
+        self.destroy_timer(self.timer)
+        self.policy = None
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state):
+        self._shutdown_worker()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _shutdown_worker(self):
+        self._stop.set()
+        self._wake.set()
+        if self._worker is not None:
+            self._worker.join(timeout=5.0)
+            self._worker = None
+
+    # -- control cycle ---------------------------------------------------------------------
+    def on_tick(self):
+        with self._lock:
+            if self._busy:
+                self.skipped_cycles += 1
+                return
+            self._busy = True
+        self._wake.set()
+
+    def _run(self):
+        while not self._stop.is_set():
+            self._wake.wait(0.5)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            with self._lock:
+                busy = self._busy
+            if not busy:
+                continue
+            try:
+                with self.guard('observation'):
+                    self._step()
+            finally:
+                with self._lock:
+                    self._busy = False
+
+    def _observation(self, snap):
+        """The latest messages -> the policy's observation dict, or None if incomplete."""
+        p, enc = self.params, self.policy.cfg.encoder
+        needed = [k for k in enc.cameras] + ['joints', 'ee', 'instruction']
+        if any(k not in snap for k in needed):
+            return None
+        obs = {key: square_resize(decode_color(snap[key]), enc.image_size)
+               for key in enc.cameras}
+        js = snap['joints']
+        position = dict(zip(js.name, js.position))
+        missing = [n for n in [*p['joint_names'], *p['finger_joints']] if n not in position]
+        if missing:
+            raise ValueError(f'joint_states lacks joints {missing}')
+        ee = snap['ee'].pose
+        proprio = [position[n] for n in p['joint_names']]
+        proprio.append(sum(position[n] for n in p['finger_joints']))
+        proprio += [ee.position.x, ee.position.y, ee.position.z, yaw_of(ee.orientation)]
+        proprio = np.asarray(proprio, np.float32)
+        if not np.all(np.isfinite(proprio)):
+            raise ValueError(f'proprio from joint_states / ee pose is not finite: {proprio}')
+        obs['proprio'] = proprio
+        objects = snap.get('objects')
+        obs['objects'] = (object_slots(objects, enc.object_slots, p['class_names'])
+                          if objects is not None else
+                          np.zeros((enc.object_slots, 10), np.float32))
+        status = snap.get('status')
+        obs['phase'] = np.int64(status.phase if status is not None else 2)
+        return obs
+
+    def _step(self):
+        with self._lock:
+            snap = dict(self.latest)
+        status, instruction = snap.get('status'), snap.get('instruction')
+        if instruction is None:
+            return
+        key = (status.episode_id if status is not None else '', instruction.data)
+        if key != self.episode_key:
+            self.policy.reset(instruction.data)  # a new episode: an empty memory bank
+            self.episode_key = key
+        if status is not None and status.state not in (EpisodeStatus.STATE_RUNNING,):
+            return
+        obs = self._observation(snap)
+        if obs is None:
+            return
+        image = snap[self.policy.cfg.encoder.cameras[0]]
+        start = time.perf_counter()
+        chunk = self.policy.act_chunk(obs)[0]  # (horizon, 5)
+        ms = (time.perf_counter() - start) * 1e3
+        self.inference_ms = (self.inference_ms + [ms])[-1000:]
+        age = self.get_clock().now().nanoseconds * 1e-9 - stamp_to_sec(image.header.stamp)
+        if age > self.params['max_latency_s']:
+            self.dropped_late += 1
+            return
+        msg = ActionChunk()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.header.frame_id = 'world'
+        msg.observation_stamp = image.header.stamp
+        msg.episode_id = key[0]
+        msg.time_step = self.policy.step - 1
+        msg.dt = 1.0 / self.params['control_rate_hz']
+        msg.horizon, msg.action_dim = chunk.shape
+        msg.action_names = ACTION_NAMES
+        msg.actions = chunk.astype(np.float32).reshape(-1).tolist()
+        msg.n_execute = int(self.policy.cfg.diffusion.n_action_steps)
+        msg.inference_ms = float(ms)
+        if self.chunk_pub.is_activated:
+            self.chunk_pub.publish(msg)
+            self.chunks += 1
+
+
+def main(args=None):
+    return run_lifecycle_node(ActionExpertNode, args)
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

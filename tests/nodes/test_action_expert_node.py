@@ -1,0 +1,136 @@
+"""The action-expert node in its own OS process: loads a checkpoint (a small network with
+the simulator's input sizes, saved by the project's checkpoint code), turns the topics into
+the policy's observation, publishes chunks stamped with the image they came from, and
+survives malformed input (wrong image size, NaN joints) with a logged, counted error."""
+
+import math
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+rclpy = pytest.importorskip('rclpy')
+torch = pytest.importorskip('torch')
+pytestmark = pytest.mark.ros
+
+from geometry_msgs.msg import PoseStamped  # noqa: E402
+from sensor_msgs.msg import Image, JointState  # noqa: E402
+from std_msgs.msg import String  # noqa: E402
+
+from memory_interfaces.msg import ActionChunk, EpisodeStatus  # noqa: E402
+from memory_nodes.action_expert_node import DEFAULT_JOINTS  # noqa: E402
+from memory_nodes.ros_common import (  # noqa: E402
+    LATCHED_QOS,
+    RELIABLE_QOS,
+    SENSOR_QOS,
+    sec_to_stamp,
+)
+
+JOINTS = DEFAULT_JOINTS + ['finger_left', 'finger_right']
+
+
+@pytest.fixture(scope='module')
+def checkpoint(tmp_path_factory):
+    from models.checkpoint import save_checkpoint
+    from models.config import PolicyConfig
+    from models.network import MemoryDiffusionNet
+
+    cfg = PolicyConfig(
+        encoder=dict(width=32, heads=2, cnn_channels=(8, 16, 16, 32), proprio_dim=11,
+                     object_slots=6, object_dim=10, perceptual_tokens=4),
+        memory=dict(capacity=8, write_every=4, heads=2),
+        denoiser=dict(width=32, layers=2, heads=2, unet_dims=(16, 32, 64), unet_cond_dim=32),
+        diffusion=dict(train_timesteps=50, inference_steps=5))
+    torch.manual_seed(0)
+    net = MemoryDiffusionNet(cfg)
+    n = 64
+    net.normalizer.fit({'action': torch.rand(n, 5), 'proprio': torch.rand(n, 11),
+                        'objects': torch.rand(n, 10)})
+    return save_checkpoint(tmp_path_factory.mktemp('ckpt') / 'tiny', net,
+                           {'command': 'test fixture (untrained)', 'seed': 0})
+
+
+def _image(t, w=128, h=96, bad=False):
+    msg = Image(height=h, width=w, encoding='rgb8', step=w * 3)
+    msg.header.stamp = sec_to_stamp(t)
+    data = np.random.default_rng(0).integers(0, 255, (h, w, 3), np.uint8).tobytes()
+    msg.data = data[:-7] if bad else data
+    return msg
+
+
+def test_action_expert_publishes_stamped_chunks_and_survives_bad_input(checkpoint):
+    proc = subprocess.Popen(
+        [sys.executable, '-m', 'memory_nodes.action_expert_node', '--ros-args', '-p',
+         'autostart:=true', '-p', f'checkpoint:={checkpoint}', '-p', 'device:=cpu',
+         '-p', 'max_latency_s:=5.0'],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ))
+    rclpy.init()
+    node = rclpy.create_node('action_expert_peer')
+    chunks = []
+    node.create_subscription(ActionChunk, '/action_expert/chunk', chunks.append, RELIABLE_QOS)
+    scene = node.create_publisher(Image, '/camera/scene/color/image_raw', SENSOR_QOS)
+    wrist = node.create_publisher(Image, '/camera/wrist/color/image_raw', SENSOR_QOS)
+    joints = node.create_publisher(JointState, '/joint_states', SENSOR_QOS)
+    ee = node.create_publisher(PoseStamped, '/sim/ee_target', RELIABLE_QOS)
+    instruction = node.create_publisher(String, '/instruction', LATCHED_QOS)
+    status = node.create_publisher(EpisodeStatus, '/sim/episode_status', LATCHED_QOS)
+
+    def publish(t, bad_image=False, nan_joint=False):
+        scene.publish(_image(t, bad=bad_image))
+        wrist.publish(_image(t))
+        js = JointState(name=JOINTS, position=[0.1] * len(JOINTS))
+        if nan_joint:
+            js.position[2] = math.nan
+        js.header.stamp = sec_to_stamp(t)
+        joints.publish(js)
+        pose = PoseStamped()
+        pose.header.stamp = sec_to_stamp(t)
+        pose.pose.position.x, pose.pose.position.z, pose.pose.orientation.w = 0.32, 0.3, 1.0
+        ee.publish(pose)
+
+    try:
+        instruction.publish(String(data='Lift the cup that hides the green ball.'))
+        status.publish(EpisodeStatus(episode_id='ep', state=EpisodeStatus.STATE_RUNNING,
+                                     phase=2, instruction='x'))
+        deadline = time.monotonic() + 120
+        t = time.time()  # the node (no sim time) drops chunks of observations older than 5 s
+        t0 = t
+        while len(chunks) < 3:
+            assert time.monotonic() < deadline, 'no chunks'
+            t += 0.05
+            publish(t)
+            rclpy.spin_once(node, timeout_sec=0.05)
+        c = chunks[-1]
+        assert (c.horizon, c.action_dim, c.n_execute) == (16, 5, 8)
+        assert list(c.action_names) == ['x', 'y', 'z', 'yaw', 'gripper']
+        assert np.all(np.isfinite(c.actions)) and len(c.actions) == 80
+        assert t0 < c.observation_stamp.sec + c.observation_stamp.nanosec * 1e-9 <= t
+        assert c.episode_id == 'ep' and c.inference_ms > 0
+        steps = [m.time_step for m in chunks]
+        assert steps == sorted(steps)
+        # malformed: a truncated image, then NaN joints; the node logs, counts, goes on
+        for bad in ({'bad_image': True}, {'nan_joint': True}):
+            end = time.monotonic() + 1.0
+            while time.monotonic() < end:
+                t += 0.05
+                publish(t, **bad)
+                rclpy.spin_once(node, timeout_sec=0.05)
+        before = len(chunks)
+        end = time.monotonic() + 30
+        while len(chunks) < before + 2 and time.monotonic() < end:
+            t += 0.05
+            publish(t)
+            rclpy.spin_once(node, timeout_sec=0.05)
+        assert len(chunks) >= before + 2, 'node stopped after malformed input'
+    finally:
+        node.destroy_node()
+        rclpy.shutdown()
+        proc.terminate()
+        out, _ = proc.communicate(timeout=20)
+        print(out[-3000:])
+    assert 'rejected input on observation' in out
+    assert 'not finite' in out
+    assert proc.returncode == 0, out[-2000:]
