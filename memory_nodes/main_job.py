@@ -49,6 +49,22 @@ VARIANTS = {
         'the same graph, but the planner does not ask memory: it must guess the hidden '
         'variable among what it sees (the ablation; expect the chance ceiling)',
     ),
+    'action_expert': (
+        (*GRAPH, 'action_expert'),
+        {'planner': {'use_lifelong_memory': True, **SIM_TIME}, 'memory': dict(SIM_TIME),
+         'executor': {'primitive_actions': [''], **SIM_TIME},
+         'action_expert': {'use_memory_bank': True, **SIM_TIME}},
+        'the planner still asks memory and sends subgoals, but the arm follows the diffusion '
+        'action expert (shipped checkpoint, with its perceptual-cognitive memory bank) '
+        'instead of motion primitives',
+    ),
+    'action_expert_no_bank': (
+        (*GRAPH, 'action_expert'),
+        {'planner': {'use_lifelong_memory': True, **SIM_TIME}, 'memory': dict(SIM_TIME),
+         'executor': {'primitive_actions': [''], **SIM_TIME},
+         'action_expert': {'use_memory_bank': False, **SIM_TIME}},
+        'as action_expert, with the memory bank cleared every step (the same network)',
+    ),
     'scripted_expert': (
         ('sim_bridge', 'preprocessor', 'executor'),
         {'sim_bridge': {'policy': 'expert'}},
@@ -59,7 +75,8 @@ VARIANTS = {
 }
 DEFAULT_TASKS = ('shell_game', 'remember_color', 'button_sequence', 'count',
                  'moved_while_watched')
-DEFAULT_VARIANTS = ('full_stack', 'no_lifelong_memory')
+DEFAULT_VARIANTS = ('full_stack', 'no_lifelong_memory', 'action_expert',
+                    'action_expert_no_bank')
 
 
 @dataclass
@@ -147,6 +164,7 @@ class Orchestrator:
             'preprocessor': lambda: node.count_publishers('/perception/objects') > 0,
             'planner': lambda: node.count_publishers('/planner/subgoal') > 0,
             'executor': lambda: node.count_subscribers('/planner/subgoal') > 0,
+            'action_expert': lambda: node.count_publishers('/action_expert/chunk') > 0,
         }
         memory_client = None
         if 'memory' in nodes:
@@ -251,6 +269,11 @@ def main(argv=None):
     unknown = [v for v in args.variants if v not in VARIANTS]
     if unknown:
         parser.error(f'variants {unknown} cannot run yet; available: {sorted(VARIANTS)}')
+    if any('action_expert' in VARIANTS[v][0] for v in args.variants):
+        import models
+        if not (models.DEFAULT_CHECKPOINT / 'model.safetensors').is_file():
+            parser.error(f'the action-expert variants need the shipped checkpoint at '
+                         f'{models.DEFAULT_CHECKPOINT}, which is missing')
     if args.episodes < 1:
         parser.error(f'--episodes is {args.episodes}; expected >= 1')
     out = Path(args.out or Path('runs') / 'main_job' / time.strftime('%Y%m%d-%H%M%S'))
