@@ -110,7 +110,7 @@ class Orchestrator:
         import rclpy
         from rosgraph_msgs.msg import Clock
 
-        from memory_interfaces.msg import EpisodeStatus, ObjectObservationArray
+        from memory_interfaces.msg import ActionChunk, EpisodeStatus, ObjectObservationArray
         from memory_interfaces.srv import StartEpisode
         from memory_nodes.ros_common import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
 
@@ -127,6 +127,8 @@ class Orchestrator:
         self.node.create_subscription(Clock, '/clock', self._on_clock, SENSOR_QOS)
         self.node.create_subscription(ObjectObservationArray, '/perception/objects',
                                       self._on_objects, RELIABLE_QOS)
+        self.node.create_subscription(ActionChunk, '/action_expert/chunk', self._on_chunk,
+                                      RELIABLE_QOS)
         self.start_client = self.node.create_client(StartEpisode, '/sim/start_episode')
 
     @staticmethod
@@ -139,6 +141,12 @@ class Orchestrator:
     def _on_objects(self, msg):
         self.latency.output('camera -> object observations', self._ns(msg.header.stamp),
                             time.monotonic())
+
+    def _on_chunk(self, msg):
+        self.latency.output('camera -> action chunk', self._ns(msg.observation_stamp),
+                            time.monotonic())
+        self.latency.stages.setdefault('action expert inference', []).append(
+            float(msg.inference_ms))
 
     def _on_status(self, msg):
         with self._lock:
