@@ -189,7 +189,7 @@ class Orchestrator:
         if memory_client is not None:
             node.destroy_client(memory_client)
 
-    def run_episode(self, task, seed, variant, wall_limit_s):
+    def run_episode(self, task, seed, variant, wall_limit_s, on_phase=None):
         request = self.StartEpisode.Request(task=task, seed=int(seed), mode='memory')
         future = self.start_client.call_async(request)
         t0 = time.monotonic()
@@ -204,10 +204,15 @@ class Orchestrator:
         ended = {self.EpisodeStatus.STATE_SUCCEEDED: 'succeeded',
                  self.EpisodeStatus.STATE_FAILED: 'failed',
                  self.EpisodeStatus.STATE_TIMED_OUT: 'timed out'}
+        phase = None
         while time.monotonic() - t0 < wall_limit_s:
             self.rclpy.spin_once(self.node, timeout_sec=0.05)
             with self._lock:
                 status = self.status
+            if (on_phase is not None and status is not None
+                    and status.episode_id == episode_id and status.phase != phase):
+                phase = status.phase
+                on_phase(phase)
             if status is not None and status.episode_id == episode_id \
                     and status.state in ended:
                 return EpisodeOutcome(task, seed, variant, ended[status.state],
@@ -271,6 +276,9 @@ def main(argv=None):
                         metavar='VARIANT', help=f'of {sorted(VARIANTS)}')
     parser.add_argument('--real-time-factor', type=float, default=2.0,
                         help='simulated seconds per wall second (0: as fast as possible)')
+    parser.add_argument('--kill-memory-in-delay', action='store_true',
+                        help='fault injection: SIGKILL the memory node when each episode '
+                        'enters its delay phase and start it again on the same file')
     parser.add_argument('--out', default=None, help='folder for logs and results '
                         '(default runs/main_job/<time>)')
     args = parser.parse_args(argv)
@@ -311,12 +319,20 @@ def main(argv=None):
             orchestrator.wait_for_bridge()
             orchestrator.wait_for_graph(nodes)
             orchestrator.spin_for(1.0)
+            on_phase = None
+            if args.kill_memory_in_delay and 'memory' in nodes:
+                def on_phase(phase, stack=stack):
+                    if phase == 1:
+                        code = stack.kill('memory')
+                        print(f'[main_job] killed the memory node (exit {code}) in the '
+                              'delay phase; restarting it on the same file', flush=True)
+                        stack.start('memory')
             for task in args.tasks:
                 for i in range(args.episodes):
                     seed = args.seed + i
                     limit = 60.0 + 2.0 * sim.make_env(task, seed, render=False).max_steps \
                         * 0.1 / max(args.real_time_factor, 0.5)
-                    outcome = orchestrator.run_episode(task, seed, variant, limit)
+                    outcome = orchestrator.run_episode(task, seed, variant, limit, on_phase)
                     outcomes.append(outcome)
                     print(f'[main_job] {variant} {task} seed {seed}: {outcome.state} '
                           f'({outcome.steps} steps, {outcome.wall_s:.1f} s)', flush=True)

@@ -144,7 +144,7 @@ class PlannerNode(LifecycleNode):
         p['query_timeout_s'] = declare(self, 'query_timeout_s', 2.0,
                                        'wait this long for one memory answer', read_only=True,
                                        min_value=0.05, max_value=60.0)
-        p['plan_wait_s'] = declare(self, 'plan_wait_s', 3.0,
+        p['plan_wait_s'] = declare(self, 'plan_wait_s', 10.0,
                                    'keep asking memory this long before the plan fails',
                                    read_only=True, min_value=0.0, max_value=600.0)
         p['settle_s'] = declare(self, 'settle_s', 0.8,

@@ -37,18 +37,21 @@ def test_main_job_refuses_variants_it_cannot_run(tmp_path):
     assert "variants ['action_expert'] cannot run yet" in result.stderr
 
 
-def test_full_stack_solves_a_shell_game_from_lifelong_memory(tmp_path):
-    """Bridge, preprocessor, memory, planner and executor, one OS process each: the planner
-    finds the covering cup in the memory file and the executor lifts it."""
+def test_full_stack_solves_a_shell_game_from_lifelong_memory_across_a_memory_crash(tmp_path):
+    """Bridge, preprocessor, memory, planner and executor, one OS process each. The memory
+    node is SIGKILLed when the episode enters its delay (after the cue) and restarted on the
+    same file; the planner still finds the covering cup there and the executor lifts it."""
     out = tmp_path / 'run'
     result = subprocess.run(
         [sys.executable, '-m', 'memory_nodes.main_job', '--tasks', 'shell_game',
          '--episodes', '1', '--variants', 'full_stack', '--real-time-factor', '1',
-         '--out', str(out)], capture_output=True, text=True, timeout=400)
+         '--kill-memory-in-delay', '--out', str(out)], capture_output=True, text=True,
+        timeout=400)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     results = json.loads((out / 'results.json').read_text())
     (row,) = results['rows']
     planner_log = (out / 'full_stack' / 'planner.log').read_text()
     assert 'covered the green ball' in planner_log, planner_log[-2000:]
     assert row['full_stack']['successes'] == 1, planner_log[-2000:]
+    assert 'killed the memory node (exit -9) in the delay phase' in result.stdout
     assert (out / 'full_stack' / 'memory.db').is_file()
