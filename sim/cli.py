@@ -20,7 +20,7 @@ import time
 
 os.environ.setdefault('MUJOCO_GL', 'egl')
 
-from sim.knobs import parse_knobs  # noqa: E402
+from sim.knobs import choices_of, parse_knobs  # noqa: E402
 
 
 def make_policy(name: str, env, seed: int):
@@ -40,6 +40,11 @@ def cmd_list(args) -> int:
         knobs = ', '.join(f'{k}={v[0]!r}' for k, v in cls.KNOBS.items())
         print(f'{name}: chance {100 * t.chance:.1f} % ({cls.chance_note})\n'
               f'    "{t.instruction}"\n    knobs: {knobs}')
+        for knob in cls.KNOBS:
+            choices = choices_of(name, knob)
+            if choices and any(isinstance(c, str) for c in choices):
+                listing = ', '.join(f'{i} = {c}' for i, c in enumerate(choices))
+                print(f'    StartEpisode knob_values for {knob}: {listing}')
     return 0
 
 
