@@ -353,8 +353,8 @@ def watch_placement(intent, memory, scene, episode_id, rng):
 
 
 def _placing_episode(memory, item, episode_id):
-    """(start, end) stamps of the latest earlier episode that showed ``item`` being put away
-    (its instruction parses as watch_placement of that item)."""
+    """(episode id, start, end) of the latest earlier episode that showed ``item`` being put
+    away (its instruction parses as watch_placement of that item), or None."""
     from memory_nodes.planning.grammar import parse_instruction
 
     for e in memory.latest('episode started', k=50):
@@ -368,18 +368,25 @@ def _placing_episode(memory, item, episode_id):
             ends = [x.stamp for x in memory.latest('episode ended', t0=e.stamp, k=50)
                     if x.object == e.object]
             return e.object, e.stamp, min(ends, default=0.0)
-    raise MissingMemoryError(f'memory holds no episode in which the {item} was put away')
+    return None
 
 
 def where_item_went(memory, item, container, episode_id):
-    """(position, why): where ``item`` was last seen in the episode that showed it being put
-    away: the newest disappearance of a thing other than the containers and the placing hand
-    (across episodes: the placing episode may be long past, in another process's run)."""
-    placed_in, t0, t1 = _placing_episode(memory, item, episode_id)
-    gone = [e for e in memory.latest('disappeared', t0=t0, t1=t1, k=50)
-            if e.has_position and e.subject.split()[-1] not in (container, *AGENT_LABELS)]
+    """(position, why): where ``item`` was last seen while it was put away: the newest
+    disappearance of a thing other than the containers and the placing hand, in the latest
+    episode that showed the placing (across episodes: it may be long past, in another
+    process's run), else in this episode (placed and asked in one episode)."""
+    placing = _placing_episode(memory, item, episode_id)
+    if placing is not None:
+        placed_in, t0, t1 = placing
+        gone = memory.latest('disappeared', t0=t0, t1=t1, k=50)
+    else:
+        placed_in, gone = episode_id, memory.events(episode_id, text='disappeared')
+    gone = [e for e in gone if e.kind == 'disappeared' and e.has_position
+            and e.subject.split()[-1] not in (container, *AGENT_LABELS)]
     if not gone:
-        raise MissingMemoryError(f'memory saw nothing go out of view in episode {placed_in!r}')
+        raise MissingMemoryError(f'memory holds no episode in which the {item} was put away '
+                                 f'and saw nothing go out of view in {placed_in!r}')
     last = max(gone, key=lambda e: e.stamp)
     return last.position, (f' ({last.subject}, the {item}, went out of view at '
                            f'({last.position[0]:.2f}, {last.position[1]:.2f}) at '

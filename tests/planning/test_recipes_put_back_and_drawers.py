@@ -201,12 +201,13 @@ def test_put_back_says_what_it_misses(memory):
         plan_steps(intent, LibraryMemory(memory), scene[:1], 'nothing-yet')
 
 
-def _place_episode(mem, episode_id, t, item_color, drawer):
+def _place_episode(mem, episode_id, t, item_color, drawer,
+                   instruction='Watch which drawer the key goes into.'):
     """The placing episode as perception reports it: the item on the table, a hand takes it
     into a drawer it opened (closed drawers are not seen from the scene camera, an open one
     is), the drawer closes over it and the hand leaves. Returns the time at its end."""
     y = DRAWER_YS[drawer]
-    mem.start_episode(episode_id, 'Watch which drawer the key goes into.', t)
+    mem.start_episode(episode_id, instruction, t)
     item = np.array([0.362, 0.359, 0.022])
     hand = np.array([0.384, 0.344, 0.355])
     inside = np.array([0.517, y, 0.02])
@@ -318,3 +319,15 @@ def test_resolve_keeps_the_planned_point_without_a_match_and_never_swaps_drawers
     with pytest.raises(ValueError, match='sideways'):
         resolve_step(pull.__class__(**{**pull.__dict__, 'resolve': ('sideways', 'drawer', '')}),
                      neighbour)
+
+
+def test_where_did_i_leave_it_placed_and_asked_in_one_episode(memory):
+    """The 'full' stage: the placing happens in the episode that asks (no watch episode)."""
+    _unrelated_episode(memory, 'before', 1.0)
+    find = 'Find the key: open the drawer you saw it go into.'
+    _place_episode(memory, 'full-1', 20.0, 'black', 2, instruction=find)
+    memory.flush()
+    (step,) = plan_steps(parse_instruction(find), LibraryMemory(memory), _probe_scene(),
+                         'full-1')
+    assert step.point[1] == pytest.approx(DRAWER_YS[2])
+    assert 'black cube' in step.text and 'episode full-1' in step.text
