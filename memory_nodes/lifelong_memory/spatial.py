@@ -78,6 +78,7 @@ class Track:
     anchor: list[float]                # position when it last settled
     recorded: float
     seen_logged: bool = True           # False after 'disappeared' was logged
+    cell: tuple | None = None          # key of its cell in the bank's planar grid
     moving: bool = False
     move_start: float = 0.0
     still_since: float = 0.0
@@ -116,6 +117,9 @@ class SpatialBank:
         self.now = -math.inf            # latest observation stamp
         self.last_sweep = -math.inf
         self.observations = 0           # ingested since the bank was made
+        self.max_half_extent = 0.0      # largest half box size of any track (relation reach)
+        self.cell_m = config.near_radius_m + config.contact_tolerance_m + 0.1
+        self.grid: dict[tuple, set[int]] = {}   # planar cell -> track ids (relations)
 
     # ------------------------------------------------------------------ writer side
     def load(self, conn: sqlite3.Connection) -> None:
@@ -123,7 +127,9 @@ class SpatialBank:
         self.tracks.clear()
         self.by_label.clear()
         self.active.clear()
+        self.grid.clear()
         self.now = -math.inf
+        self.max_half_extent = 0.0
         rows = conn.execute(f'SELECT id, {_TRACK_COLUMNS} FROM tracks').fetchall()
         for r in rows:
             cov = _COV.unpack(r[7])
@@ -141,8 +147,20 @@ class SpatialBank:
         self.aliases = dict(conn.execute('SELECT external_id, track_id FROM track_aliases'))
         self.names.add(t.name for t in self.tracks.values())
 
+    def _place(self, track: Track) -> None:
+        """Keep the track in the grid cell of its position (for relation lookups)."""
+        key = (math.floor(track.position[0] / self.cell_m),
+               math.floor(track.position[1] / self.cell_m))
+        if key != track.cell:
+            if track.cell is not None:
+                self.grid[track.cell].discard(track.id)
+            self.grid.setdefault(key, set()).add(track.id)
+            track.cell = key
+
     def _index(self, track: Track) -> None:
+        self.max_half_extent = max(self.max_half_extent, max(track.extent) / 2)
         self.tracks[track.id] = track
+        self._place(track)
         self.by_label.setdefault(track.label, []).append(track)
         if track.state != 'gone':
             self.active.add(track.id)
@@ -154,6 +172,8 @@ class SpatialBank:
             if track is None:
                 continue
             self.by_label[track.label].remove(track)
+            if track.cell is not None:
+                self.grid[track.cell].discard(tid)
             self.active.discard(tid)
         self.aliases = {k: v for k, v in self.aliases.items() if v in self.tracks}
 
@@ -179,6 +199,7 @@ class SpatialBank:
                 conn.execute('INSERT OR REPLACE INTO track_aliases VALUES (?, ?)',
                              (obs.track_id, track.id))
             in_frame.add(track.id)
+            self._place(track)
             dirty[track.id] = track
         self.observations += len(observations)
         if self.now - self.last_sweep >= self.config.sweep_interval_s:
@@ -280,6 +301,7 @@ class SpatialBank:
             for i in range(3):
                 track.extent[i] += 0.2 * (obs.extent[i] - track.extent[i])
                 track.rgb[i] += 0.2 * (obs.rgb[i] - track.rgb[i])
+            self.max_half_extent = max(self.max_half_extent, max(track.extent) / 2)
         track.frame_id = obs.frame_id
         track.source = obs.source_name or track.source
 
@@ -404,13 +426,28 @@ class SpatialBank:
             position=tuple(pos), position_covariance=_COV.unpack(r[7]), source='spatial')
 
     def _relation_from_rows(self, conn, tid, pos, ext):
-        r = self.config.near_radius_m + max(ext) + 0.5
-        others = conn.execute(
-            'SELECT name, x, y, z, ex, ey, ez FROM tracks WHERE id != ? AND state != ? '
-            'AND x BETWEEN ? AND ? AND y BETWEEN ? AND ? LIMIT 200',
-            (tid, 'gone', pos[0] - r, pos[0] + r, pos[1] - r, pos[1] + r)).fetchall()
-        return strongest_relation(pos, ext, [(o[0], o[1:4], o[4:7]) for o in others],
-                                  self.config.contact_tolerance_m, self.config.near_radius_m)
+        """Strongest relation of a track to the others near it, from the bank's in-memory
+        copy of the tracks through its planar grid (positions as of the last batch)."""
+        reach = self.config.near_radius_m + self.config.contact_tolerance_m + \
+            max(self.max_half_extent, max(ext) / 2)
+        c = self.cell_m
+        ids = []
+        for ix in range(math.floor((pos[0] - reach) / c), math.floor((pos[0] + reach) / c) + 1):
+            for iy in range(math.floor((pos[1] - reach) / c),
+                            math.floor((pos[1] + reach) / c) + 1):
+                ids.extend(list(self.grid.get((ix, iy), ())))
+        near, tol = self.config.near_radius_m, self.config.contact_tolerance_m
+        half = max(ext) / 2
+        others = []
+        for i in ids:
+            t = self.tracks.get(i)
+            if t is None or i == tid or t.state == 'gone':
+                continue
+            r = max(near, max(t.extent) / 2 + tol, half + tol)   # no relation beyond this
+            if abs(t.position[0] - pos[0]) <= r and abs(t.position[1] - pos[1]) <= r:
+                others.append((t.name, t.position, t.extent))
+        return strongest_relation(pos, ext, others, self.config.contact_tolerance_m,
+                                  self.config.near_radius_m)
 
     def where_was(self, conn: sqlite3.Connection, subject: str, at: float,
                   k: int = 10, names: list[str] | None = None) -> list[MemoryEntry]:
