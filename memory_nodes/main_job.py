@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import json
 import os
 from pathlib import Path
+import signal
 import sys
 import threading
 import time
@@ -189,8 +190,10 @@ class Orchestrator:
         if memory_client is not None:
             node.destroy_client(memory_client)
 
-    def run_episode(self, task, seed, variant, wall_limit_s, on_phase=None):
+    def run_episode(self, task, seed, variant, wall_limit_s, on_phase=None, knobs=None):
         request = self.StartEpisode.Request(task=task, seed=int(seed), mode='memory')
+        request.knob_names = list(knobs or {})
+        request.knob_values = [float(v) for v in (knobs or {}).values()]
         future = self.start_client.call_async(request)
         t0 = time.monotonic()
         while not future.done():
@@ -224,6 +227,79 @@ class Orchestrator:
     def close(self):
         self.node.destroy_node()
         self.rclpy.try_shutdown()
+
+
+# -- where_did_i_leave_it across episodes and a memory restart ------------------------------
+
+WHERE_TASK = 'where_did_i_leave_it'
+STAGE_PLACE, STAGE_PROBE = 1.0, 2.0  # choice indices of its 'stage' knob (sim/knobs.py)
+# Closed drawers show only their knobs to the scene camera: about 3 px each at 128x96, under
+# the preprocessor's minimum; about 13 px at 192x144.
+WHERE_IMAGE_SIZE = (192, 144)
+DEFAULT_UNRELATED = ('count', 'shell_game')
+
+
+def episode_wall_limit(task, seed, real_time_factor, **knobs):
+    """Wall-clock bound of one episode: its simulated time limit, twice, plus a minute."""
+    steps = sim.make_env(task, seed, render=False, **knobs).max_steps
+    return 60.0 + 2.0 * steps * 0.1 / max(real_time_factor, 0.5)
+
+
+def wait_for_memory_answer(orchestrator, timeout_s=60.0):
+    """Block until the memory node answers a real query (a restarted node is up)."""
+    from memory_interfaces.srv import QueryMemory
+
+    node = orchestrator.node
+    client = node.create_client(QueryMemory, '/memory/query')
+    try:
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout_s:
+            if client.wait_for_service(timeout_sec=1.0):
+                future = client.call_async(QueryMemory.Request(
+                    kind=QueryMemory.Request.KIND_WHEN, text='episode started', k=1))
+                t1 = time.monotonic()
+                while not future.done() and time.monotonic() - t1 < 5.0:
+                    orchestrator.rclpy.spin_once(node, timeout_sec=0.05)
+                if future.done() and future.result().success:
+                    return time.monotonic() - t0
+            orchestrator.spin_for(0.2)
+        raise RuntimeError(f'the memory node did not answer within {timeout_s:.0f} s')
+    finally:
+        node.destroy_client(client)
+
+
+def run_where_trial(orchestrator, stack, seed, variant, unrelated, real_time_factor,
+                    restart_memory=True):
+    """One where_did_i_leave_it trial across episodes (docs/sim.md): the place episode (the
+    planner only watches; the lifelong memory records where the item goes), the unrelated
+    episodes, a restart of the memory node (a new process on the same memory file), then
+    the probe episode of the same seed, which the bridge scores (right drawer first).
+
+    Returns (probe outcome, [outcomes of the place and unrelated episodes])."""
+    others = []
+    limit = episode_wall_limit(WHERE_TASK, seed, real_time_factor)
+    place = orchestrator.run_episode(WHERE_TASK, seed, variant, limit,
+                                     knobs={'stage': STAGE_PLACE})
+    place.task = f'{WHERE_TASK}/place'
+    others.append(place)
+    print(f'[main_job] {variant} {WHERE_TASK} seed {seed} place: {place.state}', flush=True)
+    for i, task in enumerate(unrelated):
+        useed = seed + 7919 * (i + 1)
+        outcome = orchestrator.run_episode(task, useed, variant,
+                                           episode_wall_limit(task, useed, real_time_factor))
+        outcome.task = f'{task} (between place and probe)'
+        others.append(outcome)
+        print(f'[main_job] {variant} unrelated {task} seed {useed}: {outcome.state}',
+              flush=True)
+    if restart_memory:
+        code = stack.kill('memory', signal.SIGINT)
+        stack.start('memory')
+        waited = wait_for_memory_answer(orchestrator)
+        print(f'[main_job] memory node restarted (old process exit code {code}; the new one '
+              f'answered after {waited:.1f} s)', flush=True)
+    probe = orchestrator.run_episode(WHERE_TASK, seed, variant, limit,
+                                     knobs={'stage': STAGE_PROBE})
+    return probe, others
 
 
 def summarise(outcomes, tasks, variants):
@@ -279,6 +355,11 @@ def main(argv=None):
     parser.add_argument('--kill-memory-in-delay', action='store_true',
                         help='fault injection: SIGKILL the memory node when each episode '
                         'enters its delay phase and start it again on the same file')
+    parser.add_argument('--where-unrelated', nargs='*', default=list(DEFAULT_UNRELATED),
+                        choices=sorted(sim.TASKS), metavar='TASK',
+                        help=f'{WHERE_TASK} runs as a trial across episodes: place, these '
+                        'unrelated episodes, a memory-node restart, then the probe '
+                        f'(default: {" ".join(DEFAULT_UNRELATED)})')
     parser.add_argument('--out', default=None, help='folder for logs and results '
                         '(default runs/main_job/<time>)')
     args = parser.parse_args(argv)
@@ -297,6 +378,7 @@ def main(argv=None):
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
     description = load_stack('sim')
     outcomes = []
+    between = []  # episodes of where_did_i_leave_it trials before their probe
     latency = LatencyLog()
     for variant in args.variants:
         nodes, overrides, meaning = VARIANTS[variant]
@@ -304,6 +386,9 @@ def main(argv=None):
         # the shell game's ball is 8 px in a 128x96 frame: keep small instances
         overrides.setdefault('preprocessor', {}).setdefault('min_object_pixels', 5)
         overrides.setdefault('sim_bridge', {})['real_time_factor'] = args.real_time_factor
+        if WHERE_TASK in args.tasks:  # the probe must see the closed drawers' knobs
+            overrides['sim_bridge'].setdefault('width', WHERE_IMAGE_SIZE[0])
+            overrides['sim_bridge'].setdefault('height', WHERE_IMAGE_SIZE[1])
         if 'memory' in nodes:  # a fresh lifelong memory file per variant, kept with the run
             overrides.setdefault('memory', {})['store_path'] = str(
                 (out / variant / 'memory.db').resolve())
@@ -332,7 +417,14 @@ def main(argv=None):
                     seed = args.seed + i
                     limit = 60.0 + 2.0 * sim.make_env(task, seed, render=False).max_steps \
                         * 0.1 / max(args.real_time_factor, 0.5)
-                    outcome = orchestrator.run_episode(task, seed, variant, limit, on_phase)
+                    if task == WHERE_TASK:
+                        outcome, others = run_where_trial(
+                            orchestrator, stack, seed, variant, args.where_unrelated,
+                            args.real_time_factor, restart_memory='memory' in nodes)
+                        between.extend(others)
+                    else:
+                        outcome = orchestrator.run_episode(task, seed, variant, limit,
+                                                           on_phase)
                     outcomes.append(outcome)
                     print(f'[main_job] {variant} {task} seed {seed}: {outcome.state} '
                           f'({outcome.steps} steps, {outcome.wall_s:.1f} s)', flush=True)
@@ -353,6 +445,7 @@ def main(argv=None):
         print(f'  {stage}: p50 {s["p50_ms"]:.1f} ms, p95 {s["p95_ms"]:.1f} ms '
               f'(n = {s["n"]})')
     results = {'rows': rows, 'latency': lat, 'episodes': [o.__dict__ for o in outcomes],
+               'between_place_and_probe': [o.__dict__ for o in between],
                'args': vars(args), 'variants': {v: VARIANTS[v][2] for v in args.variants}}
     (out / 'results.json').write_text(json.dumps(results, indent=2))
     (out / 'results.md').write_text(table + '\n')
