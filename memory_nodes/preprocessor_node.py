@@ -50,6 +50,7 @@ from memory_nodes.perception.labels import (
     InstanceLabeler,
     parse_instance_labels,
 )
+from memory_nodes.perception.light_state import LightConfig
 from memory_nodes.perception.objects import CENTROID_METHODS, ObjectConfig
 from memory_nodes.perception.pipeline import CameraFrame, Preprocessor, SceneCloudConfig
 from memory_nodes.perception.sync import ApproximateTimeSync
@@ -183,10 +184,21 @@ class PreprocessorNode(LifecycleNode):
             min_value=0.0)
         p['lit_labels'] = declare(self, 'lit_labels', list(defaults.lit_labels),
                                   "classes with a 'lit' / 'dark' state", read_only=True)
-        p['lit_value_threshold'] = declare(self, 'lit_value_threshold',
-                                           defaults.lit_value_threshold,
-                                           'mean brightness (max channel) of a lit object',
-                                           read_only=True, min_value=0.0, max_value=1.0)
+        light = LightConfig()
+        p['lit_rise_ratio'] = declare(self, 'lit_rise_ratio', light.rise_ratio,
+                                      'a lightable track is lit at this many times its dark '
+                                      'brightness', read_only=True, min_value=1.0)
+        p['lit_hold_ratio'] = declare(self, 'lit_hold_ratio', light.hold_ratio,
+                                      '... and stays lit down to this many times it',
+                                      read_only=True, min_value=1.0)
+        p['lit_baseline_quantile'] = declare(self, 'lit_baseline_quantile',
+                                             light.baseline_quantile,
+                                             'quantile of the dark brightness history taken '
+                                             'as the dark baseline', read_only=True,
+                                             min_value=0.0, max_value=0.99)
+        p['lit_history_frames'] = declare(self, 'lit_history_frames', light.history_frames,
+                                          'dark frames kept per track for the baseline',
+                                          read_only=True, min_value=1, max_value=100000)
         p['cloud_backend'] = declare(self, 'cloud_backend', defaults.backend,
                                      f'point-cloud filters: one of {list(BACKENDS)}',
                                      read_only=True)
@@ -299,7 +311,7 @@ class PreprocessorNode(LifecycleNode):
             voxel_size_m=p['object_voxel_size_m'], outlier_neighbors=p['outlier_neighbors'],
             outlier_std_ratio=p['outlier_std_ratio'], centroid_method=p['centroid_method'],
             position_noise_floor_m=p['position_noise_floor_m'],
-            lit_labels=tuple(p['lit_labels']), lit_value_threshold=p['lit_value_threshold'],
+            lit_labels=tuple(p['lit_labels']),
             backend=p['cloud_backend'])
         clouds = SceneCloudConfig(
             enabled=p['publish_scene_cloud'], pixel_stride=p['scene_pixel_stride'],
@@ -308,7 +320,10 @@ class PreprocessorNode(LifecycleNode):
             max_depth_m=p['scene_max_depth_m'], backend=p['cloud_backend'])
         tracker = TrackerConfig(
             association_gate_m=p['association_gate_m'], color_gate=p['color_gate'],
-            keep_unseen_s=p['keep_unseen_s'], clear_view_frames=p['clear_view_frames'])
+            keep_unseen_s=p['keep_unseen_s'], clear_view_frames=p['clear_view_frames'],
+            light=LightConfig(rise_ratio=p['lit_rise_ratio'], hold_ratio=p['lit_hold_ratio'],
+                              baseline_quantile=p['lit_baseline_quantile'],
+                              history_frames=p['lit_history_frames']))
         encoder = load_token_encoder(p['token_encoder'], object_slots=p['token_object_slots'],
                                      num_classes=labeler.num_classes)
         return Preprocessor(labeler, objects, tracker, clouds, encoder,

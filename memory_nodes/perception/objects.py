@@ -3,8 +3,9 @@
 For every instance id in the segmentation image: the pixels with valid depth are lifted to
 3-D points in the world frame, voxel-downsampled, cleaned by statistical outlier removal,
 and summarised as an ``ObjectMeasurement``: centroid, covariance, axis-aligned extent, mean
-colour and its name, a discrete visual state ('lit' / 'dark' for lightable classes), point
-count and a confidence.
+colour, its name and brightness, whether the class can light up, point count and a
+confidence. Whether a lightable object is lit is not decided here, from one frame, but by the
+tracker against the object's own dark brightness (light_state.py).
 
 Where the centroid comes from (``centroid_method``): a single camera sees only the near
 surface of an object, so the mean of the visible points lies between the true centre and the
@@ -41,7 +42,6 @@ class ObjectConfig:
     bbox_trim_fraction: float = 0.01  # fraction of points trimmed at each end for 'bbox'
     position_noise_floor_m: float = 0.005  # std added to every axis of the covariance
     lit_labels: tuple = ('button', 'led', 'light', 'lamp')  # classes with a lit/dark state
-    lit_value_threshold: float = 0.8  # mean HSV value above which a lightable thing is lit
     backend: str = 'open3d'  # 'open3d' or 'numpy' implementation of the cloud filters
 
     def __post_init__(self):
@@ -75,7 +75,8 @@ class ObjectMeasurement:
     num_points: int  # points after downsampling and outlier removal
     pixel_count: int  # pixels of the instance with valid depth
     confidence: float  # valid-depth fraction of the mask x inlier fraction, in [0, 1]
-    state: str = ''  # 'lit' / 'dark' for lightable classes, else ''
+    brightness: float = 0.0  # max channel of rgb (HSV value), in [0, 1]
+    lightable: bool = False  # the label is one of lit_labels: the tracker judges lit / dark
     points: np.ndarray = field(default=None, repr=False)  # (N, 3) filtered cloud
 
 
@@ -198,13 +199,11 @@ def _summarise(instance_id, points, kept, colors, mask_pixels, labeler, config):
     covariance = spread + np.eye(3) * config.position_noise_floor_m ** 2
     rgb = colors.mean(axis=0).clip(0.0, 1.0)
     kind = labeler.classify(instance_id)
-    state = ''
-    if kind.label in config.lit_labels:
-        state = 'lit' if float(rgb.max()) >= config.lit_value_threshold else 'dark'
     confidence = (pixel_count / max(mask_pixels, 1)) * (len(points) / max(kept, 1))
     return ObjectMeasurement(
         instance_id=instance_id, label=kind.label, class_index=kind.class_index, rgb=rgb,
         color=color_name(rgb), position=position.astype(np.float64),
         covariance=covariance, extent=extent.astype(np.float64), num_points=len(points),
         pixel_count=pixel_count, confidence=float(np.clip(confidence, 0.0, 1.0)),
-        state=state, points=points)
+        brightness=float(rgb.max()), lightable=kind.label in config.lit_labels,
+        points=points)

@@ -9,6 +9,11 @@ growing covariance and a decaying confidence, until either ``keep_unseen_s`` has
 camera has looked at the track's place and seen it empty (the depth there lies clearly behind
 the remembered position) for ``clear_view_frames`` frames. Long-term object permanence is the
 lifelong memory's job, not this tracker's.
+
+A track's colour name is its majority name over the frames where it was not lit
+(colors.ColorVote), and a lightable track's state ('lit' / 'dark') is judged against its own
+dark brightness (light_state.LightState): one physical button is one track whose state flips
+dark -> lit -> dark while its colour name stays the same.
 """
 
 from dataclasses import dataclass, field
@@ -17,7 +22,8 @@ import math
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from memory_nodes.perception.colors import chromaticity_distance
+from memory_nodes.perception.colors import ColorVote, chromaticity_distance
+from memory_nodes.perception.light_state import LIT, LightConfig, LightState
 
 # What the camera shows at a track's remembered place (see FreeSpaceCheck in pipeline.py)
 VIEW_EMPTY = 'empty'  # the camera sees past the place: the object is not there
@@ -36,6 +42,7 @@ class TrackerConfig:
     keep_unseen_s: float = 10.0  # an unseen track is dropped after this long
     clear_view_frames: int = 3  # ... or after this many frames that show its place empty
     unseen_growth_m_s: float = 0.05  # position std added per second unseen (covariance)
+    light: LightConfig = field(default_factory=LightConfig)  # lit / dark of lightable tracks
 
     def __post_init__(self):
         for name in ('association_gate_m', 'max_gate_m', 'keep_unseen_s'):
@@ -67,6 +74,8 @@ class Track:
     hits: int = 1  # frames in which the track was measured
     empty_views: int = 0  # consecutive frames that showed the place empty
     extra: dict = field(default_factory=dict)
+    colors: ColorVote = None  # colour names seen while not lit; ``color`` is the majority
+    light: LightState = None  # lit / dark judgement of a lightable track, else None
 
 
 class ObjectTracker:
@@ -133,8 +142,23 @@ class ObjectTracker:
         rows, cols = linear_sum_assignment(cost)
         return [(i, j) for i, j in zip(rows, cols) if cost[i, j] < infeasible]
 
+    def _judge(self, track, m):
+        """Update a track's lit / dark state and colour name from measurement ``m``."""
+        if m.lightable:
+            if track.light is None:
+                track.light = LightState(self.config.light)
+            track.state = track.light.update(m.brightness)
+        else:
+            track.state = ''
+        if track.colors is None:
+            track.colors = ColorVote(m.color)
+        elif track.state != LIT:
+            track.colors.add(m.color)
+        track.color = track.colors.name
+
     def _refresh(self, track, m, stamp):
-        track.color, track.rgb, track.state = m.color, m.rgb, m.state
+        track.rgb = m.rgb
+        self._judge(track, m)
         track.position, track.covariance, track.extent = m.position, m.covariance, m.extent
         track.num_points, track.confidence = m.num_points, m.confidence
         track.class_index, track.instance_id = m.class_index, m.instance_id
@@ -167,8 +191,10 @@ class ObjectTracker:
         number = self._counters.get(m.label, 0) + 1
         self._counters[m.label] = number
         track_id = f'{m.label}_{number}'
-        self.tracks[track_id] = Track(
+        track = Track(
             track_id=track_id, label=m.label, class_index=m.class_index, color=m.color,
             rgb=m.rgb, position=m.position, covariance=m.covariance, extent=m.extent,
-            state=m.state, num_points=m.num_points, confidence=m.confidence,
+            state='', num_points=m.num_points, confidence=m.confidence,
             first_seen=stamp, last_seen=stamp, instance_id=m.instance_id)
+        self._judge(track, m)
+        self.tracks[track_id] = track

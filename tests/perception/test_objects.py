@@ -53,10 +53,11 @@ def test_outlier_removal_keeps_centroids_with_noisy_depth(seed):
 
 
 def test_labels_colours_and_states():
-    found, _ = _measure(ObjectConfig(lit_labels=('ball',), lit_value_threshold=0.5))
+    found, _ = _measure(ObjectConfig(lit_labels=('ball',)))
     assert [found[i].label for i in (1, 2, 3, 4)] == ['cube', 'cube', 'ball', 'box']
     assert [found[i].color for i in (1, 2, 3, 4)] == ['red', 'blue', 'green', 'yellow']
-    assert found[3].state in ('lit', 'dark') and found[1].state == ''
+    assert found[3].lightable and not found[1].lightable
+    assert found[3].brightness == pytest.approx(float(found[3].rgb.max()))
     for m in found.values():
         assert 0.5 < m.confidence <= 1.0 and m.num_points >= 5
         assert np.all(np.linalg.eigvalsh(m.covariance) > 0)

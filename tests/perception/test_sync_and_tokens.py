@@ -47,15 +47,19 @@ def test_sync_rejects_bad_input():
 
 def _tracks():
     tracker = ObjectTracker()
-    m = [ObjectMeasurement(instance_id=i, label=label, class_index=ci, rgb=np.array(rgb),
-                           color='', position=np.array(pos), covariance=np.eye(3) * 1e-5,
-                           extent=np.full(3, 0.05), num_points=50, pixel_count=60,
-                           confidence=0.9, state=state)
-         for i, (label, ci, rgb, pos, state) in enumerate([
-             ('cube', 0, (0.9, 0.1, 0.1), (0.4, 0.1, 0.02), ''),
-             ('button', 2, (0.2, 0.9, 0.2), (0.5, -0.1, 0.01), 'lit')], start=1)]
-    tracker.update(m, 0.0)
-    return tracker.update(m[1:], 0.1)  # the cube is unseen in the second frame
+
+    def measure(rgb_button):
+        return [ObjectMeasurement(instance_id=i, label=label, class_index=ci,
+                                  rgb=np.array(rgb), color='', position=np.array(pos),
+                                  covariance=np.eye(3) * 1e-5, extent=np.full(3, 0.05),
+                                  num_points=50, pixel_count=60, confidence=0.9,
+                                  brightness=max(rgb), lightable=label == 'button')
+                for i, (label, ci, rgb, pos) in enumerate([
+                    ('cube', 0, (0.9, 0.1, 0.1), (0.4, 0.1, 0.02)),
+                    ('button', 2, rgb_button, (0.5, -0.1, 0.01))], start=1)]
+
+    tracker.update(measure((0.08, 0.36, 0.08)), 0.0)  # the button dark ...
+    return tracker.update(measure((0.2, 0.9, 0.2))[1:], 0.1)  # ... then lit; the cube unseen
 
 
 def test_object_feature_tokens_follow_the_contract():
