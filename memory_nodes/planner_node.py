@@ -391,9 +391,11 @@ class PlannerNode(LifecycleNode):
     def _finish(self, state, message):
         with self._lock:
             self.state, self.message = state, message
-        log = self.get_logger().info if state == PlanStatus.STATE_SUCCEEDED else \
-            self.get_logger().warning
-        log(f'plan {self.plan_id}: {message}')
+        # one call site per severity: rclpy refuses a call site whose severity changes
+        if state == PlanStatus.STATE_SUCCEEDED:
+            self.get_logger().info(f'plan {self.plan_id}: {message}')
+        else:
+            self.get_logger().warning(f'plan {self.plan_id}: {message}')
         self._event('plan_succeeded' if state == PlanStatus.STATE_SUCCEEDED else 'plan_failed',
                     message)
         self._publish_status()
