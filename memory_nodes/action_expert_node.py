@@ -55,7 +55,7 @@ ACTION_NAMES = ['x', 'y', 'z', 'yaw', 'gripper']
 DEFAULT_CLASSES = ['cup', 'ball', 'cube', 'button', 'led', 'tray', 'drawer', 'marker', 'goal',
                    'panel', 'hand']
 DEFAULT_JOINTS = ['shoulder_pan', 'shoulder_lift', 'elbow', 'wrist_roll', 'wrist_pitch',
-                  'wrist_yaw']
+                  'tool_roll']
 
 
 def square_resize(rgb, size):
@@ -122,6 +122,13 @@ class ActionExpertNode(LifecycleNode):
         p['torch_threads'] = declare(self, 'torch_threads', 1, 'CPU threads of inference',
                                      read_only=True, min_value=1, max_value=64)
         p['seed'] = declare(self, 'seed', 0, 'seed of the diffusion noise', read_only=True)
+        p['initial_ee_pose'] = declare(
+            self, 'initial_ee_pose', [0.32, 0.0, 0.30, 0.0],
+            'x, y, z, yaw of the end effector at the start of an episode (the rest pose), '
+            'used until the first message on ee_pose_topic of that episode', read_only=True)
+        p['stats_period_s'] = declare(self, 'stats_period_s', 10.0,
+                                      'period of the stats log line (0 = never)',
+                                      read_only=True, min_value=0.0, max_value=3600.0)
         p['joint_names'] = declare(self, 'joint_names', DEFAULT_JOINTS,
                                    'arm joints of the proprio vector, in order', read_only=True)
         p['finger_joints'] = declare(self, 'finger_joints', ['finger_left', 'finger_right'],
@@ -177,6 +184,15 @@ class ActionExpertNode(LifecycleNode):
             if enc.object_dim != 10:
                 raise ValueError(f'the checkpoint wants object_dim={enc.object_dim}; this node '
                                  'builds 10 features per object')
+            # warm up here, not in the first control cycle: the instruction encoder loads
+            # MiniLM, and the first forward pass allocates
+            self.policy.reset('warm up')
+            warm = {c: np.zeros((enc.image_size, enc.image_size, 3), np.uint8)
+                    for c in enc.cameras}
+            warm.update(proprio=np.zeros(enc.proprio_dim, np.float32),
+                        objects=np.zeros((enc.object_slots, 10), np.float32),
+                        phase=np.int64(2))
+            self.policy.act_chunk(warm)
         except (ValueError, OSError, ImportError) as error:
             self.get_logger().error(f'configure failed: {error}')
             return TransitionCallbackReturn.FAILURE
@@ -217,6 +233,9 @@ class ActionExpertNode(LifecycleNode):
         self.timer = self.create_timer(1.0 / p['control_rate_hz'], self.on_tick,
                                        callback_group=MutuallyExclusiveCallbackGroup())
         self.timer.cancel()
+        self.stats_timer = None
+        if p['stats_period_s'] > 0:
+            self.stats_timer = self.create_timer(p['stats_period_s'], self.log_stats)
         self._stop.clear()
         self._worker = threading.Thread(target=self._run, name='action_expert_inference',
                                         daemon=True)
@@ -242,16 +261,26 @@ class ActionExpertNode(LifecycleNode):
         self.policy = None
         return TransitionCallbackReturn.SUCCESS
 
-    def on_shutdown(self, state):
-        self._shutdown_worker()
-        return TransitionCallbackReturn.SUCCESS
-
     def _shutdown_worker(self):
         self._stop.set()
         self._wake.set()
         if self._worker is not None:
             self._worker.join(timeout=5.0)
             self._worker = None
+
+    def log_stats(self):
+        lat = sorted(self.inference_ms)
+        p50 = lat[len(lat) // 2] if lat else 0.0
+        p95 = lat[min(len(lat) - 1, int(0.95 * len(lat)))] if lat else 0.0
+        self.get_logger().info(
+            f'stats: chunks={self.chunks} skipped_cycles={self.skipped_cycles} '
+            f'dropped_late={self.dropped_late} rejected={self.guard.total_rejected} '
+            f'inference_p50_ms={p50:.1f} inference_p95_ms={p95:.1f}')
+
+    def on_shutdown(self, state):
+        self.log_stats()
+        self._shutdown_worker()
+        return TransitionCallbackReturn.SUCCESS
 
     # -- control cycle ---------------------------------------------------------------------
     def on_tick(self):
@@ -282,7 +311,7 @@ class ActionExpertNode(LifecycleNode):
     def _observation(self, snap):
         """The latest messages -> the policy's observation dict, or None if incomplete."""
         p, enc = self.params, self.policy.cfg.encoder
-        needed = [k for k in enc.cameras] + ['joints', 'ee', 'instruction']
+        needed = [k for k in enc.cameras] + ['joints', 'instruction']
         if any(k not in snap for k in needed):
             return None
         obs = {key: square_resize(decode_color(snap[key]), enc.image_size)
@@ -292,10 +321,13 @@ class ActionExpertNode(LifecycleNode):
         missing = [n for n in [*p['joint_names'], *p['finger_joints']] if n not in position]
         if missing:
             raise ValueError(f'joint_states lacks joints {missing}')
-        ee = snap['ee'].pose
         proprio = [position[n] for n in p['joint_names']]
         proprio.append(sum(position[n] for n in p['finger_joints']))
-        proprio += [ee.position.x, ee.position.y, ee.position.z, yaw_of(ee.orientation)]
+        if 'ee' in snap:
+            ee = snap['ee'].pose
+            proprio += [ee.position.x, ee.position.y, ee.position.z, yaw_of(ee.orientation)]
+        else:
+            proprio += [float(v) for v in p['initial_ee_pose']]
         proprio = np.asarray(proprio, np.float32)
         if not np.all(np.isfinite(proprio)):
             raise ValueError(f'proprio from joint_states / ee pose is not finite: {proprio}')
@@ -318,6 +350,9 @@ class ActionExpertNode(LifecycleNode):
         if key != self.episode_key:
             self.policy.reset(instruction.data)  # a new episode: an empty memory bank
             self.episode_key = key
+            with self._lock:  # the arm starts the episode at rest, not where it last was
+                self.latest.pop('ee', None)
+            snap.pop('ee', None)
         if status is not None and status.state not in (EpisodeStatus.STATE_RUNNING,):
             return
         obs = self._observation(snap)
