@@ -13,7 +13,10 @@ lifelong memory's job, not this tracker's.
 A track's colour name is its majority name over the frames where it was not lit
 (colors.ColorVote), and a lightable track's state ('lit' / 'dark') is judged against its own
 dark brightness (light_state.LightState): one physical button is one track whose state flips
-dark -> lit -> dark while its colour name stays the same.
+dark -> lit -> dark while its colour name stays the same. A match farther than
+``association_gate_m`` (a re-identification, possible only through the gate widened by
+unseen time) needs the same colour name, and starts a new dark baseline: a button seen again
+in another place, or another button of that label and colour, has its own brightness.
 """
 
 from dataclasses import dataclass, field
@@ -137,6 +140,9 @@ class ObjectTracker:
                 if chromaticity_distance(m.rgb, track.rgb) > self.config.color_gate:
                     continue
                 distance = float(np.linalg.norm(m.position - track.position))
+                if (distance > self.config.association_gate_m and m.color and track.color
+                        and m.color != track.color):
+                    continue  # a re-identification takes the same colour name too
                 if distance <= gate:
                     cost[i, j] = distance
         rows, cols = linear_sum_assignment(cost)
@@ -157,6 +163,11 @@ class ObjectTracker:
         track.color = track.colors.name
 
     def _refresh(self, track, m, stamp):
+        if (track.light is not None and
+                np.linalg.norm(m.position - track.position) > self.config.association_gate_m):
+            # seen again somewhere else: its dark brightness there is not known yet (other
+            # light, or another object of the same label and colour), so start a new baseline
+            track.light = None
         track.rgb = m.rgb
         self._judge(track, m)
         track.position, track.covariance, track.extent = m.position, m.covariance, m.extent

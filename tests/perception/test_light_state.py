@@ -111,3 +111,31 @@ def test_tracker_gives_non_lightable_tracks_no_state():
     m.label, m.lightable = 'cube', False
     (track,) = tracker.update([m], 0.0)
     assert track.state == '' and track.light is None and track.color == 'red'
+
+
+def test_a_button_seen_again_elsewhere_starts_a_new_dark_baseline():
+    """A dark blue button at one place, then (after 2 s unseen) a bright blue button 20 cm
+    away: it may be the same button, but its brightness there is no lighting."""
+    tracker = ObjectTracker()
+    for i in range(10):
+        tracker.update([_button((0.2, 0.25, 0.4), 'blue', y=0.18)], 0.1 * i)
+    for i in range(10, 30):  # unseen for 2 s
+        tracker.update([], 0.1 * i)
+    (track,) = tracker.update([_button((0.31, 0.43, 0.74), 'blue', y=-0.03)], 3.0)
+    assert track.track_id == 'button_1' and track.state == 'dark'
+    (track,) = tracker.update([_button((0.31, 0.43, 0.74), 'blue', y=-0.03)], 3.1)
+    assert track.state == 'dark'
+
+
+def test_an_unseen_track_is_not_re_identified_by_another_colour_name():
+    tracker = ObjectTracker()
+    tracker.update([_button((0.40, 0.20, 0.20), 'red', y=0.18)], 0.0)
+    # 2 s later a gray button 2 cm beyond the visible gate, within the chromaticity gate:
+    # it is another button
+    tracks = tracker.update([_button((0.40, 0.31, 0.31), 'gray', y=0.18 - 0.14)], 2.0)
+    assert sorted(t.track_id for t in tracks) == ['button_1', 'button_2']
+    # nearer than the visible gate a frame later the same measurement would be associated
+    tracker = ObjectTracker()
+    tracker.update([_button((0.40, 0.20, 0.20), 'red', y=0.18)], 0.0)
+    tracks = tracker.update([_button((0.40, 0.31, 0.31), 'gray', y=0.18 - 0.05)], 0.1)
+    assert [t.track_id for t in tracks] == ['button_1']

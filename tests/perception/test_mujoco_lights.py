@@ -53,11 +53,12 @@ def _paint_name(env, slot):
 class Episode:
     """One episode rendered frame by frame through the preprocessor, with ground truth."""
 
-    def __init__(self, task, seed, steps=None, expert=False, **knobs):
+    def __init__(self, task, seed, steps=None, expert=False, pre=None, start=0.0, **knobs):
         self.env = env = sim.make_env(task, seed=seed, image_size=16, **knobs)
         env.reset()
-        self.pre = Preprocessor(InstanceLabeler(DEFAULT_CLASS_NAMES),
-                                cloud_config=SceneCloudConfig(enabled=False))
+        self.pre = pre or Preprocessor(InstanceLabeler(DEFAULT_CLASS_NAMES),
+                                       cloud_config=SceneCloudConfig(enabled=False))
+        self.start = self.end = start  # stamps of the first and the last frame
         self.ids = instance_ids.slot_ids(env)
         self.camera = env.model.camera('scene').id
         self.slots = [s for s in env.slot_names if env.objects[s].kind in LIGHTABLE]
@@ -70,7 +71,8 @@ class Episode:
         for step in range(steps):
             if done:
                 break
-            self._observe(step * DT)
+            self.end = self.start + step * DT
+            self._observe(self.end)
             _, done, _ = env.step(policy())
 
     def _observe(self, stamp):
@@ -233,6 +235,19 @@ def test_count_blinks_are_lit_intervals_of_one_led_track(seed):
         memory.close()
     assert len(lit_events) == task.k
     assert [s.target for s in steps] == ['blue button'] * task.k + ['white button']
+
+
+def test_episodes_back_to_back_keep_their_buttons_apart():
+    """As in the full-stack run: one preprocessor sees a button_sequence episode, then 1 s
+    later (the bridge's gap) a count episode. The count's bright blue button may be taken
+    for the blue button seen before (same label and colour, moved while unseen), but it is
+    never lit for that, and the white button is never taken for another colour's track."""
+    first = Episode('button_sequence', 5000, _cue_and_delay('button_sequence', 5000))
+    _check_lit_intervals(first)
+    second = Episode('count', 5000, _cue_and_delay('count', 5000), pre=first.pre,
+                     start=first.end + 1.0 + DT)
+    tracks = _check_lit_intervals(second)
+    assert tracks['done_button'] not in first.track_of().values()
 
 
 @pytest.mark.slow
