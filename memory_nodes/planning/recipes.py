@@ -271,8 +271,9 @@ def resolve_step(step, scene):
         return step, f'no {name} in view: kept the planned point'
     obj = min(seen, key=lambda o: math.dist(o.position[:2], step.point[:2]))
     point = tuple(float(v) for v in point_for(how, obj))
-    return replace(step, point=point), (f'{how} point of the {name} seen at '
-                                        f'({obj.position[0]:.3f}, {obj.position[1]:.3f})')
+    return replace(step, point=point), (
+        f'{how} point ({point[0]:.3f}, {point[1]:.3f}, {point[2]:.3f}) of the {name} seen at '
+        f'({obj.position[0]:.3f}, {obj.position[1]:.3f})')
 
 
 def _late(action, how, obj, text, target=None, check=''):
