@@ -107,7 +107,7 @@ class LatencyLog:
 class Orchestrator:
     """The main job's own rclpy node: starts episodes, watches their status and outputs."""
 
-    def __init__(self, context_args=None):
+    def __init__(self, context_args=None, frames_dir=None):
         import rclpy
         from rosgraph_msgs.msg import Clock
 
@@ -130,6 +130,12 @@ class Orchestrator:
                                       self._on_objects, RELIABLE_QOS)
         self.node.create_subscription(ActionChunk, '/action_expert/chunk', self._on_chunk,
                                       RELIABLE_QOS)
+        self.frames_dir = frames_dir
+        self.frames = []
+        if frames_dir is not None:
+            from sensor_msgs.msg import Image
+            self.node.create_subscription(Image, '/camera/scene/color/image_raw',
+                                          self._on_image, SENSOR_QOS)
         self.start_client = self.node.create_client(StartEpisode, '/sim/start_episode')
 
     @staticmethod
@@ -142,6 +148,24 @@ class Orchestrator:
     def _on_objects(self, msg):
         self.latency.output('camera -> object observations', self._ns(msg.header.stamp),
                             time.monotonic())
+
+    def _on_image(self, msg):
+        from memory_nodes.perception.images import decode_color
+        try:
+            self.frames.append(decode_color(msg))
+        except ValueError:
+            pass  # the nodes count malformed images; the recording just skips them
+
+    def save_frames(self, name):
+        """The scene camera's frames since the last call, as an animated GIF."""
+        frames, self.frames = self.frames, []
+        if self.frames_dir is None or not frames:
+            return None
+        import imageio.v2 as imageio
+        path = Path(self.frames_dir) / f'{name}.gif'
+        path.parent.mkdir(parents=True, exist_ok=True)
+        imageio.mimsave(path, frames[::2], duration=0.2, loop=0)
+        return path
 
     def _on_chunk(self, msg):
         self.latency.output('camera -> action chunk', self._ns(msg.observation_stamp),
@@ -195,6 +219,7 @@ class Orchestrator:
         request.knob_names = list(knobs or {})
         request.knob_values = [float(v) for v in (knobs or {}).values()]
         future = self.start_client.call_async(request)
+        self.frames = []
         t0 = time.monotonic()
         while not future.done():
             self.rclpy.spin_once(self.node, timeout_sec=0.05)
@@ -400,7 +425,7 @@ def main(argv=None):
         orchestrator = None
         try:
             stack.start()
-            orchestrator = Orchestrator()
+            orchestrator = Orchestrator(frames_dir=out / variant / 'frames')
             orchestrator.wait_for_bridge()
             orchestrator.wait_for_graph(nodes)
             orchestrator.spin_for(1.0)
@@ -426,8 +451,10 @@ def main(argv=None):
                         outcome = orchestrator.run_episode(task, seed, variant, limit,
                                                            on_phase)
                     outcomes.append(outcome)
+                    gif = orchestrator.save_frames(f'{task}_{seed}')
                     print(f'[main_job] {variant} {task} seed {seed}: {outcome.state} '
-                          f'({outcome.steps} steps, {outcome.wall_s:.1f} s)', flush=True)
+                          f'({outcome.steps} steps, {outcome.wall_s:.1f} s); frames: {gif}',
+                          flush=True)
             for stage, values in orchestrator.latency.stages.items():
                 latency.stages.setdefault(stage, []).extend(values)
         finally:
@@ -449,7 +476,8 @@ def main(argv=None):
                'args': vars(args), 'variants': {v: VARIANTS[v][2] for v in args.variants}}
     (out / 'results.json').write_text(json.dumps(results, indent=2))
     (out / 'results.md').write_text(table + '\n')
-    print(f'\nSaved results and node logs under {out}/')
+    print(f'\nSaved results, node logs, memory files and episode GIFs (<variant>/frames/) '
+          f'under {out}/')
     return 0
 
 
