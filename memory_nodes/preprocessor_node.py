@@ -6,7 +6,8 @@ A thin rclpy lifecycle adapter over ``memory_nodes.perception.pipeline.Preproces
   segmentation (16UC1/32SC1/...) Images of one registered camera, paired by stamp; its
   CameraInfo (P, or K when P is empty); the camera's optical-frame pose in the world frame
   (a ``camera_pose`` parameter and/or a latched PoseStamped topic); JointState; the
-  instruction (std_msgs/String, latched);
+  instruction (std_msgs/String, latched); EpisodeStatus (latched, optional): a new episode
+  id starts a new scene for the tracker (old tracks dropped from the episode's start stamp);
 - out: memory_interfaces/ObjectObservationArray (tracked objects in the world frame,
   reliable), a downsampled sensor_msgs/PointCloud2 of the scene (x y z rgb, world frame,
   best effort) and memory_interfaces/PerceptionTokens (reliable), all stamped with the
@@ -32,7 +33,12 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image, JointState, PointCloud2, PointField
 from std_msgs.msg import Header, String
 
-from memory_interfaces.msg import ObjectObservation, ObjectObservationArray, PerceptionTokens
+from memory_interfaces.msg import (
+    EpisodeStatus,
+    ObjectObservation,
+    ObjectObservationArray,
+    PerceptionTokens,
+)
 from memory_nodes.perception.camera import (
     CameraIntrinsics,
     pose_from_parameter,
@@ -112,6 +118,9 @@ class PreprocessorNode(LifecycleNode):
                                   'in world_frame; empty = use only camera_pose'),
             'joint_states_topic': ('/joint_states', 'JointState of the robot'),
             'instruction_topic': ('/instruction', 'latched std_msgs/String instruction'),
+            'episode_status_topic': ('/sim/episode_status', "latched EpisodeStatus: a new "
+                                     "episode id starts a new scene for the tracker ('' = "
+                                     'off)'),
             'observations_topic': ('/perception/objects', 'out: ObjectObservationArray'),
             'scene_cloud_topic': ('/perception/scene_cloud', 'out: PointCloud2 x y z rgb'),
             'tokens_topic': ('/perception/tokens', 'out: PerceptionTokens'),
@@ -151,7 +160,8 @@ class PreprocessorNode(LifecycleNode):
         p['segmentation_id_offset'] = declare(
             self, 'segmentation_id_offset', 0,
             'added to every segmentation id before labelling (ids <= 0 are background); the '
-            'sim bridge publishes slot ids with -1 as background and needs 1', read_only=True,
+            'sim bridge needs 0 (its ids are class * 1000 + slot + 1, 0 = background)',
+            read_only=True,
             min_value=-(2**31), max_value=2**31 - 1)
         p['instance_id_divisor'] = declare(self, 'instance_id_divisor', 1000,
                                            'divisor of the class-in-id encoding',
@@ -293,6 +303,10 @@ class PreprocessorNode(LifecycleNode):
         subscribe(String, p['instruction_topic'], self.on_instruction, LATCHED_QOS)
         if p['camera_pose_topic']:
             subscribe(PoseStamped, p['camera_pose_topic'], self.on_camera_pose, LATCHED_QOS)
+        self.scene_episode = None  # the episode id of the current scene
+        if p['episode_status_topic']:
+            subscribe(EpisodeStatus, p['episode_status_topic'], self.on_episode_status,
+                      LATCHED_QOS)
         self._stats_timer = (self.create_timer(p['stats_period_s'], self.log_stats)
                              if p['stats_period_s'] > 0 else None)
         self.get_logger().info(
@@ -422,6 +436,17 @@ class PreprocessorNode(LifecycleNode):
 
     def on_instruction(self, msg):
         self.instruction = msg.data
+
+    def on_episode_status(self, msg):
+        with self.guard(self.params['episode_status_topic']):
+            if msg.episode_id == self.scene_episode:
+                return
+            require_finite('episode_status.elapsed_s', [msg.elapsed_s])
+            start = stamp_to_sec(msg.header.stamp) - float(msg.elapsed_s)
+            self.preprocessor.tracker.new_scene(start)
+            self.scene_episode = msg.episode_id
+            self.get_logger().info(f'new scene from t={start:.2f} s: episode '
+                                   f'{msg.episode_id!r}')
 
     # -- processing ------------------------------------------------------------------------
     def _process(self, frame_set):

@@ -87,13 +87,30 @@ class ObjectTracker:
     def __init__(self, config=None):
         self.config = config or TrackerConfig()
         self.tracks = {}  # track_id -> Track, in creation order
-        self._counters = {}  # label -> last number used
+        self._counters = {}  # label -> last number used (never reset: ids are not reused)
         self.last_stamp = None
+        self.scene_start = None  # stamp from which a new scene starts (see new_scene)
 
     def reset(self):
+        """Forget every track. Track ids are never reused by one tracker (the counters go
+        on), so a consumer that maps them to its own objects (the lifelong memory's track
+        aliases) never takes a new object for an old one."""
         self.tracks.clear()
-        self._counters.clear()
         self.last_stamp = None
+        self.scene_start = None
+
+    def new_scene(self, start):
+        """The scene starts anew at ``start`` seconds (a new episode: objects placed anew).
+
+        From the first frame stamped at or after ``start`` on, the tracks that began before
+        it are gone, so no new object is taken for an old one nearby (with the old one's dark
+        brightness, a brighter new button would read lit). Frames are matched by stamp, so
+        it does not matter whether this call comes before or after the new scene's first
+        frames."""
+        start = float(start)
+        if not math.isfinite(start):
+            raise ValueError(f'scene start is {start!r}; expected finite seconds')
+        self.scene_start = start
 
     def update(self, measurements, stamp, view_check=None):
         """Associate one frame's measurements (taken at ``stamp`` seconds); return all tracks.
@@ -106,6 +123,11 @@ class ObjectTracker:
             raise ValueError(f'stamp is {stamp!r}; expected finite seconds')
         if self.last_stamp is not None and stamp < self.last_stamp:
             self.reset()
+        if self.scene_start is not None and stamp >= self.scene_start:
+            for track in list(self.tracks.values()):
+                if track.first_seen < self.scene_start:
+                    del self.tracks[track.track_id]
+            self.scene_start = None
         self.last_stamp = stamp
         tracks = list(self.tracks.values())
         matches = self._associate(tracks, measurements, stamp)

@@ -31,10 +31,11 @@ def test_main_job_runs_an_episode_through_the_graph(tmp_path):
 
 def test_main_job_refuses_variants_it_cannot_run(tmp_path):
     result = subprocess.run(
-        [sys.executable, '-m', 'memory_nodes.main_job', '--variants', 'action_expert',
-         '--out', str(tmp_path)], capture_output=True, text=True, timeout=120)
+        [sys.executable, '-m', 'memory_nodes.main_job', '--variants', 'full_stack',
+         'telepathy', '--out', str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
-    assert "variants ['action_expert'] cannot run yet" in result.stderr
+    assert "variants ['telepathy'] cannot run yet" in result.stderr
+    assert not any(tmp_path.iterdir())  # refused before anything ran
 
 
 def test_full_stack_solves_a_shell_game_from_lifelong_memory_across_a_memory_crash(tmp_path):

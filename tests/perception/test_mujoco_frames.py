@@ -1,8 +1,8 @@
 """The perception pipeline on frames rendered by the MuJoCo simulator (sim/).
 
 Segmentation from the simulator is turned into the preprocessor's id encoding
-(class_index * 1000 + slot + 1, as docs/perception.md asks of the sim bridge); true object
-centres come from the bounding boxes of each object's geoms in MuJoCo's state.
+(class_index * 1000 + slot + 1, as the sim bridge publishes them, sim/instance_ids.py); true
+object centres come from the bounding boxes of each object's geoms in MuJoCo's state.
 """
 
 import numpy as np

@@ -89,9 +89,38 @@ def test_time_going_backwards_resets_and_nan_stamp_is_refused():
     tracker = ObjectTracker()
     tracker.update([_m('cube', RED, 0.0, 0.0)], 5.0)
     tracks = tracker.update([_m('cube', RED, 0.0, 0.0)], 1.0)
-    assert [t.track_id for t in tracks] == ['cube_1'] and tracks[0].first_seen == 1.0
+    # a fresh track, under a new id: ids are never reused (the memory maps them)
+    assert [t.track_id for t in tracks] == ['cube_2'] and tracks[0].first_seen == 1.0
     with pytest.raises(ValueError, match='stamp is nan'):
         tracker.update([], float('nan'))
+
+
+def _old_scene():
+    tracker = ObjectTracker()
+    for i in range(5):
+        tracker.update([_m('cube', RED, 0.0, 0.0), _m('cube', BLUE, 0.2, 0.0)], 0.1 * i)
+    return tracker
+
+
+def test_a_new_scene_drops_the_old_tracks_from_its_start_stamp_on():
+    tracker = _old_scene()
+    tracker.new_scene(1.5)  # told before the new scene's first frame
+    tracks = tracker.update([_m('cube', RED, 0.0, 0.0)], 1.4)  # a late frame of the old one
+    assert sorted(t.track_id for t in tracks) == ['cube_1', 'cube_2']
+    tracks = tracker.update([_m('cube', RED, 0.01, 0.0)], 1.5)
+    assert [t.track_id for t in tracks] == ['cube_3']  # not the red cube of before
+    with pytest.raises(ValueError, match='scene start is nan'):
+        tracker.new_scene(float('nan'))
+
+
+def test_a_new_scene_told_late_still_drops_what_began_before_it():
+    tracker = _old_scene()
+    # the new scene's first frame comes first: its blue cube is taken for the old one
+    tracks = tracker.update([_m('cube', BLUE, 0.1, 0.0)], 1.5)
+    assert 'cube_2' in [t.track_id for t in tracks if t.visible]
+    tracker.new_scene(1.5)
+    tracks = tracker.update([_m('cube', BLUE, 0.1, 0.0)], 1.6)
+    assert [t.track_id for t in tracks] == ['cube_3']
 
 
 def test_pipeline_tracks_an_object_hidden_by_another_and_drops_a_removed_one():
