@@ -146,6 +146,7 @@ class LifelongMemory:
         self.spatial.load(conn)
         self.temporal.load(conn)
         self.episodic.load(conn)
+        self.voxels.load(conn)
         self.entities.add(self.track_names_list())
         for subject, obj in conn.execute('SELECT DISTINCT subject, object FROM facts'):
             self.entities.add([subject, obj])
@@ -278,18 +279,24 @@ class LifelongMemory:
 
     def ingest_cloud(self, points, stamp: float) -> Future:
         """Add a depth cloud ((N, 3) world points, already downsampled) to the occupancy
-        map; resolves to the number of voxels it touched once durable."""
+        map (voxels.py): one hit per cell it touches. Binned in the caller's thread (open3d),
+        so the writer only upserts cells; resolves to the number of cells once durable.
+        Raises ValueError naming a bad point or size (nothing is stored)."""
         try:
             pts = check_cloud(points, self.config.voxels.max_points)
             stamp = check_stamp('stamp', stamp)
         except ValueError as err:
             raise self._rejected(err) from None
-        return self._submit(lambda conn: self.voxels.add(conn, pts, stamp))
+        keys = self.voxels.keys(pts)
+        return self._submit(lambda conn: self.voxels.add(conn, keys, stamp))
 
     def occupied(self, center, radius: float, min_hits: int = 1) -> list[dict]:
-        """Occupied voxels within ``radius`` m of ``center``, nearest first."""
+        """Occupied cells whose centres lie within ``radius`` m of ``center``, nearest
+        first (each: key, center, hits = clouds that saw it, last_seen, distance)."""
         center = check_position('center', center)
         radius = check_number('radius', radius, 0.0, 100.0)
+        if isinstance(min_hits, bool) or not isinstance(min_hits, int) or min_hits < 1:
+            raise ValueError(f'min_hits={min_hits!r}: expected an integer >= 1')
         return self.voxels.occupied(self.store.reader(), center, radius, min_hits)
 
     def log_event(self, event: MemoryEvent) -> Future:
@@ -642,6 +649,7 @@ class LifelongMemory:
             'fact_changes': count('fact_changes'),
             'texts': count('texts'),
             'voxels': count('voxels'),
+            'voxel_m': self.voxels.voxel_m,
             'vectors': len(self.index),
             'index': self.index.kind,
             'index_source': self.index_source,

@@ -1,7 +1,19 @@
-"""Coarse occupancy map: which voxels of the world depth points have fallen into, how often,
-and when last. Fed by the preprocessor's (already voxel-downsampled, open3d) scene cloud; the
-memory only keys points to a fixed global grid (numpy) and adds hits, so repeated clouds of
-a static scene update rows rather than adding them. Free space is not carved (a limit).
+"""Coarse occupancy map: which cells of a fixed world grid depth points have fallen into, in
+how many clouds, and when last.
+
+Fed by the preprocessor's scene cloud (world frame, already downsampled). Each cloud is
+binned into ``voxel_m`` cells by open3d (``VoxelGrid.create_from_point_cloud_within_bounds``
+over the whole world box, so every cloud lands on the same global grid); numpy does the
+same binning where open3d is missing (``backend='numpy'``, identical keys, tested). A cell a
+cloud touches gets one hit and its ``last_seen`` advances: repeated clouds of a static scene
+update rows in place, so the table grows with the space seen, not with time. Free space is
+not carved (a limit: a cell once occupied stays so until it is forgotten).
+
+Keys: ``ix = floor((x - origin) / voxel_m) + k0`` with ``origin = k0 * voxel_m`` the grid
+corner just beyond -MAX_ABS_POSITION_M, so ``ix`` is about ``floor(x / voxel_m)`` and a
+cell's centre is ``(ix + 0.5) * voxel_m``. The grid size of a file is fixed by its first
+cloud (``meta`` row 'voxel_m'); reopened with another ``VoxelConfig.voxel_m`` the file keeps
+its own grid.
 """
 
 from __future__ import annotations
@@ -14,21 +26,27 @@ import numpy as np
 
 from .validation import MAX_ABS_POSITION_M
 
+VOXEL_BACKENDS = ('open3d', 'numpy')
+META_KEY = 'voxel_m'
+
 
 @dataclass(frozen=True)
 class VoxelConfig:
-    """Grid size and the most points one cloud may carry."""
+    """Grid size, the most points one cloud may carry, and the binning library."""
 
     voxel_m: float = 0.05
     max_points: int = 500000
+    backend: str = 'open3d'
 
     def __post_init__(self):
-        if not (isinstance(self.voxel_m, (int, float)) and math.isfinite(self.voxel_m)
-                and 0.001 <= self.voxel_m <= 10):
+        if not (isinstance(self.voxel_m, (int, float)) and not isinstance(self.voxel_m, bool)
+                and math.isfinite(self.voxel_m) and 0.001 <= self.voxel_m <= 10):
             raise ValueError(f'voxel_m={self.voxel_m!r}: expected metres in [0.001, 10]')
         if isinstance(self.max_points, bool) or not isinstance(self.max_points, int) or \
                 self.max_points < 1:
             raise ValueError(f'max_points={self.max_points!r}: expected an integer >= 1')
+        if self.backend not in VOXEL_BACKENDS:
+            raise ValueError(f'backend={self.backend!r}: expected one of {VOXEL_BACKENDS}')
 
 
 def check_cloud(points, max_points: int) -> np.ndarray:
@@ -52,43 +70,82 @@ def check_cloud(points, max_points: int) -> np.ndarray:
     return pts
 
 
+def _open3d():
+    try:
+        import open3d
+    except ImportError:  # pragma: no cover - open3d is a requirement of the project
+        raise ValueError("VoxelConfig.backend='open3d' but open3d is not installed; "
+                         "use backend='numpy'") from None
+    return open3d
+
+
 class VoxelMap:
-    """Writes and reads the ``voxels`` table."""
+    """Bins clouds into the global grid; writes and reads the ``voxels`` table."""
 
     def __init__(self, config: VoxelConfig = VoxelConfig()):
         self.config = config
+        self.voxel_m = config.voxel_m
 
-    def keys(self, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Unique voxel keys (M, 3) of the points and how many points fell in each."""
-        idx = np.floor(pts / self.config.voxel_m).astype(np.int64)
-        return np.unique(idx, axis=0, return_counts=True)
+    def load(self, conn: sqlite3.Connection) -> None:
+        """Adopt the grid size the file's map was built with, if it has one."""
+        row = conn.execute('SELECT value FROM meta WHERE key = ?', (META_KEY,)).fetchone()
+        if row is not None:
+            self.voxel_m = float(row[0])
 
-    def add(self, conn: sqlite3.Connection, pts: np.ndarray, stamp: float) -> int:
-        """Add one validated cloud's hits; return how many voxels it touched."""
-        keys, counts = self.keys(pts)
+    @property
+    def k0(self) -> int:
+        """Key of the grid corner cell (the world box's lower corner, one cell beyond)."""
+        return math.floor(-MAX_ABS_POSITION_M / self.voxel_m) - 1
+
+    def key_of(self, coords) -> np.ndarray:
+        """Cell keys of coordinates by the same arithmetic open3d bins with."""
+        v, k0 = self.voxel_m, self.k0
+        return np.floor((np.asarray(coords, np.float64) - k0 * v) / v).astype(np.int64) + k0
+
+    def keys(self, pts: np.ndarray) -> np.ndarray:
+        """Distinct cell keys (M, 3) int64 of a validated cloud, sorted."""
+        if len(pts) == 0:
+            return np.zeros((0, 3), np.int64)
+        if self.config.backend == 'numpy':
+            return np.unique(self.key_of(pts), axis=0)
+        o3d = _open3d()
+        v, k0 = self.voxel_m, self.k0
+        lo = np.full(3, k0 * v)
+        cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(np.ascontiguousarray(pts)))
+        grid = o3d.geometry.VoxelGrid.create_from_point_cloud_within_bounds(cloud, v, lo, -lo)
+        idx = np.array([c.grid_index for c in grid.get_voxels()], np.int64).reshape(-1, 3)
+        return np.unique(idx + k0, axis=0)
+
+    def add(self, conn: sqlite3.Connection, keys: np.ndarray, stamp: float) -> int:
+        """Writer thread: one hit for each cell of a cloud; return how many cells."""
+        conn.execute('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)',
+                     (META_KEY, repr(self.voxel_m)))
         conn.executemany(
-            'INSERT INTO voxels (ix, iy, iz, hits, last_seen) VALUES (?, ?, ?, ?, ?) '
-            'ON CONFLICT (ix, iy, iz) DO UPDATE SET hits = hits + excluded.hits, '
+            'INSERT INTO voxels (ix, iy, iz, hits, last_seen) VALUES (?, ?, ?, 1, ?) '
+            'ON CONFLICT (ix, iy, iz) DO UPDATE SET hits = hits + 1, '
             'last_seen = max(last_seen, excluded.last_seen)',
-            [(int(k[0]), int(k[1]), int(k[2]), int(c), stamp) for k, c in zip(keys, counts)])
+            [(int(k[0]), int(k[1]), int(k[2]), stamp) for k in keys])
         return len(keys)
 
     def occupied(self, conn: sqlite3.Connection, center, radius: float, min_hits: int = 1
                  ) -> list[dict]:
-        """Occupied voxels whose centres lie within ``radius`` of ``center``, nearest first:
-        [{'center': (x, y, z), 'hits': n, 'last_seen': t}]."""
-        v = self.config.voxel_m
-        lo = [math.floor((c - radius) / v) for c in center]
-        hi = [math.floor((c + radius) / v) for c in center]
+        """Occupied cells whose centres lie within ``radius`` of ``center``, nearest first:
+        [{'key': (ix, iy, iz), 'center': (x, y, z), 'hits': n, 'last_seen': t,
+        'distance': d}]."""
+        v = self.voxel_m
+        lo = self.key_of(np.asarray(center) - radius)
+        hi = self.key_of(np.asarray(center) + radius)
         rows = conn.execute(
             'SELECT ix, iy, iz, hits, last_seen FROM voxels WHERE ix BETWEEN ? AND ? AND '
             'iy BETWEEN ? AND ? AND iz BETWEEN ? AND ? AND hits >= ?',
-            (lo[0], hi[0], lo[1], hi[1], lo[2], hi[2], min_hits)).fetchall()
+            (int(lo[0]), int(hi[0]), int(lo[1]), int(hi[1]), int(lo[2]), int(hi[2]),
+             min_hits)).fetchall()
         out = []
         for ix, iy, iz, hits, seen in rows:
             c = ((ix + 0.5) * v, (iy + 0.5) * v, (iz + 0.5) * v)
             d = math.dist(c, center)
             if d <= radius:
-                out.append({'center': c, 'hits': hits, 'last_seen': seen, 'distance': d})
+                out.append({'key': (ix, iy, iz), 'center': c, 'hits': hits,
+                            'last_seen': seen, 'distance': d})
         out.sort(key=lambda r: r['distance'])
         return out
