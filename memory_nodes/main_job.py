@@ -327,6 +327,16 @@ def run_where_trial(orchestrator, stack, seed, variant, unrelated, real_time_fac
     return probe, others
 
 
+def checkpoint_tasks(folder):
+    """The set of tasks a checkpoint was trained on (its config.json's meta), or None."""
+    try:
+        meta = json.loads((Path(folder) / 'config.json').read_text()).get('meta', {})
+    except (OSError, ValueError):
+        return None
+    tasks = meta.get('dataset', {}).get('tasks')
+    return set(tasks) if tasks else None
+
+
 def summarise(outcomes, tasks, variants):
     """Rows of the success table: task, chance ceiling, then k/n and CI per variant."""
     rows = []
@@ -350,6 +360,9 @@ def format_table(rows, variants):
         for variant in variants:
             cell = row[variant]
             lo, hi = cell['ci95']
+            if not cell['episodes']:
+                cells.append('not run (checkpoint not trained on it)')
+                continue
             cells.append(f'{cell["successes"]}/{cell["episodes"]} = {100 * cell["rate"]:.0f} % '
                          f'[{100 * lo:.0f}, {100 * hi:.0f}]')
         cells.append(f'{100 * row["chance"]:.1f} %')
@@ -391,11 +404,13 @@ def main(argv=None):
     unknown = [v for v in args.variants if v not in VARIANTS]
     if unknown:
         parser.error(f'variants {unknown} cannot run yet; available: {sorted(VARIANTS)}')
+    trained_tasks = None  # tasks the shipped checkpoint was trained on
     if any('action_expert' in VARIANTS[v][0] for v in args.variants):
         import models
         if not (models.DEFAULT_CHECKPOINT / 'model.safetensors').is_file():
             parser.error(f'the action-expert variants need the shipped checkpoint at '
                          f'{models.DEFAULT_CHECKPOINT}, which is missing')
+        trained_tasks = checkpoint_tasks(models.DEFAULT_CHECKPOINT)
     if args.episodes < 1:
         parser.error(f'--episodes is {args.episodes}; expected >= 1')
     out = Path(args.out or Path('runs') / 'main_job' / time.strftime('%Y%m%d-%H%M%S'))
@@ -438,6 +453,11 @@ def main(argv=None):
                               'delay phase; restarting it on the same file', flush=True)
                         stack.start('memory')
             for task in args.tasks:
+                if ('action_expert' in nodes and trained_tasks is not None
+                        and task not in trained_tasks):
+                    print(f'[main_job] {variant}: skipping {task}: the checkpoint was trained '
+                          f'on {sorted(trained_tasks)} only', flush=True)
+                    continue
                 for i in range(args.episodes):
                     seed = args.seed + i
                     limit = 60.0 + 2.0 * sim.make_env(task, seed, render=False).max_steps \

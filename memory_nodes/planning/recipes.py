@@ -23,6 +23,7 @@ from memory_nodes.execution.primitives import PrimitiveConfig
 # grasped just under its rim; cubes at their top face; buttons pressed on their cap.
 GRASP_BELOW_TOP = {'cup': 0.012, 'cube': 0.004, 'drawer': 0.02}
 MATCH_RADIUS_M = 0.06  # a remembered position names a current object within this distance
+EPISODE_SLACK_S = 0.5  # an observation this much before the episode's first event belongs to it
 
 
 class MissingMemoryError(RuntimeError):
@@ -128,9 +129,14 @@ def _hidden_under_cup(intent, memory, scene, episode_id, rng):
         raise MissingMemoryError(f'memory holds no disappearance of the {ball} ball in episode '
                          f'{episode_id!r}')
     last = max(gone, key=lambda e: e.stamp)
-    # which cup stood where the ball vanished, at that moment
-    then = [e for e in memory.where('cup', at=last.stamp, k=20)
-            if 'cup' in _words(e.subject) and e.has_position]
+    # the cups of this episode: the memory also remembers earlier games' cups where they
+    # were last seen, and one of those may stand nearer to where the ball vanished
+    start = _episode_start(memory, episode_id)
+    here = {e.entry_id for e in memory.where('cup', k=50)
+            if 'cup' in _words(e.subject) and e.stamp >= start - EPISODE_SLACK_S}
+    # which of them stood where the ball vanished, at that moment
+    then = [e for e in memory.where('cup', at=last.stamp, k=50)
+            if 'cup' in _words(e.subject) and e.has_position and e.entry_id in here]
     covering = min(then, key=lambda e: math.dist(e.position[:2], last.position[:2]),
                    default=None)
     if covering is None:
@@ -157,16 +163,37 @@ def moved_while_watched(intent, memory, scene, episode_id, rng):
     return [_hidden_under_cup(intent, memory, scene, episode_id, rng)]
 
 
+SHOWN_WINDOW_S = 2.0  # the cue object appears within this long of the first appearance
+
+
+def _shown_first(events, label):
+    """The name of the ``label`` object that was shown first: of the objects that came into
+    view within SHOWN_WINDOW_S of the first one, the one that stayed in view longest (until
+    its next disappearance). A one-frame misreading (an orange cube named yellow in the
+    first frame of an episode) is a zero-length view and loses."""
+    events = sorted((e for e in events if label in _words(e.subject)), key=lambda e: e.stamp)
+    came = [e for e in events if e.kind in ('appeared', 'reappeared', 'moved')]
+    if not came:
+        return None
+    first = came[0].stamp
+    views = {}
+    for e in came:
+        if e.stamp > first + SHOWN_WINDOW_S or e.subject in views:
+            continue
+        gone = [d.stamp for d in events if d.kind == 'disappeared' and d.subject == e.subject
+                and d.stamp >= e.stamp - 1e-3]
+        views[e.subject] = (min(gone) if gone else math.inf) - e.stamp
+    return max(views, key=lambda name: views[name])
+
+
 def remember_color(intent, memory, scene, episode_id, rng):
     cubes = _of(scene, 'cube')
     if memory is None:
         return [_pick_step(_guess(rng, cubes, 'cube'), 'pick', ' (guess: no lifelong memory)')]
-    seen = [e for e in memory.events(episode_id, text='cube')
-            if e.kind in ('appeared', 'reappeared', 'moved') and 'cube' in _words(e.subject)]
-    if not seen:
+    shown = _shown_first(memory.events(episode_id, text='cube'), 'cube')
+    if shown is None:
         raise MissingMemoryError(f'memory saw no cube appear in episode {episode_id!r}')
-    first = min(seen, key=lambda e: e.stamp)
-    color = first.subject.split()[0]
+    color = shown.split()[0]
     matches = [c for c in cubes if c.color == color]
     if not matches:
         raise MissingMemoryError(f'the shown cube was {color}; no {color} cube is in view')
@@ -284,10 +311,17 @@ def _late(action, how, obj, text, target=None, check=''):
 
 
 def _episode_start(memory, episode_id):
-    first = memory.events(episode_id)
+    """When the episode started: its episode_started event, else its first event other than
+    a disappearance (an object of an earlier scene is logged as gone in this episode,
+    stamped when it was last seen, long before)."""
+    events = memory.events(episode_id)
+    started = [e.stamp for e in events if e.kind == 'episode_started']
+    if started:
+        return min(started)
+    first = [e.stamp for e in events if e.kind != 'disappeared']
     if not first:
         raise MissingMemoryError(f'memory holds nothing of episode {episode_id!r} yet')
-    return min(e.stamp for e in first)
+    return min(first)
 
 
 def _start_position(memory, name, episode_id):

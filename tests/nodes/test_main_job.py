@@ -56,3 +56,13 @@ def test_full_stack_solves_a_shell_game_from_lifelong_memory_across_a_memory_cra
     assert row['full_stack']['successes'] == 1, planner_log[-2000:]
     assert 'killed the memory node (exit -9) in the delay phase' in result.stdout
     assert (out / 'full_stack' / 'memory.db').is_file()
+
+
+def test_tasks_a_checkpoint_was_not_trained_on_are_reported_as_not_run(tmp_path):
+    from memory_nodes.main_job import checkpoint_tasks, format_table, summarise
+    (tmp_path / 'config.json').write_text(json.dumps(
+        {'policy': {}, 'meta': {'dataset': {'tasks': ['shell_game']}}}))
+    assert checkpoint_tasks(tmp_path) == {'shell_game'}
+    assert checkpoint_tasks(tmp_path / 'missing') is None
+    rows = summarise([], ['count'], ['action_expert'])
+    assert 'not run (checkpoint not trained on it)' in format_table(rows, ['action_expert'])

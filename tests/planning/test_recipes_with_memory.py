@@ -50,18 +50,19 @@ def memory():
     mem.close()
 
 
-def _shell_game_stream(mem, ball_slot, swaps, dt=0.1):
+def _shell_game_stream(mem, ball_slot, swaps, dt=0.1, t0=0.0, episode=EP, color='orange',
+                       x=0.5, ball_dx=0.0):
     """Cups at three places, the ball shown then covered at ``ball_slot``, pairwise swaps."""
-    places = [np.array([0.5, y, 0.05]) for y in (-0.12, 0.0, 0.12)]
+    places = [np.array([x, y, 0.05]) for y in (-0.12, 0.0, 0.12)]
     cups = [p.copy() for p in places]
-    ball = places[ball_slot] + [0, 0, -0.03]
-    t = 0.0
+    ball = places[ball_slot] + [ball_dx, 0, -0.03]
+    t = t0
 
     def frame(ball_visible):
         nonlocal t
-        obs = [_obs(t, 'cup', 'orange', c, CUP_EXT) for c in cups]
+        obs = [_obs(t, 'cup', color, c, CUP_EXT) for c in cups]
         obs.append(_obs(t, 'ball', 'green', ball, BALL_EXT, visible=ball_visible))
-        mem.ingest(obs, episode_id=EP)
+        mem.ingest(obs, episode_id=episode)
         t += dt
 
     for _ in range(10):
@@ -77,7 +78,7 @@ def _shell_game_stream(mem, ball_slot, swaps, dt=0.1):
     for _ in range(30):
         frame(False)
     mem.flush()
-    return [SceneObject(f'cup_{i}', 'cup', 'orange', tuple(c), CUP_EXT) for i, c in
+    return [SceneObject(f'cup_{i}', 'cup', color, tuple(c), CUP_EXT) for i, c in
             enumerate(cups)]
 
 
@@ -94,6 +95,42 @@ def test_shell_game_recipe_follows_the_covering_cup_through_swaps(memory, ball_s
     assert step.action == 'lift' and step.check == 'lifted'
     assert step.point[1] == pytest.approx(expect_y, abs=0.02), step.text
     assert step.point[2] == pytest.approx(0.1 - 0.012, abs=1e-6)  # under the rim
+
+
+def test_shell_game_recipe_ignores_the_cups_of_an_earlier_episode(memory):
+    # an earlier game with purple cups; the purple cup that stood where the ball (the same
+    # green ball, re-identified) vanishes this time is still remembered, nearer than the
+    # orange cup that covers it now (the ball sits 3 cm off that cup's centre)
+    _shell_game_stream(memory, 2, [], episode='ep-0', color='purple', x=0.53)
+    scene = _shell_game_stream(memory, 2, [(2, 0)], t0=20.0, ball_dx=0.03)
+    intent = parse_instruction('Lift the cup that hides the green ball.')
+    (step,) = plan_steps(intent, LibraryMemory(memory), scene, EP)
+    assert step.point[1] == pytest.approx(-0.12, abs=0.02), step.text
+    assert 'orange cup covered' in step.text
+
+
+def test_remember_color_recipe_outlasts_a_one_frame_misreading(memory):
+    cube_ext = (0.04, 0.04, 0.04)
+    centre, t = (0.45, 0.0, 0.02), 10.0
+    # an earlier episode left a yellow cube; this episode's first frame names the shown
+    # (orange) cube yellow, as a colour read from one frame can
+    memory.ingest([_obs(1.0, 'cube', 'yellow', (0.45, -0.12, 0.02), cube_ext)], episode_id='e0')
+    memory.ingest([_obs(t, 'cube', 'yellow', centre, cube_ext)], episode_id=EP)
+    for i in range(1, 15):
+        memory.ingest([_obs(t + 0.1 * i, 'cube', 'orange', centre, cube_ext)], episode_id=EP)
+    memory.ingest([_obs(t + 1.5, 'cube', 'orange', centre, cube_ext, visible=False)],
+                  episode_id=EP)
+    places = {'red': -0.12, 'orange': 0.12, 'yellow': 0.0}
+    for i in range(10):
+        memory.ingest([_obs(t + 5 + 0.1 * i, 'cube', c, (0.46, y, 0.02), cube_ext)
+                       for c, y in places.items()], episode_id=EP)
+    memory.flush()
+    scene = [SceneObject(c, 'cube', c, (0.46, y, 0.02), cube_ext) for c, y in places.items()]
+    intent = parse_instruction('Remember the colour of the cube you are shown, then pick up '
+                               'the cube of that colour.')
+    (step,) = plan_steps(intent, LibraryMemory(memory), scene, EP)
+    assert step.target == 'orange cube', step.text
+    assert step.point[1] == pytest.approx(0.12)
 
 
 def test_without_memory_the_recipe_guesses_among_the_cups(memory):
