@@ -50,6 +50,8 @@ setup(
             'memory-eval = models.evaluate:main',
             # the node graph without the launch package (one process per node or composed)
             'memory-stack = memory_nodes.runner:main',
+            # rosbag replay evaluation: record | replay | questions | report | compare
+            'memory-eval-bag = memory_nodes.evaluation.cli:main',
             # nodes (ros2 run memory_nodes <name>); config/stack.yaml lists them
             'sim_bridge = sim.bridge_node:main',
             'preprocessor = memory_nodes.preprocessor_node:main',

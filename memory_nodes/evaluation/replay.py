@@ -1,0 +1,440 @@
+"""Replay a rosbag2 bag through the preprocessor and memory nodes, then ask the memory.
+
+``ReplayGraph`` composes the stack's real ``preprocessor`` and ``memory`` nodes (the
+classes named in config/stack.yaml, parameters from config/params.yaml with the replay's
+overrides) in one process on a MultiThreadedExecutor (as ``memory-stack --mode composed``
+does), with a ``bag_replay`` node beside them that
+
+- publishes the bag's messages in log-time order on the graph's topics (a topic map renames
+  bag topics; by default every preprocessor input the bag carries under its default name),
+  re-serialized as local ROS 2 messages;
+- publishes /clock from the bag's times (both nodes run with ``use_sim_time``);
+- paces itself: ``rate=0`` publishes the next time step once the preprocessor has taken
+  the images of the previous one (as fast as the graph takes it, no frame lost);
+  ``rate=r`` follows the bag's timing at r times real time (frames the graph cannot keep
+  up with are dropped, as live);
+- opens an episode in memory (an EpisodeStatus with the bag's instruction) when the bag
+  carries none, and closes it with ``outcome`` when one is given;
+- asks the memory over the real /memory/query service (``query``).
+
+The memory goes to the SQLite file ``memory_path`` and stays there after the replay.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+import tempfile
+import threading
+import time
+
+import numpy as np
+import yaml
+
+from memory_nodes.evaluation.bagio import (
+    BagError,
+    bag_topics,
+    ensure_type,
+    open_reader,
+    rclpy_class,
+)
+
+# preprocessor parameters naming its input topics (docs/perception.md)
+INPUT_PARAMETERS = ('color_topic', 'depth_topic', 'segmentation_topic', 'camera_info_topic',
+                    'camera_pose_topic', 'joint_states_topic', 'instruction_topic',
+                    'episode_status_topic')
+IMAGE_STREAMS = {'color_topic': 'color', 'depth_topic': 'depth',
+                 'segmentation_topic': 'segmentation'}
+OUTCOMES = ('success', 'failure', 'timeout')
+
+
+@dataclass
+class ReplayConfig:
+    bag: Path
+    memory_path: Path
+    topic_map: dict = field(default_factory=dict)   # bag topic -> graph topic
+    rate: float = 0.0                 # 0: as fast as the graph takes it; r: r x real time
+    params_file: Path | None = None   # base parameters (default config/params.yaml)
+    preprocessor_params: dict = field(default_factory=dict)
+    memory_params: dict = field(default_factory=dict)
+    episode_id: str | None = None     # None: 'replay-<bag name>'; '': open no episode
+    outcome: str = ''                 # closes the opened episode with this outcome
+    step_timeout_s: float = 10.0      # longest wait for the graph to take one time step
+
+    def __post_init__(self):
+        self.bag = Path(self.bag)
+        self.memory_path = Path(self.memory_path)
+        if not np.isfinite(self.rate) or self.rate < 0:
+            raise BagError(f'rate is {self.rate!r}; expected 0 (as fast as possible) or > 0')
+        if self.outcome and self.outcome not in OUTCOMES:
+            raise BagError(f'outcome is {self.outcome!r}; expected one of {list(OUTCOMES)}')
+        reader = open_reader(self.bag)  # a missing bag or topic fails before the graph starts
+        try:
+            available = bag_topics(reader)
+        finally:
+            reader.close()
+        for src in self.topic_map:
+            if src not in available:
+                raise BagError(f'topic {src} is not in the bag; it has {sorted(available)}')
+
+
+@dataclass
+class ReplayStats:
+    bag: str
+    bag_start_s: float         # the bag's first message (question times count from it)
+    bag_duration_s: float
+    wall_s: float
+    rate: float
+    published: dict            # graph topic -> messages
+    frames_published: int      # colour images
+    frames_processed: int      # by the preprocessor
+    frames_waiting: int        # dropped by the preprocessor for lack of CameraInfo / pose
+    observation_messages: int  # ObjectObservationArray out of the preprocessor
+    observations_ingested: int
+    inputs_rejected: dict
+    latency_ms: dict           # stage -> list of milliseconds
+    episode_id: str
+    topic_map: dict
+
+    @property
+    def speed(self) -> float:
+        """Bag seconds replayed per wall second."""
+        return self.bag_duration_s / self.wall_s if self.wall_s > 0 else float('nan')
+
+    def summary(self) -> dict:
+        lat = {k: _percentiles(v) for k, v in self.latency_ms.items()}
+        return {'bag': self.bag, 'bag_start_s': self.bag_start_s,
+                'bag_duration_s': round(self.bag_duration_s, 3),
+                'wall_s': round(self.wall_s, 3), 'speed_x_real_time': round(self.speed, 3),
+                'rate': self.rate, 'frames_published': self.frames_published,
+                'frames_processed': self.frames_processed,
+                'frames_waiting': self.frames_waiting,
+                'observation_messages': self.observation_messages,
+                'observations_ingested': self.observations_ingested,
+                'inputs_rejected': self.inputs_rejected, 'published': self.published,
+                'episode_id': self.episode_id, 'topic_map': self.topic_map,
+                'latency_ms': lat}
+
+
+def _percentiles(values) -> dict:
+    if not values:
+        return {'n': 0}
+    a = np.asarray(values, dtype=float)
+    return {'n': int(a.size), 'p50': round(float(np.percentile(a, 50)), 3),
+            'p95': round(float(np.percentile(a, 95)), 3), 'max': round(float(a.max()), 3)}
+
+
+def plan_topics(available: dict, mapping: dict, inputs: dict) -> dict[str, str]:
+    """{bag topic: graph topic} to replay. Every mapped bag topic must be in the bag; the
+    preprocessor's inputs the bag carries under their default names are added; the bag's
+    own /clock is left out (the replay publishes /clock). BagError names what is missing."""
+    for src in mapping:
+        if src not in available:
+            raise BagError(f'topic {src} is not in the bag; it has {sorted(available)}')
+    plan = dict(mapping)
+    for topic in inputs.values():
+        if topic and topic in available and topic not in plan and topic not in plan.values():
+            plan[topic] = topic
+    plan.pop('/clock', None)
+    graph = set(plan.values())
+    missing = [f'{name} ({inputs[name]})' for name in IMAGE_STREAMS
+               if inputs[name] not in graph]
+    if missing:
+        raise BagError(f'the bag gives nothing for the preprocessor input(s) {missing}; the '
+                       f'bag has {sorted(available)}: map one with --topic BAG:=GRAPH')
+    return plan
+
+
+class ReplayGraph:
+    """The composed preprocessor + memory graph with a bag player and a query client."""
+
+    def __init__(self, config: ReplayConfig):
+        self.config = config
+        self.context = None
+        self.stack = None
+        self.node = None
+        self._tmp = None
+        self._lock = threading.Lock()
+        self._observations = 0
+        self._records = 0
+        self._published_wall = {}   # colour stamp (ns) -> wall time of publication
+        self._latency = {'preprocessor_frame_ms': [], 'colour_to_observations_ms': [],
+                         'query_round_trip_ms': [], 'memory_query_ms': []}
+
+    # -- graph -----------------------------------------------------------------------------
+    def _params_file(self) -> Path:
+        from memory_nodes.stack_description import config_dir
+        base = Path(self.config.params_file or config_dir() / 'params.yaml')
+        if not base.exists():
+            raise BagError(f'parameters file {str(base)!r} does not exist')
+        params = yaml.safe_load(base.read_text()) or {}
+        pre = dict(params.get('preprocessor', {}).get('ros__parameters') or {})
+        pre.update({'use_sim_time': True, 'image_qos': 'reliable'})
+        pre.update(self.config.preprocessor_params)
+        mem = dict(params.get('memory', {}).get('ros__parameters') or {})
+        mem.update({'use_sim_time': True, 'store_path': str(self.config.memory_path)})
+        mem.update(self.config.memory_params)
+        params['preprocessor'] = {'ros__parameters': pre}
+        params['memory'] = {'ros__parameters': mem}
+        self._tmp = tempfile.TemporaryDirectory(prefix='memory-eval-')
+        path = Path(self._tmp.name) / 'params.yaml'
+        path.write_text(yaml.safe_dump(params))
+        return path
+
+    def start(self) -> ReplayGraph:
+        import rclpy
+
+        from memory_interfaces.msg import ObjectObservationArray
+        from memory_interfaces.srv import QueryMemory
+        from memory_nodes.ros_common import RELIABLE_QOS
+        from memory_nodes.runner import ComposedStack, composed_ros_args
+        from memory_nodes.stack_description import load_stack
+        description = load_stack('robot', params_file=self._params_file())
+        self.context = rclpy.Context()
+        rclpy.init(args=composed_ros_args(description), context=self.context)
+        self.stack = ComposedStack(description, only=['preprocessor', 'memory'],
+                                   context=self.context, num_threads=4)
+        try:
+            self.stack.start()
+        except RuntimeError as error:
+            self.stop()
+            raise BagError(f'the graph did not start: {error} (see the node log above)') \
+                from error
+        self.pre = self.stack.nodes['preprocessor']
+        self.mem = self.stack.nodes['memory']
+        self.node = rclpy.create_node('bag_replay', context=self.context)
+        self.node.create_subscription(ObjectObservationArray,
+                                      self.pre.params['observations_topic'],
+                                      self._on_observations, RELIABLE_QOS)
+        self.client = self.node.create_client(QueryMemory,
+                                              self.mem.params['query_service'])
+        self.stack.executor.add_node(self.node)
+        return self
+
+    def stop(self) -> None:
+        import rclpy
+        if self.stack is not None:
+            if self.node is not None:
+                self.stack.executor.remove_node(self.node)
+            self.stack.stop()
+            self.stack = None
+        if self.node is not None:
+            self.node.destroy_node()
+            self.node = None
+        if self.context is not None:
+            rclpy.try_shutdown(context=self.context)
+            self.context = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def __enter__(self) -> ReplayGraph:
+        return self.start()
+
+    def __exit__(self, *exc) -> bool:
+        self.stop()
+        return False
+
+    def _on_observations(self, msg) -> None:
+        now = time.perf_counter()
+        stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+        with self._lock:
+            self._observations += 1
+            self._records += len(msg.objects)
+            sent = self._published_wall.pop(stamp, None)
+        if sent is not None:
+            self._latency['colour_to_observations_ms'].append((now - sent) * 1e3)
+
+    # -- playing ---------------------------------------------------------------------------
+    def _wait(self, condition, timeout: float, what: str) -> bool:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                self.node.get_logger().warning(f'replay: gave up waiting for {what}')
+                return False
+            time.sleep(0.002)
+        return True
+
+    def play(self) -> ReplayStats:
+        """Publish the whole bag into the graph; return what happened."""
+        from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+        from rosgraph_msgs.msg import Clock
+
+        from memory_interfaces.msg import EpisodeStatus
+        from memory_nodes.ros_common import LATCHED_QOS
+        cfg = self.config
+        inputs = {name: self.pre.params[name] for name in INPUT_PARAMETERS}
+        reader = open_reader(cfg.bag)
+        try:
+            available = bag_topics(reader)
+            plan = plan_topics(available, cfg.topic_map, inputs)
+            qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
+                             reliability=ReliabilityPolicy.RELIABLE,
+                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
+            publishers, msgtypes = {}, {}
+            for src, dst in plan.items():
+                msgtype = available[src].msgtype
+                ensure_type(msgtype)
+                publishers[src] = self.node.create_publisher(rclpy_class(msgtype), dst, qos)
+                msgtypes[src] = msgtype
+            clock = self.node.create_publisher(Clock, '/clock', 10)
+            status_topic = inputs['episode_status_topic']
+            own_episode = (cfg.episode_id != '' and status_topic
+                           and status_topic not in plan.values())
+            episode_id = (cfg.episode_id or f'replay-{cfg.bag.resolve().name}'
+                          if own_episode else '')
+            status_pub = (self.node.create_publisher(EpisodeStatus, status_topic, LATCHED_QOS)
+                          if own_episode else None)
+            listened = {v for k, v in inputs.items() if v}
+            self._wait_for_graph([p for s, p in publishers.items() if plan[s] in listened]
+                                 + ([status_pub] if status_pub else []))
+            streams = {inputs[name]: stream for name, stream in IMAGE_STREAMS.items()}
+            return self._publish(reader, plan, publishers, msgtypes, clock, streams,
+                                 status_pub, episode_id)
+        finally:
+            reader.close()
+
+    def _wait_for_graph(self, publishers, timeout: float = 30.0) -> None:
+        def ready():
+            return (all(p.get_subscription_count() > 0 for p in publishers)
+                    and self.client.service_is_ready()
+                    and self.node.count_publishers(self.pre.params['observations_topic']))
+        if not self._wait(ready, timeout, 'the graph'):
+            raise BagError('the preprocessor and memory nodes did not come up within '
+                           f'{timeout:.0f} s')
+
+    def _instruction(self, reader, plan) -> str:
+        topic = self.pre.params['instruction_topic']
+        src = next((s for s, d in plan.items() if d == topic), None)
+        if src is None:
+            return ''
+        conns = [c for c in reader.connections if c.topic == src]
+        for conn, _, raw in reader.messages(connections=conns):
+            return str(reader.deserialize(raw, conn.msgtype).data)
+        return ''
+
+    def _episode_status(self, episode_id, state, t_ns, elapsed_s, instruction, message=''):
+        from memory_interfaces.msg import EpisodeStatus
+        from memory_nodes.ros_common import sec_to_stamp
+        msg = EpisodeStatus(episode_id=episode_id, state=state, instruction=instruction,
+                            elapsed_s=float(elapsed_s), task='bag_replay', message=message)
+        msg.header.stamp = sec_to_stamp(t_ns * 1e-9)
+        msg.header.frame_id = 'world'
+        return msg
+
+    def _publish(self, reader, plan, publishers, msgtypes, clock, streams, status_pub,
+                 episode_id) -> ReplayStats:
+        from builtin_interfaces.msg import Time
+        from rosgraph_msgs.msg import Clock
+
+        from memory_interfaces.msg import EpisodeStatus
+        from memory_nodes.evaluation.bagio import target_typestore
+        cfg = self.config
+        store = target_typestore()
+        published = {dst: 0 for dst in plan.values()}
+        sent = dict.fromkeys(streams.values(), 0)
+        t_first = t_last = None
+        instruction = self._instruction(reader, plan) if status_pub else ''
+        pre_frames0 = len(self.pre._latencies_ms)
+        wall0 = time.perf_counter()
+        conns = [c for c in reader.connections if c.topic in plan]
+        for conn, t_ns, raw in reader.messages(connections=conns):
+            if t_first is None:
+                t_first = t_ns
+                if status_pub:
+                    status_pub.publish(self._episode_status(
+                        episode_id, EpisodeStatus.STATE_RUNNING, t_ns, 0.0, instruction))
+            if t_last is None or t_ns > t_last:
+                if cfg.rate > 0:
+                    delay = wall0 + (t_ns - t_first) * 1e-9 / cfg.rate - time.perf_counter()
+                    if delay > 0:
+                        time.sleep(delay)
+                else:
+                    self._wait(lambda: self._images_taken(sent), cfg.step_timeout_s,
+                               'the preprocessor to take the last frame')
+                clock.publish(Clock(clock=Time(sec=t_ns // 1_000_000_000,
+                                               nanosec=t_ns % 1_000_000_000)))
+                t_last = t_ns
+            try:
+                msg = reader.deserialize(raw, conn.msgtype)
+                data = bytes(store.serialize_cdr(msg, msgtypes[conn.topic]))
+            except Exception as error:
+                raise BagError(f'message on {conn.topic} at t={t_ns} ns cannot be '
+                               f'deserialized as {conn.msgtype}: {error}') from error
+            dst = plan[conn.topic]
+            stream = streams.get(dst)
+            if stream == 'color':
+                stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+                with self._lock:
+                    self._published_wall[stamp] = time.perf_counter()
+            publishers[conn.topic].publish(data)
+            published[dst] += 1
+            if stream:
+                sent[stream] += 1
+        self._wait(lambda: self._images_taken(sent), cfg.step_timeout_s,
+                   'the preprocessor to take the last frame')
+        # memory has ingested everything the preprocessor sent, and committed it
+        self._wait(lambda: self.mem.ingested >= self._records and self._quiet(),
+                   cfg.step_timeout_s, 'the memory to ingest the last observations')
+        if status_pub and cfg.outcome and t_first is not None:
+            state = {'success': EpisodeStatus.STATE_SUCCEEDED,
+                     'failure': EpisodeStatus.STATE_FAILED,
+                     'timeout': EpisodeStatus.STATE_TIMED_OUT}[cfg.outcome]
+            status_pub.publish(self._episode_status(
+                episode_id, state, t_last, (t_last - t_first) * 1e-9, instruction,
+                f'replay ended: {cfg.outcome}'))
+            self._wait(lambda: not self.mem.episode_id, cfg.step_timeout_s,
+                       'the memory to close the episode')
+        if self.mem.memory is not None:
+            self.mem.memory.flush()
+        wall = time.perf_counter() - wall0
+        self._latency['preprocessor_frame_ms'] = list(self.pre._latencies_ms[pre_frames0:])
+        return ReplayStats(
+            bag=str(cfg.bag), bag_start_s=reader.start_time * 1e-9,
+            bag_duration_s=((t_last or 0) - (t_first or 0)) * 1e-9,
+            wall_s=wall, rate=cfg.rate, published=published, frames_published=sent['color'],
+            frames_processed=self.pre.frames_processed, frames_waiting=self.pre.frames_waiting,
+            observation_messages=self._observations, observations_ingested=self.mem.ingested,
+            inputs_rejected={'preprocessor': dict(self.pre.guard.rejected),
+                             'memory': dict(self.mem.guard.rejected)},
+            latency_ms=self._latency, episode_id=episode_id,
+            topic_map={k: v for k, v in plan.items()})
+
+    def _images_taken(self, sent) -> bool:
+        received = self.pre.images_received
+        return all(received[s] >= n for s, n in sent.items())
+
+    def _quiet(self, settle_s: float = 0.1) -> bool:
+        """No new observation message for ``settle_s``."""
+        with self._lock:
+            n = self._observations
+        time.sleep(settle_s)
+        with self._lock:
+            return n == self._observations
+
+    # -- asking ----------------------------------------------------------------------------
+    def query(self, kind: int, text: str = '', k: int = 10, episode_id: str = '',
+              time_start: float = 0.0, time_end: float = 0.0, timeout: float = 30.0):
+        """Ask the memory over /memory/query; the service's response."""
+        from memory_interfaces.srv import QueryMemory
+        from memory_nodes.ros_common import sec_to_stamp
+        request = QueryMemory.Request(kind=int(kind), text=text, k=int(k),
+                                      episode_id=episode_id)
+        request.time_start = sec_to_stamp(time_start)
+        request.time_end = sec_to_stamp(time_end)
+        start = time.perf_counter()
+        future = self.client.call_async(request)
+        deadline = time.monotonic() + timeout
+        while not future.done():
+            if time.monotonic() > deadline:
+                self.client.remove_pending_request(future)
+                raise TimeoutError(f'/memory/query did not answer {text!r} in {timeout} s')
+            time.sleep(0.001)
+        response = future.result()
+        self._latency['query_round_trip_ms'].append((time.perf_counter() - start) * 1e3)
+        if response.success:
+            self._latency['memory_query_ms'].append(float(response.latency_ms))
+        return response
+
+    def latency(self) -> dict:
+        return {k: _percentiles(v) for k, v in self._latency.items()}
