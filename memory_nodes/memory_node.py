@@ -7,10 +7,14 @@ A thin rclpy lifecycle adapter over ``memory_nodes.lifelong_memory.LifelongMemor
   state-change events into the temporal bank); MemoryEvents (reliable) from the executor,
   the planner and people; the episode status (latched, e.g. the sim bridge's
   /sim/episode_status) to open and close episodes in the episodic bank;
+- in: the preprocessor's downsampled scene cloud (sensor_msgs/PointCloud2, float32 x y z,
+  world frame, best effort), at most one per ``cloud_period_s``, into the occupancy map
+  (``LifelongMemory.ingest_cloud``: one hit per 5 cm cell the cloud touches);
 - service: QueryMemory (where / when / what happened / how many / similar to text), checked
   against the configured limits (``memory_nodes.query_limits``) and answered in its own
   callback group, so queries run beside ingestion;
-- out: MemoryStats every ``stats_period_s``.
+- out: MemoryStats every ``stats_period_s``; a log line with the store's sizes (voxels
+  included: MemoryStats has no field for them) every ``STATS_LOG_PERIOD_S``.
 
 The store is one SQLite file (``store_path``) that survives restarts. A write is
 acknowledged when the library's group commit has made it durable; ``acknowledged`` counts
@@ -22,8 +26,10 @@ import os
 import threading
 import time
 
+import numpy as np
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.lifecycle import LifecycleNode
+from sensor_msgs.msg import PointCloud2
 
 from memory_interfaces.msg import (
     EpisodeStatus,
@@ -46,10 +52,12 @@ from memory_nodes.lifelong_memory import (
     QueryKind,
     StoreConfig,
 )
+from memory_nodes.perception.cloud import unpack_cloud
 from memory_nodes.query_limits import QueryLimits, validate_query
 from memory_nodes.ros_common import (
     LATCHED_QOS,
     RELIABLE_QOS,
+    SENSOR_QOS,
     InputGuard,
     TransitionCallbackReturn,
     declare,
@@ -61,6 +69,26 @@ from memory_nodes.ros_common import (
 DEFAULT_STORE = os.path.join('~', '.ros', 'memory_nodes', 'memory.db')
 TERMINAL_STATES = {EpisodeStatus.STATE_SUCCEEDED: 'success', EpisodeStatus.STATE_FAILED:
                    'failure', EpisodeStatus.STATE_TIMED_OUT: 'timeout'}
+STATS_LOG_PERIOD_S = 60.0
+
+
+def cloud_from_msg(msg, world_frame):
+    """PointCloud2 -> (N, 3) float64 world points (validated further by the library).
+
+    Reads the float32 x y z fields (the preprocessor's layout; rgb and others are skipped)
+    with the perception package's numpy decoder (sensor_msgs_py is not among the wheels). A
+    cloud that says it is not dense may mark invalid points with NaN: those are dropped; in
+    a dense cloud a NaN is an error. ValueError names a wrong frame or layout."""
+    frame = msg.header.frame_id
+    if world_frame and frame and frame != world_frame:
+        raise ValueError(f'header.frame_id={frame!r}: the scene cloud must be in '
+                         f'{world_frame!r}')
+    points, _ = unpack_cloud(msg.fields, msg.point_step, bytes(msg.data), msg.width,
+                             msg.height, bool(msg.is_bigendian))
+    points = points.astype(np.float64)
+    if not msg.is_dense:
+        points = points[np.isfinite(points).all(axis=1)]
+    return points
 
 
 def observation_from_msg(msg, stamp):
@@ -129,11 +157,20 @@ class MemoryNode(LifecycleNode):
         p['stats_period_s'] = declare(self, 'stats_period_s', 1.0,
                                       'period of MemoryStats (0 = never)', read_only=True,
                                       min_value=0.0, max_value=3600.0)
+        p['cloud_period_s'] = declare(self, 'cloud_period_s', 1.0,
+                                      'ingest at most one scene cloud per this many seconds '
+                                      '(wall clock; 0 = every cloud)', read_only=True,
+                                      min_value=0.0, max_value=3600.0)
+        p['world_frame'] = declare(self, 'world_frame', 'world',
+                                   "frame the scene cloud must be in ('' = any)",
+                                   read_only=True)
         topics = {
             'observations_topic': ('/perception/objects', 'in: ObjectObservationArray'),
             'events_topic': ('/memory/events', 'in: MemoryEvent'),
             'episode_status_topic': ('/sim/episode_status',
                                      "in: EpisodeStatus opening/closing episodes ('' = off)"),
+            'scene_cloud_topic': ('/perception/scene_cloud',
+                                  "in: PointCloud2 for the occupancy map ('' = off)"),
             'query_service': ('/memory/query', 'service: QueryMemory'),
             'stats_topic': ('/memory/stats', 'out: MemoryStats'),
         }
@@ -148,6 +185,9 @@ class MemoryNode(LifecycleNode):
         self.acknowledged = 0
         self.write_errors = 0
         self.query_ms = []
+        self.clouds_ingested = 0
+        self._last_cloud = -float('inf')   # monotonic time of the last cloud ingested
+        self._last_stats_log = time.monotonic()
         self._lock = threading.Lock()
         self._io = []
         self._rate = (time.monotonic(), 0)
@@ -181,6 +221,11 @@ class MemoryNode(LifecycleNode):
             self._io.append(self.create_subscription(
                 EpisodeStatus, p['episode_status_topic'], self.on_episode_status, LATCHED_QOS,
                 callback_group=ingest))
+        if p['scene_cloud_topic']:
+            # its own group: binning a cloud (open3d) runs beside observation ingest
+            self._io.append(self.create_subscription(
+                PointCloud2, p['scene_cloud_topic'], self.on_cloud, SENSOR_QOS,
+                callback_group=MutuallyExclusiveCallbackGroup()))
         self.service = self.create_service(QueryMemory, p['query_service'], self.on_query,
                                            callback_group=ReentrantCallbackGroup())
         self.timer = None
@@ -263,6 +308,18 @@ class MemoryNode(LifecycleNode):
                      'steps': int(msg.step), 'message': msg.message}), 1)
                 self.episode_id = ''
 
+    def on_cloud(self, msg):
+        if self.memory is None or not self._active():
+            return
+        now = time.monotonic()
+        if now - self._last_cloud < self.params['cloud_period_s']:
+            return   # throttled before decoding: the cost is in decoding and binning
+        with self.guard('scene_cloud'):
+            points = cloud_from_msg(msg, self.params['world_frame'])
+            self._track(self.memory.ingest_cloud(points, stamp_to_sec(msg.header.stamp)), 1)
+            self._last_cloud = now   # a malformed cloud does not hold the next one back
+            self.clouds_ingested += 1
+
     def _active(self):
         return self.active
 
@@ -320,6 +377,13 @@ class MemoryNode(LifecycleNode):
             msg.query_p50_ms = float(lat[len(lat) // 2])
             msg.query_p99_ms = float(lat[min(len(lat) - 1, int(len(lat) * 0.99))])
         self.stats_pub.publish(msg)
+        if now - self._last_stats_log >= STATS_LOG_PERIOD_S:
+            self._last_stats_log = now
+            self.get_logger().info(
+                f"memory: {stats['spatial_tracks']} tracks, {stats['temporal_events']} "
+                f"events, {stats['episodes']} episodes, {stats['semantic_facts']} facts, "
+                f"{stats['voxels']} voxels ({self.clouds_ingested} clouds), "
+                f"{stats['store_bytes'] / 1e6:.1f} MB, {self.guard.total_rejected} rejected")
 
 
 def main(args=None):
