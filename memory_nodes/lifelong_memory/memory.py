@@ -160,6 +160,7 @@ class LifelongMemory:
         self.spatial.load(self.store.write_conn)
         self.temporal.load(self.store.write_conn)
         self.episodic.load(self.store.write_conn)
+        self.voxels.load(self.store.write_conn)
 
     def _index_files(self) -> tuple[str, str]:
         base = f'{self.path}.ann-{self.config.index.backend}'
@@ -373,16 +374,18 @@ class LifelongMemory:
         return self._submit(op)
 
     def consolidate(self, now: float | None = None) -> Future:
-        """Forget spurious tracks, thin old history, decay old events (consolidation.py);
-        ``now`` defaults to the latest observation stamp. Resolves to a report dict."""
+        """Forget spurious tracks, thin old history, decay old events (consolidation.py),
+        forget stray occupancy cells (voxels.py); ``now`` defaults to the latest observation
+        or cloud stamp. Resolves to a report dict."""
         if now is not None:
             now = check_stamp('now', now)
 
         def op(conn):
-            t = now if now is not None else self.spatial.now
+            t = now if now is not None else max(self.spatial.now, self.voxels.now)
             if not math.isfinite(t):
-                return {'tracks': [], 'positions': 0, 'events': 0, 'texts': []}
+                return {'tracks': [], 'positions': 0, 'events': 0, 'texts': [], 'voxels': 0}
             report = consolidate(conn, t, self.config.forget)
+            report['voxels'] = self.voxels.forget(conn, t)
             names = {self.spatial.tracks[tid].name for tid in report['tracks']
                      if tid in self.spatial.tracks}
             self.spatial.forget(report['tracks'])

@@ -6,8 +6,10 @@ binned into ``voxel_m`` cells by open3d (``VoxelGrid.create_from_point_cloud_wit
 over the whole world box, so every cloud lands on the same global grid); numpy does the
 same binning where open3d is missing (``backend='numpy'``, identical keys, tested). A cell a
 cloud touches gets one hit and its ``last_seen`` advances: repeated clouds of a static scene
-update rows in place, so the table grows with the space seen, not with time. Free space is
-not carved (a limit: a cell once occupied stays so until it is forgotten).
+update rows in place, so the table grows with the space seen, not with time. Sensor noise
+and passers-by leave cells seen in a cloud or two: ``LifelongMemory.consolidate`` forgets
+cells seen in at most ``forget_max_hits`` clouds and not for ``forget_after_s``. Free space
+is not carved (a limit: a cell once occupied stays so until it is forgotten).
 
 Keys: ``ix = floor((x - origin) / voxel_m) + k0`` with ``origin = k0 * voxel_m`` the grid
 corner just beyond -MAX_ABS_POSITION_M, so ``ix`` is about ``floor(x / voxel_m)`` and a
@@ -32,11 +34,14 @@ META_KEY = 'voxel_m'
 
 @dataclass(frozen=True)
 class VoxelConfig:
-    """Grid size, the most points one cloud may carry, and the binning library."""
+    """Grid size, the most points one cloud may carry, the binning library, and when a
+    rarely seen cell is forgotten (seconds of stamp time)."""
 
     voxel_m: float = 0.05
     max_points: int = 500000
     backend: str = 'open3d'
+    forget_max_hits: int = 2
+    forget_after_s: float = 3600.0
 
     def __post_init__(self):
         if not (isinstance(self.voxel_m, (int, float)) and not isinstance(self.voxel_m, bool)
@@ -45,6 +50,13 @@ class VoxelConfig:
         if isinstance(self.max_points, bool) or not isinstance(self.max_points, int) or \
                 self.max_points < 1:
             raise ValueError(f'max_points={self.max_points!r}: expected an integer >= 1')
+        if isinstance(self.forget_max_hits, bool) or \
+                not isinstance(self.forget_max_hits, int) or self.forget_max_hits < 0:
+            raise ValueError(f'forget_max_hits={self.forget_max_hits!r}: expected an integer '
+                             '>= 0 (0: never forget)')
+        if not (isinstance(self.forget_after_s, (int, float)) and self.forget_after_s >= 0
+                and math.isfinite(self.forget_after_s)):
+            raise ValueError(f'forget_after_s={self.forget_after_s!r}: expected seconds >= 0')
         if self.backend not in VOXEL_BACKENDS:
             raise ValueError(f'backend={self.backend!r}: expected one of {VOXEL_BACKENDS}')
 
@@ -85,12 +97,15 @@ class VoxelMap:
     def __init__(self, config: VoxelConfig = VoxelConfig()):
         self.config = config
         self.voxel_m = config.voxel_m
+        self.now = -math.inf   # latest cloud stamp (writer thread)
 
     def load(self, conn: sqlite3.Connection) -> None:
         """Adopt the grid size the file's map was built with, if it has one."""
         row = conn.execute('SELECT value FROM meta WHERE key = ?', (META_KEY,)).fetchone()
         if row is not None:
             self.voxel_m = float(row[0])
+        latest = conn.execute('SELECT MAX(last_seen) FROM voxels').fetchone()[0]
+        self.now = -math.inf if latest is None else float(latest)
 
     @property
     def k0(self) -> int:
@@ -125,7 +140,17 @@ class VoxelMap:
             'ON CONFLICT (ix, iy, iz) DO UPDATE SET hits = hits + 1, '
             'last_seen = max(last_seen, excluded.last_seen)',
             [(int(k[0]), int(k[1]), int(k[2]), stamp) for k in keys])
+        self.now = max(self.now, stamp)
         return len(keys)
+
+    def forget(self, conn: sqlite3.Connection, now: float) -> int:
+        """Writer thread: delete cells seen in at most ``forget_max_hits`` clouds, the last
+        more than ``forget_after_s`` before ``now``; return how many."""
+        if self.config.forget_max_hits < 1:
+            return 0
+        return conn.execute('DELETE FROM voxels WHERE hits <= ? AND last_seen < ?',
+                            (self.config.forget_max_hits,
+                             now - self.config.forget_after_s)).rowcount
 
     def occupied(self, conn: sqlite3.Connection, center, radius: float, min_hits: int = 1
                  ) -> list[dict]:

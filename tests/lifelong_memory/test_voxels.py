@@ -135,6 +135,27 @@ def test_the_map_outlives_the_process_and_keeps_its_grid(tmp_path):
         assert all(r['hits'] == 3 and r['last_seen'] == 3.0 for r in again)
 
 
+def test_consolidation_forgets_stray_cells_and_keeps_the_scene(mem):
+    rng = np.random.default_rng(7)
+    for t in range(5):
+        mem.ingest_cloud(table_and_box(rng, n=2000), 10.0 + t)
+    stray = np.array([[2.02, 2.02, 1.52], [-1.02, 0.52, 0.02]])   # a passer-by, noise
+    mem.ingest_cloud(stray, 20.0).result(timeout=30)
+    rows = mem.stats()['voxels']
+    assert len(mem.occupied((2.0, 2.0, 1.5), 0.1)) == 1
+    # not yet: an hour has not passed since the stray points (now = the latest cloud)
+    assert mem.consolidate().result(timeout=30)['voxels'] == 0
+    mem.ingest_cloud(table_and_box(rng, n=2000), 3700.0).result(timeout=30)
+    cells_now = mem.occupied((0, 0, 0), 5.0)
+    rare = {r['key'] for r in cells_now if r['hits'] <= 2 and r['last_seen'] < 100.0}
+    assert 2 <= len(rare) <= 0.2 * rows      # the stray two, and noise at the edges
+    assert mem.consolidate().result(timeout=30)['voxels'] == len(rare)
+    assert {r['key'] for r in mem.occupied((0, 0, 0), 5.0)} == \
+        {r['key'] for r in cells_now} - rare
+    assert mem.occupied((2.0, 2.0, 1.5), 0.1) == [] and mem.occupied((-1, 0.5, 0), 0.1) == []
+    assert mem.occupied((0.52, 0.42, TABLE_Z + 0.19), 0.02)[0]['hits'] == 6
+
+
 @pytest.mark.parametrize('points, message', [
     ('nan', r'points\[7\]=\[0.1, nan, 0.2\]: must be finite'),
     ('inf', r'points\[7\]=\[0.1, inf, 0.2\]: must be finite'),
@@ -178,3 +199,7 @@ def test_bad_stamps_queries_and_configs_name_the_value(mem):
         VoxelConfig(backend='pcl')
     with pytest.raises(ValueError, match=r'max_points=0: expected an integer >= 1'):
         VoxelConfig(max_points=0)
+    with pytest.raises(ValueError, match=r'forget_max_hits=-1: expected an integer >= 0'):
+        VoxelConfig(forget_max_hits=-1)
+    with pytest.raises(ValueError, match=r'forget_after_s=nan: expected seconds >= 0'):
+        VoxelConfig(forget_after_s=math.nan)
