@@ -145,6 +145,17 @@ def plan_topics(available: dict, mapping: dict, inputs: dict) -> dict[str, str]:
     return plan
 
 
+def _uniform_lists(params: dict) -> dict:
+    """[0, 0, 1.5] -> [0.0, 0.0, 1.5]: a ROS parameter array has one type."""
+    out = {}
+    for name, value in params.items():
+        if isinstance(value, list) and any(isinstance(v, float) for v in value) and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+            value = [float(v) for v in value]
+        out[name] = value
+    return out
+
+
 class ReplayGraph:
     """The composed preprocessor + memory graph with a bag player and a query client."""
 
@@ -174,6 +185,7 @@ class ReplayGraph:
         mem = dict(params.get('memory', {}).get('ros__parameters') or {})
         mem.update({'use_sim_time': True, 'store_path': str(self.config.memory_path)})
         mem.update(self.config.memory_params)
+        pre, mem = _uniform_lists(pre), _uniform_lists(mem)
         params['preprocessor'] = {'ros__parameters': pre}
         params['memory'] = {'ros__parameters': mem}
         self._tmp = tempfile.TemporaryDirectory(prefix='memory-eval-')
@@ -190,8 +202,13 @@ class ReplayGraph:
         from memory_nodes.runner import ComposedStack, composed_ros_args
         from memory_nodes.stack_description import load_stack
         description = load_stack('robot', params_file=self._params_file())
-        self.context = rclpy.Context()
-        rclpy.init(args=composed_ros_args(description), context=self.context)
+        context = rclpy.Context()
+        try:
+            rclpy.init(args=composed_ros_args(description), context=context)
+        except Exception as error:  # rcl names the bad parameter
+            self.stop()
+            raise BagError(f'the replay parameters were refused: {error}') from error
+        self.context = context
         self.stack = ComposedStack(description, only=['preprocessor', 'memory'],
                                    context=self.context, num_threads=4)
         try:

@@ -16,10 +16,12 @@ import json
 
 import numpy as np
 import pytest
+import yaml
 
 rclpy = pytest.importorskip('rclpy')
 pytestmark = pytest.mark.ros
 
+from memory_nodes.evaluation.cli import main  # noqa: E402
 from memory_nodes.evaluation.questions import (  # noqa: E402
     generate_from_sim,
     score_questions,
@@ -193,21 +195,23 @@ def test_independent_standard_message_bag_replays_with_topic_map(tmp_path):
         {'id': 'moves', 'type': 'count', 'object': 'red cube', 'event': 'moved', 'count': 1},
         {'id': 'colour', 'type': 'descriptive', 'ask': {'kind': 'where', 'text': 'cube'},
          'field': 'subject', 'accepted': ['red cube']}]}
-    from memory_nodes.evaluation.questions import validate_questions
-    qset = validate_questions(qset)
-    config = ReplayConfig(bag=tmp_path / 'bag', memory_path=tmp_path / 'memory.db',
-                          topic_map=mapping,
-                          preprocessor_params={'camera_pose': [0.0, 0.0, CAMERA_Z, 1.0, 0.0,
-                                                               0.0, 0.0],
-                                               'camera_pose_topic': ''})
-    with ReplayGraph(config) as graph:
-        stats = graph.play()
-        results = score_questions(qset, graph.query, stats.bag_start_s, stats.episode_id)
-    assert stats.bag_start_s == pytest.approx(100.0)
+    (tmp_path / 'questions.yaml').write_text(yaml.safe_dump(qset))
+    argv = ['replay', str(tmp_path / 'bag'), '--memory', str(tmp_path / 'memory.db'),
+            '--questions', str(tmp_path / 'questions.yaml'), '--out', str(tmp_path / 'report'),
+            '--param', f'preprocessor.camera_pose=[0, 0, {CAMERA_Z}, 1, 0, 0, 0]',
+            '--param', 'preprocessor.camera_pose_topic=""']
+    for src, dst in mapping.items():
+        argv += ['--topic', f'{src}:={dst}']
+    assert main(argv) == 0   # the memory-eval-bag CLI, as a person runs it
+    report = json.loads((tmp_path / 'report' / 'report.json').read_text())
+    stats, results = report['replay'], report['questions']
+    assert stats['bag_start_s'] == pytest.approx(100.0)
     # no frame lost; the first ones may come before the CameraInfo
-    assert stats.frames_processed + stats.frames_waiting == len(positions)
-    assert stats.frames_waiting <= 2
-    assert stats.published['/joint_states'] == len(positions)
+    assert stats['frames_processed'] + stats['frames_waiting'] == len(positions)
+    assert stats['frames_waiting'] <= 2
+    assert stats['published']['/joint_states'] == len(positions)
     assert all(r['correct'] for r in results), [(r['id'], r['answer'], r['error'],
                                                  r['message']) for r in results]
     assert max(r['error'] for r in results if r['type'] == 'where') < 0.01
+    assert report['scores']['all']['accuracy'] == 1.0
+    assert (tmp_path / 'memory.db').exists()   # the memory stays for later questions
