@@ -41,6 +41,7 @@ FORMAT = 'memory-eval-questions/1'
 TYPES = ('where', 'when', 'count', 'order', 'episodic', 'descriptive')
 KINDS = {'where': 0, 'when': 1, 'what_happened': 2, 'how_many': 3, 'similar_to_text': 4}
 FIELDS = ('text', 'subject', 'kind', 'object')
+TEMPORAL_BANK = 1  # MemoryEntry.BANK_TEMPORAL
 # sim classes that are not things on the table (not asked about)
 NOT_OBJECTS = ('goal', 'hand')
 PARKED_BELOW_Z = -0.1  # m: the sim parks unused objects below the table
@@ -195,8 +196,9 @@ def _score(q, ask, origin, episode) -> dict:
                     0.0 if at is None else origin + at)
         truth = np.asarray(q['position'], dtype=float)
         out['truth'] = truth.tolist()
-        if reply.success and reply.results:
-            best = reply.results[0]
+        located = [e for e in reply.results if e.has_position] if reply.success else []
+        if located:
+            best = located[0]
             p = np.array([best.position.x, best.position.y, best.position.z])
             axes = 2 if q['axes'] == 'xy' else 3
             out['answer'] = [round(float(v), 4) for v in p]
@@ -207,8 +209,10 @@ def _score(q, ask, origin, episode) -> dict:
                     0.0)
         window = q.get('window_s') or [q['time_s'], q['time_s']]
         out['truth'] = window if 'window_s' in q else q['time_s']
-        if reply.success and reply.results:
-            t = _sec(reply.results[0].stamp) - origin
+        # events only: with an event word memory does not know, WHEN answers 'last seen'
+        events = [e for e in reply.results if e.bank == TEMPORAL_BANK] if reply.success else []
+        if events:
+            t = _sec(events[0].stamp) - origin
             out['answer'] = round(t, 3)
             out['error'] = float(max(window[0] - t, t - window[1], 0.0))
             out['correct'] = out['error'] <= q['tolerance_s']
@@ -339,12 +343,12 @@ def generate_from_sim(truth: dict, names: dict[str, str], tolerance_m: float = 0
         add({'id': f'when-lit-{n}', 'type': 'when',
              'question': f'When did the {label} last light up?', 'object': label,
              'event': 'lit', 'time_s': times[-1], 'tolerance_s': tolerance_s})
-    for e in events:
-        if e['kind'] == 'pressed' and e['subject'] in unique:
-            add({'id': f'when-pressed-{e["subject"]}-{e["step"]}', 'type': 'when',
-                 'question': f'When was the {names[e["subject"]]} pressed?',
-                 'object': names[e['subject']], 'event': 'pressed', 'time_s': e['time'],
-                 'tolerance_s': tolerance_s})
+    presses = {e['subject']: e for e in events  # the last press of each button
+               if e['kind'] == 'pressed' and e['subject'] in unique}
+    for n, e in presses.items():
+        add({'id': f'when-pressed-{n}', 'type': 'when',
+             'question': f'When was the {names[n]} last pressed?', 'object': names[n],
+             'event': 'pressed', 'time_s': e['time'], 'tolerance_s': tolerance_s})
     for kind, slots in sorted(kinds.items()):
         add({'id': f'count-objects-{kind}', 'type': 'count',
              'question': f'How many {kind}s are there?', 'object': kind, 'count': len(slots)})

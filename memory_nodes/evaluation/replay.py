@@ -233,6 +233,11 @@ class ReplayGraph:
         if self.stack is not None:
             if self.node is not None:
                 self.stack.executor.remove_node(self.node)
+            for node in self.stack.nodes.values():
+                try:  # on_shutdown closes the memory file (WAL checkpointed, index saved)
+                    node.trigger_shutdown()
+                except Exception as error:  # noqa: BLE001 - a node that is already down
+                    node.get_logger().warning(f'shutdown: {error}')
             self.stack.stop()
             self.stack = None
         if self.node is not None:
