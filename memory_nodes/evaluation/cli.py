@@ -21,6 +21,7 @@ from pathlib import Path
 import sys
 import time
 
+import numpy as np
 import yaml
 
 from memory_nodes.evaluation.bagio import BagError, parse_topic_map
@@ -29,13 +30,13 @@ from memory_nodes.evaluation.questions import QuestionError
 
 def _params(entries) -> dict[str, dict]:
     """['preprocessor.camera_pose=[0, 0, 1, 0, 0, 0, 1]'] -> {'preprocessor': {...}}."""
-    out = {'preprocessor': {}, 'memory': {}}
+    out = {'preprocessor': {}, 'memory': {}, 'action_expert': {}}
     for entry in entries or ():
         name, sep, value = entry.partition('=')
         node, dot, param = name.partition('.')
         if not sep or not dot or node not in out or not param:
-            raise ValueError(f'--param {entry!r} is not preprocessor.NAME=VALUE or '
-                             'memory.NAME=VALUE')
+            raise ValueError(f'--param {entry!r} is not NODE.NAME=VALUE with NODE one of '
+                             f'{sorted(out)}')
         out[node][param] = yaml.safe_load(value)
     return out
 
@@ -50,7 +51,9 @@ def cmd_replay(args) -> int:
                           topic_map=parse_topic_map(args.topic), rate=args.rate,
                           params_file=args.params, preprocessor_params=params['preprocessor'],
                           memory_params=params['memory'], episode_id=args.episode_id,
-                          outcome=args.outcome or '')
+                          outcome=args.outcome or '', actions=args.actions,
+                          action_expert_params=params['action_expert'],
+                          actions_file=args.actions_file)
     with ReplayGraph(config) as graph:
         stats = graph.play()
         results = []
@@ -59,18 +62,35 @@ def cmd_replay(args) -> int:
                 qset, lambda *a: graph.query(*a), time_origin_s=stats.bag_start_s,
                 episode_id=stats.episode_id)
         latency = graph.latency()
+        chunks = list(graph.chunks)
     summary = stats.summary()
     summary['latency_ms'] = latency
     scores = summarize(results) if results else {}
     out = {'replay': summary, 'scores': scores}
+    if args.actions:
+        out['actions'] = _score_actions(config, chunks, stats.bag_start_s)
     if args.out:
         report = build_report(summary, results, scores, latency,
                               {'questions_file': str(args.questions or ''),
                                'memory': str(args.memory),
-                               'created': time.strftime('%Y-%m-%dT%H:%M:%S')})
+                               'created': time.strftime('%Y-%m-%dT%H:%M:%S'),
+                               **({'actions': out['actions']} if args.actions else {})})
         out['report'] = {k: str(p) for k, p in write_report(report, args.out).items()}
     print(json.dumps(out, indent=1))
     return 0
+
+
+def _score_actions(config, chunks, bag_start_s) -> dict:
+    """The action expert's chunks against the sidecar's or the bag's actions taken."""
+    from memory_nodes.evaluation.actions import score_chunks, taken_from_bag
+    from memory_nodes.evaluation.bagio import open_reader
+    if config.sidecar is not None:
+        return score_chunks(chunks, config.sidecar, time_offset_s=bag_start_s)
+    reader = open_reader(config.bag)
+    try:
+        return score_chunks(chunks, taken_from_bag(reader))
+    finally:
+        reader.close()
 
 
 def cmd_questions(args) -> int:
@@ -107,19 +127,30 @@ def _knobs(entries) -> dict:
 
 
 def cmd_sim_bag(args) -> int:
+    from memory_nodes.evaluation.actions import write_sim_actions
     from memory_nodes.evaluation.questions import (
         generate_from_sim,
         sim_object_names,
         write_questions,
     )
     import sim
+    from sim.env import CONTROL_DT
     from sim.experts import make_expert
     from sim.recording import write_bag
     env = sim.make_env(args.task, args.seed, args.mode, render=False, **_knobs(args.knob))
-    truth = write_bag(env, make_expert(env), args.out, image_size=args.image_size)
+    expert, taken = make_expert(env), []
+
+    def policy(obs, info):  # the expert, with each action and its observation's time kept
+        action = expert(obs, info)
+        taken.append((env.step_count * CONTROL_DT, np.asarray(action, dtype=float)))
+        return action
+
+    truth = write_bag(env, policy, args.out, image_size=args.image_size)
     qset = generate_from_sim(truth, sim_object_names(env))
     env.close()
     path = write_questions(qset, Path(args.out) / 'questions.json')
+    write_sim_actions(Path(args.out) / 'actions.json', [t for t, _ in taken],
+                      [a for _, a in taken], CONTROL_DT, truth['phase_starts_s'])
     print(json.dumps({'bag': str(args.out), 'questions': str(path),
                       'count': len(qset['questions']), 'success': truth['success']}))
     return 0
@@ -191,11 +222,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help='0: as fast as the graph takes it (default); r: r x real time')
     p.add_argument('--params', help='base parameters YAML (default config/params.yaml)')
     p.add_argument('--param', action='append', metavar='NODE.NAME=VALUE',
-                   help='a preprocessor or memory parameter (YAML value; repeatable)')
+                   help='a preprocessor, memory or action_expert parameter (YAML value; '
+                   'repeatable), e.g. action_expert.checkpoint=DIR')
     p.add_argument('--episode-id', help="episode opened in memory (default replay-<bag>; "
                    "'' for none)")
     p.add_argument('--outcome', choices=['success', 'failure', 'timeout'],
                    help='close the opened episode with this outcome')
+    p.add_argument('--actions', action='store_true',
+                   help='run the action expert too; score its chunks against the actions '
+                   "taken (the bag's /sim/ee_target + /sim/gripper, or a sim bag's "
+                   'actions.json)')
+    p.add_argument('--actions-file', help='actions taken (sim sidecar JSON)')
     p.set_defaults(func=cmd_replay)
     p = sub.add_parser('questions', help="question set from a sim bag's ground truth")
     p.add_argument('--truth', required=True, help='ground_truth.json beside a sim bag')

@@ -10,12 +10,15 @@ does), with a ``bag_replay`` node beside them that
   re-serialized as local ROS 2 messages;
 - publishes /clock from the bag's times (both nodes run with ``use_sim_time``);
 - paces itself: ``rate=0`` publishes the next time step once the preprocessor has taken
-  the images of the previous one (as fast as the graph takes it, no frame lost);
-  ``rate=r`` follows the bag's timing at r times real time (frames the graph cannot keep
-  up with are dropped, as live);
+  the images of the previous one (and the action expert, when it runs, has finished its
+  chunk): as fast as the graph takes it, no frame lost; ``rate=r`` follows the bag's
+  timing at r times real time (frames the graph cannot keep up with are dropped, as live);
 - opens an episode in memory (an EpisodeStatus with the bag's instruction) when the bag
   carries none, and closes it with ``outcome`` when one is given;
-- asks the memory over the real /memory/query service (``query``).
+- asks the memory over the real /memory/query service (``query``);
+- with ``actions``: runs the ``action_expert`` node too, publishes a sim bag's actions
+  taken (``actions.json``) as the executor's /sim/ee_target and the episode's phases, and
+  collects the chunks (``chunks``) for ``evaluation.actions.score_chunks``.
 
 The memory goes to the SQLite file ``memory_path`` and stays there after the replay.
 """
@@ -46,6 +49,8 @@ INPUT_PARAMETERS = ('color_topic', 'depth_topic', 'segmentation_topic', 'camera_
 IMAGE_STREAMS = {'color_topic': 'color', 'depth_topic': 'depth',
                  'segmentation_topic': 'segmentation'}
 OUTCOMES = ('success', 'failure', 'timeout')
+# action expert parameters naming the inputs it needs beyond the preprocessor's
+ACTION_INPUTS = ('wrist_image_topic', 'ee_pose_topic')
 
 
 @dataclass
@@ -60,6 +65,10 @@ class ReplayConfig:
     episode_id: str | None = None     # None: 'replay-<bag name>'; '': open no episode
     outcome: str = ''                 # closes the opened episode with this outcome
     step_timeout_s: float = 10.0      # longest wait for the graph to take one time step
+    actions: bool = False             # run the action expert too and collect its chunks
+    action_expert_params: dict = field(default_factory=dict)
+    actions_file: Path | None = None  # sim sidecar of the actions taken (default: the
+    #                                   bag's actions.json when the bag has no /sim/ee_target)
 
     def __post_init__(self):
         self.bag = Path(self.bag)
@@ -76,6 +85,15 @@ class ReplayConfig:
         for src in self.topic_map:
             if src not in available:
                 raise BagError(f'topic {src} is not in the bag; it has {sorted(available)}')
+        if self.actions and self.actions_file is None and '/sim/ee_target' not in available \
+                and (self.bag / 'actions.json').exists():
+            self.actions_file = self.bag / 'actions.json'
+        if self.actions_file is not None:
+            from memory_nodes.evaluation.actions import load_sim_actions
+            self.actions_file = Path(self.actions_file)
+            self.sidecar, self.phase_starts_s = load_sim_actions(self.actions_file)
+        else:
+            self.sidecar, self.phase_starts_s = None, {}
 
 
 @dataclass
@@ -168,6 +186,8 @@ class ReplayGraph:
         self._lock = threading.Lock()
         self._observations = 0
         self._records = 0
+        self.chunks = []            # action expert chunks (evaluation.actions.Chunk)
+        self.expert = None
         self._published_wall = {}   # colour stamp (ns) -> wall time of publication
         self._latency = {'preprocessor_frame_ms': [], 'colour_to_observations_ms': [],
                          'query_round_trip_ms': [], 'memory_query_ms': []}
@@ -188,6 +208,12 @@ class ReplayGraph:
         pre, mem = _uniform_lists(pre), _uniform_lists(mem)
         params['preprocessor'] = {'ros__parameters': pre}
         params['memory'] = {'ros__parameters': mem}
+        if self.config.actions:
+            expert = dict(params.get('action_expert', {}).get('ros__parameters') or {})
+            # sim time runs faster than the wall at rate 0: judge lateness generously
+            expert.update({'use_sim_time': True, 'max_latency_s': 10.0})
+            expert.update(self.config.action_expert_params)
+            params['action_expert'] = {'ros__parameters': _uniform_lists(expert)}
         self._tmp = tempfile.TemporaryDirectory(prefix='memory-eval-')
         path = Path(self._tmp.name) / 'params.yaml'
         path.write_text(yaml.safe_dump(params))
@@ -209,7 +235,8 @@ class ReplayGraph:
             self.stop()
             raise BagError(f'the replay parameters were refused: {error}') from error
         self.context = context
-        self.stack = ComposedStack(description, only=['preprocessor', 'memory'],
+        only = ['preprocessor', 'memory'] + (['action_expert'] if self.config.actions else [])
+        self.stack = ComposedStack(description, only=only,
                                    context=self.context, num_threads=4)
         try:
             self.stack.start()
@@ -219,7 +246,12 @@ class ReplayGraph:
                 from error
         self.pre = self.stack.nodes['preprocessor']
         self.mem = self.stack.nodes['memory']
+        self.expert = self.stack.nodes.get('action_expert')
         self.node = rclpy.create_node('bag_replay', context=self.context)
+        if self.expert is not None:
+            from memory_interfaces.msg import ActionChunk
+            self.node.create_subscription(ActionChunk, self.expert.params['chunk_topic'],
+                                          self._on_chunk, RELIABLE_QOS)
         self.node.create_subscription(ObjectObservationArray,
                                       self.pre.params['observations_topic'],
                                       self._on_observations, RELIABLE_QOS)
@@ -257,6 +289,11 @@ class ReplayGraph:
         self.stop()
         return False
 
+    def _on_chunk(self, msg) -> None:
+        from memory_nodes.evaluation.actions import chunk_from_msg
+        with self._lock:
+            self.chunks.append(chunk_from_msg(msg))
+
     def _on_observations(self, msg) -> None:
         now = time.perf_counter()
         stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
@@ -286,6 +323,8 @@ class ReplayGraph:
         from memory_nodes.ros_common import LATCHED_QOS
         cfg = self.config
         inputs = {name: self.pre.params[name] for name in INPUT_PARAMETERS}
+        if self.expert is not None:
+            inputs.update({f'action_expert.{n}': self.expert.params[n] for n in ACTION_INPUTS})
         reader = open_reader(cfg.bag)
         try:
             available = bag_topics(reader)
@@ -307,12 +346,23 @@ class ReplayGraph:
                           if own_episode else '')
             status_pub = (self.node.create_publisher(EpisodeStatus, status_topic, LATCHED_QOS)
                           if own_episode else None)
-            listened = {v for k, v in inputs.items() if v}
+            ee_pub = None
+            if cfg.sidecar is not None:   # the actions taken, as the executor publishes them
+                from geometry_msgs.msg import PoseStamped
+
+                from memory_nodes.ros_common import RELIABLE_QOS
+                ee_pub = self.node.create_publisher(
+                    PoseStamped, self.expert.params['ee_pose_topic'] if self.expert
+                    else '/sim/ee_target', RELIABLE_QOS)
+            # the preprocessor's inputs must be heard; the action expert subscribes only the
+            # cameras its checkpoint uses
+            listened = {v for k, v in inputs.items() if v and k in INPUT_PARAMETERS}
             self._wait_for_graph([p for s, p in publishers.items() if plan[s] in listened]
-                                 + ([status_pub] if status_pub else []))
+                                 + ([status_pub] if status_pub else [])
+                                 + ([ee_pub] if ee_pub and self.expert else []))
             streams = {inputs[name]: stream for name, stream in IMAGE_STREAMS.items()}
             return self._publish(reader, plan, publishers, msgtypes, clock, streams,
-                                 status_pub, episode_id)
+                                 status_pub, episode_id, ee_pub)
         finally:
             reader.close()
 
@@ -322,8 +372,10 @@ class ReplayGraph:
                     and self.client.service_is_ready()
                     and self.node.count_publishers(self.pre.params['observations_topic']))
         if not self._wait(ready, timeout, 'the graph'):
-            raise BagError('the preprocessor and memory nodes did not come up within '
-                           f'{timeout:.0f} s')
+            unheard = [p.topic_name for p in publishers if not p.get_subscription_count()]
+            raise BagError('the graph did not come up within '
+                           f'{timeout:.0f} s (no subscriber on {unheard}; query service '
+                           f'ready: {self.client.service_is_ready()})')
 
     def _instruction(self, reader, plan) -> str:
         topic = self.pre.params['instruction_topic']
@@ -345,7 +397,7 @@ class ReplayGraph:
         return msg
 
     def _publish(self, reader, plan, publishers, msgtypes, clock, streams, status_pub,
-                 episode_id) -> ReplayStats:
+                 episode_id, ee_pub=None) -> ReplayStats:
         from builtin_interfaces.msg import Time
         from rosgraph_msgs.msg import Clock
 
@@ -371,11 +423,14 @@ class ReplayGraph:
                     delay = wall0 + (t_ns - t_first) * 1e-9 / cfg.rate - time.perf_counter()
                     if delay > 0:
                         time.sleep(delay)
-                else:
-                    self._wait(lambda: self._images_taken(sent), cfg.step_timeout_s,
-                               'the preprocessor to take the last frame')
+                else:  # the graph takes the step: preprocessor (and action expert) idle
+                    self._wait(lambda: self._images_taken(sent) and self._expert_idle(),
+                               cfg.step_timeout_s, 'the graph to take the last step')
                 clock.publish(Clock(clock=Time(sec=t_ns // 1_000_000_000,
                                                nanosec=t_ns % 1_000_000_000)))
+                if t_last is not None:  # what happened up to the previous step
+                    self._publish_sidecar(ee_pub, status_pub, episode_id, instruction,
+                                          reader.start_time, t_first, t_ns)
                 t_last = t_ns
             try:
                 msg = reader.deserialize(raw, conn.msgtype)
@@ -395,6 +450,9 @@ class ReplayGraph:
                 sent[stream] += 1
         self._wait(lambda: self._images_taken(sent), cfg.step_timeout_s,
                    'the preprocessor to take the last frame')
+        if self.expert is not None:
+            self._wait(lambda: not self.expert._busy, cfg.step_timeout_s,
+                       'the action expert to finish its last chunk')
         # memory has ingested everything the preprocessor sent, and committed it
         self._wait(lambda: self.mem.ingested >= self._records and self._quiet(),
                    cfg.step_timeout_s, 'the memory to ingest the last observations')
@@ -421,6 +479,46 @@ class ReplayGraph:
                              'memory': dict(self.mem.guard.rejected)},
             latency_ms=self._latency, episode_id=episode_id,
             topic_map={k: v for k, v in plan.items()})
+
+    _sidecar_next = 0
+    _phase = 0
+
+    def _publish_sidecar(self, ee_pub, status_pub, episode_id, instruction, start_ns,
+                         first_ns, now_ns) -> None:
+        """Before the step at ``now_ns``: the sim sidecar's actions in force before it (as
+        the executor's /sim/ee_target), and the episode's phase when it changed."""
+        from geometry_msgs.msg import PoseStamped
+
+        from memory_interfaces.msg import EpisodeStatus
+        from memory_nodes.ros_common import sec_to_stamp
+        cfg = self.config
+        now_s = (now_ns - start_ns) * 1e-9
+        if ee_pub is not None:
+            taken = cfg.sidecar
+            while self._sidecar_next < len(taken.times_s) and \
+                    taken.times_s[self._sidecar_next] < now_s - 1e-6:
+                t = taken.times_s[self._sidecar_next]
+                x, y, z, yaw, _ = taken.values[self._sidecar_next]
+                msg = PoseStamped()
+                msg.header.stamp = sec_to_stamp(start_ns * 1e-9 + float(t))
+                msg.header.frame_id = 'world'
+                msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = x, y, z
+                msg.pose.orientation.z, msg.pose.orientation.w = np.sin(yaw / 2), np.cos(yaw / 2)
+                ee_pub.publish(msg)
+                self._sidecar_next += 1
+        if status_pub is not None and cfg.phase_starts_s:
+            starts = [cfg.phase_starts_s.get(k, np.inf) for k in ('cue', 'delay', 'act')]
+            phase = max(i for i, start in enumerate(starts) if start <= now_s + 1e-6) \
+                if starts[0] <= now_s + 1e-6 else 0
+            if phase != self._phase:
+                self._phase = phase
+                msg = self._episode_status(episode_id, EpisodeStatus.STATE_RUNNING, now_ns,
+                                           (now_ns - first_ns) * 1e-9, instruction)
+                msg.phase = phase
+                status_pub.publish(msg)
+
+    def _expert_idle(self) -> bool:
+        return self.expert is None or not self.expert._busy
 
     def _images_taken(self, sent) -> bool:
         received = self.pre.images_received
@@ -459,4 +557,9 @@ class ReplayGraph:
         return response
 
     def latency(self) -> dict:
-        return {k: _percentiles(v) for k, v in self._latency.items()}
+        out = {k: _percentiles(v) for k, v in self._latency.items()}
+        if self.expert is not None:
+            with self._lock:
+                out['action_expert_inference_ms'] = _percentiles(
+                    [c.inference_ms for c in self.chunks])
+        return out

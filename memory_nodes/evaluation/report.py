@@ -66,6 +66,17 @@ def markdown(report: dict, plots: dict | None = None) -> str:
     for stage, s in report.get('latency_ms', {}).items():
         lines.append(f"| {stage} | {s.get('n', 0)} | {s.get('p50', '')} | {s.get('p95', '')}"
                      f" | {s.get('max', '')} |")
+    if report.get('actions'):
+        a = report['actions']
+        lines += ['', "## Actions: the action expert's chunks against the actions taken", '',
+                  f"{a['chunks_scored']} of {a['chunks']} chunks scored against {a['source']}.",
+                  '', '| error | first action: mean | median | p90 | executed actions: mean '
+                  '| median | p90 |', '| --- | --- | --- | --- | --- | --- | --- |']
+        for key in ('position_m', 'yaw_rad', 'gripper'):
+            f, e = a[key]['first_action'], a[key]['executed']
+            lines.append(f"| {key} | {f.get('mean', '')} | {f.get('median', '')} | "
+                         f"{f.get('p90', '')} | {e.get('mean', '')} | {e.get('median', '')} | "
+                         f"{e.get('p90', '')} |")
     lines += ['', '## Questions', '', '| id | type | truth | answer | error | right |',
               '| --- | --- | --- | --- | --- | --- |']
     for q in report.get('questions', []):
@@ -109,6 +120,14 @@ def _plots(report: dict, out: Path) -> dict[str, Path]:
             ax.set_ylabel('questions')
             ax.set_title(f'{kind}: error distribution ({len(errors)} answered)')
             paths[f'{kind}_errors_png'] = _save(fig, out / f'{kind}_errors.png')
+    steps = (report.get('actions') or {}).get('position_m', {}).get('per_horizon_step_mean')
+    if steps:
+        fig, ax = plt.subplots(figsize=(5, 3))
+        ax.plot(range(len(steps)), steps, marker='o')
+        ax.set_xlabel('action index in the chunk')
+        ax.set_ylabel('position error (m)')
+        ax.set_title('action expert vs actions taken')
+        paths['action_errors_png'] = _save(fig, out / 'action_errors.png')
     stages = {k: v for k, v in report.get('latency_ms', {}).items() if v.get('n')}
     if stages:
         fig, ax = plt.subplots(figsize=(6.5, 3.2))
@@ -159,6 +178,10 @@ def figures(report: dict) -> dict[str, float]:
         for key in ('accuracy', 'correct', 'n', 'error_median', 'error_p90'):
             if key in s:
                 out[f'scores.{kind}.{key}'] = s[key]
+    for key in ('position_m', 'yaw_rad', 'gripper'):
+        value = (report.get('actions') or {}).get(key, {}).get('executed', {}).get('mean')
+        if value is not None:
+            out[f'actions.{key}.executed_mean'] = value
     for stage, s in report.get('latency_ms', {}).items():
         for key in ('p50', 'p95'):
             if key in s:
