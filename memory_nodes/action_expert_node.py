@@ -12,8 +12,10 @@ A thin rclpy adapter over ``models.load_policy`` (models/, plain PyTorch):
 - out: ActionChunk on ``chunk_topic`` stamped with the colour image's stamp it was computed
   from (``observation_stamp``), the policy step, dt, the chunk and the inference time.
 
-Inference is asynchronous: a control-rate timer hands the newest observation to a worker
-thread; a tick that finds the worker still busy is counted as a skipped cycle (never queued),
+Inference is asynchronous: each new scene image (``trigger: image``, the default; or each
+perception output, or a control-rate timer) hands the newest observation to a worker thread,
+so one camera frame is one policy step whatever the simulation's real-time factor; a trigger
+that finds the worker still busy is counted as a skipped cycle (never queued),
 and a chunk whose observation is older than ``max_latency_s`` when it is ready is dropped and
 counted. The policy's memory bank lives for one episode (``use_memory_bank: false`` clears it
 every step: the ablation).
@@ -51,6 +53,7 @@ from memory_nodes.ros_common import (
 )
 
 ACTION_NAMES = ['x', 'y', 'z', 'yaw', 'gripper']
+TRIGGERS = ('image', 'objects', 'timer')
 # the simulator's object classes (sim.scene.CLASSES), the order the class feature encodes
 DEFAULT_CLASSES = ['cup', 'ball', 'cube', 'button', 'led', 'tray', 'drawer', 'marker', 'goal',
                    'panel', 'hand']
@@ -116,6 +119,12 @@ class ActionExpertNode(LifecycleNode):
         p['control_rate_hz'] = declare(self, 'control_rate_hz', 10.0,
                                        'one chunk per control cycle', read_only=True,
                                        min_value=0.5, max_value=100.0)
+        p['trigger'] = declare(
+            self, 'trigger', 'image',
+            "what starts an inference: 'image' (each new scene image, the lowest camera -> "
+            "chunk latency; object slots from the newest perception output, one frame "
+            "older), 'objects' (each new perception output: slots and image of one frame, "
+            "plus the preprocessor's latency), 'timer' (control_rate_hz)", read_only=True)
         p['max_latency_s'] = declare(self, 'max_latency_s', 0.3,
                                      'drop a chunk whose observation is older when it is ready',
                                      read_only=True, min_value=0.01, max_value=10.0)
@@ -157,6 +166,7 @@ class ActionExpertNode(LifecycleNode):
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._busy = False
+        self._active = False
         self._worker = None
         self._io = []
         self.episode_key = None
@@ -206,10 +216,19 @@ class ActionExpertNode(LifecycleNode):
                                                          RELIABLE_QOS)
         group = MutuallyExclusiveCallbackGroup()
 
+        if p['trigger'] not in TRIGGERS:
+            self.get_logger().error(f"configure failed: trigger={p['trigger']!r}; expected "
+                                    f'one of {TRIGGERS}')
+            return TransitionCallbackReturn.FAILURE
+        first_camera = self.policy.cfg.encoder.cameras[0]
+        trigger_key = {'image': first_camera, 'objects': 'objects'}.get(p['trigger'])
+
         def keep(key):
             def callback(msg):
                 with self._lock:
                     self.latest[key] = msg
+                if key == trigger_key and self._active:
+                    self.on_tick()
             return callback
 
         self._io = [self.create_subscription(Image, topic, keep(key), SENSOR_QOS,
@@ -245,10 +264,13 @@ class ActionExpertNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state):
-        self.timer.reset()
+        if self.params['trigger'] == 'timer':
+            self.timer.reset()
+        self._active = True
         return super().on_activate(state)
 
     def on_deactivate(self, state):
+        self._active = False
         self.timer.cancel()
         return super().on_deactivate(state)
 

@@ -125,6 +125,21 @@ def test_action_expert_publishes_stamped_chunks_and_survives_bad_input(checkpoin
             publish(t)
             rclpy.spin_once(node, timeout_sec=0.05)
         assert len(chunks) >= before + 2, 'node stopped after malformed input'
+        # trigger 'image' (the default): one inference per new scene image, none between
+        end = time.monotonic() + 1.0
+        while time.monotonic() < end:  # let the last chunks arrive
+            rclpy.spin_once(node, timeout_sec=0.05)
+        before, sent = len(chunks), []
+        for _ in range(5):
+            t += 0.05
+            publish(t)
+            sent.append(t)
+            end = time.monotonic() + 0.4  # far longer than one inference of this network
+            while time.monotonic() < end:
+                rclpy.spin_once(node, timeout_sec=0.05)
+        stamps = [m.observation_stamp.sec + m.observation_stamp.nanosec * 1e-9
+                  for m in chunks[before:]]
+        assert stamps == pytest.approx(sent, abs=1e-6)
     finally:
         node.destroy_node()
         rclpy.shutdown()
