@@ -121,15 +121,6 @@ def rclpy_class(msgtype: str):
         raise BagError(f'message type {msgtype} has no Python class here ({error})') from error
 
 
-def header_stamp_ns(msg) -> int | None:
-    """The header stamp of a deserialized message in nanoseconds, or None."""
-    header = getattr(msg, 'header', None)
-    if header is None:
-        clock = getattr(msg, 'clock', None)  # rosgraph_msgs/Clock
-        return None if clock is None else clock.sec * 1_000_000_000 + clock.nanosec
-    return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
-
-
 class BagWriter:
     """A new rosbag2 bag (MCAP or sqlite3) written with rosbags from serialized CDR."""
 

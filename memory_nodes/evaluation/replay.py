@@ -88,6 +88,9 @@ class ReplayConfig:
         if self.actions and self.actions_file is None and '/sim/ee_target' not in available \
                 and (self.bag / 'actions.json').exists():
             self.actions_file = self.bag / 'actions.json'
+        if self.actions and self.actions_file is None and '/sim/ee_target' not in available:
+            raise BagError(f'--actions needs the actions taken: the bag has no /sim/ee_target '
+                           f'and {str(self.bag / "actions.json")!r} does not exist')
         if self.actions_file is not None:
             from memory_nodes.evaluation.actions import load_sim_actions
             self.actions_file = Path(self.actions_file)

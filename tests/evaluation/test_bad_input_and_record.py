@@ -58,6 +58,11 @@ def test_replay_refuses_missing_bag_and_unknown_topic(tmp_path, small_bag, capsy
         ReplayConfig(bag=not_a_bag, memory_path=tmp_path / 'm.db')
     with pytest.raises(BagError, match='rate'):
         ReplayConfig(bag=small_bag, memory_path=tmp_path / 'm.db', rate=-1.0)
+    with pytest.raises(BagError, match='--actions needs the actions taken'):
+        ReplayConfig(bag=small_bag, memory_path=tmp_path / 'm.db', actions=True)
+    code, err = _run(['replay', str(small_bag), '--memory', str(tmp_path / 'm.db'),
+                      '--param', 'planner.x=1'], capsys)
+    assert code == 2 and "'planner.x=1'" in err
     assert not (tmp_path / 'm.db').exists()  # nothing started, nothing written
 
 
@@ -120,6 +125,25 @@ def test_malformed_question_sets_and_files(tmp_path, capsys):
     assert code == 2 and 'not valid JSON' in err
     code, err = _run(['compare', str(broken), str(broken)], capsys)
     assert code == 2 and 'not JSON' in err
+
+
+@pytest.mark.ros
+def test_replay_at_real_time_rate_follows_the_bag_clock(tmp_path, small_bag):
+    from memory_nodes.evaluation.replay import ReplayGraph
+    mapping = {'/cam/rgb': '/camera/scene/color/image_raw',
+               '/cam/depth': '/camera/scene/depth/image_raw',
+               '/cam/instances': '/camera/scene/segmentation/image_raw',
+               '/cam/info': '/camera/scene/camera_info'}
+    config = ReplayConfig(bag=small_bag, memory_path=tmp_path / 'm.db', topic_map=mapping,
+                          rate=0.5, preprocessor_params={'camera_pose': [0.0, 0.0, 1.0, 1.0,
+                                                                         0.0, 0.0, 0.0],
+                                                         'camera_pose_topic': ''})
+    with ReplayGraph(config) as graph:
+        stats = graph.play()
+    assert stats.bag_duration_s == pytest.approx(0.2)
+    assert stats.wall_s >= 0.2 / 0.5 * 0.95   # half real time: 0.4 s of wall at least
+    assert stats.published['/camera/scene/color/image_raw'] == 3
+    assert '/robot/joints' not in stats.topic_map   # not mapped, not a default name
 
 
 @pytest.mark.ros
