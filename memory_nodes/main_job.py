@@ -75,7 +75,7 @@ VARIANTS = {
     ),
 }
 DEFAULT_TASKS = ('shell_game', 'remember_color', 'button_sequence', 'count',
-                 'moved_while_watched')
+                 'moved_while_watched', 'put_back', 'where_did_i_leave_it')
 DEFAULT_VARIANTS = ('full_stack', 'no_lifelong_memory', 'action_expert',
                     'action_expert_no_bank')
 
