@@ -26,6 +26,7 @@ The memory goes to the SQLite file ``memory_path`` and stays there after the rep
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import itertools
 from pathlib import Path
 import tempfile
 import threading
@@ -143,6 +144,13 @@ def _percentiles(values) -> dict:
     a = np.asarray(values, dtype=float)
     return {'n': int(a.size), 'p50': round(float(np.percentile(a, 50)), 3),
             'p95': round(float(np.percentile(a, 95)), 3), 'max': round(float(a.max()), 3)}
+
+
+def _images_last(messages, image_topics):
+    """The bag's (connection, time, data) in time order, with the images of each time
+    after its other messages: a frame's CameraInfo and pose arrive before the frame."""
+    for _, group in itertools.groupby(messages, key=lambda m: m[1]):
+        yield from sorted(group, key=lambda m: m[0].topic in image_topics)
 
 
 def plan_topics(available: dict, mapping: dict, inputs: dict) -> dict[str, str]:
@@ -370,8 +378,14 @@ class ReplayGraph:
             reader.close()
 
     def _wait_for_graph(self, publishers, timeout: float = 30.0) -> None:
+        """Until both ends of every connection have matched (a best-effort subscription
+        that has not yet matched its publisher loses the first messages)."""
+        topics = {p.topic_name for p in publishers}
+        readers = [sub for sub in self.pre._inputs if sub.topic_name in topics]
+
         def ready():
             return (all(p.get_subscription_count() > 0 for p in publishers)
+                    and all(sub.get_publisher_count() > 0 for sub in readers)
                     and self.client.service_is_ready()
                     and self.node.count_publishers(self.pre.params['observations_topic']))
         if not self._wait(ready, timeout, 'the graph'):
@@ -415,7 +429,8 @@ class ReplayGraph:
         pre_frames0 = len(self.pre._latencies_ms)
         wall0 = time.perf_counter()
         conns = [c for c in reader.connections if c.topic in plan]
-        for conn, t_ns, raw in reader.messages(connections=conns):
+        images = {src for src, dst in plan.items() if dst in streams}
+        for conn, t_ns, raw in _images_last(reader.messages(connections=conns), images):
             if t_first is None:
                 t_first = t_ns
                 if status_pub:

@@ -78,9 +78,9 @@ def test_sim_bag_replays_and_questions_score_against_ground_truth(tmp_path):
         latency = graph.latency()
     print(json.dumps(stats.summary()['latency_ms']), f'speed {stats.speed:.1f}x')
     assert stats.frames_published == truth['topic_counts']['/camera/scene/color/image_raw']
-    # no frame lost; the first ones may come before the CameraInfo
+    # no frame lost (a first one may be taken before the CameraInfo callback runs)
     assert stats.frames_processed + stats.frames_waiting == stats.frames_published
-    assert stats.frames_waiting <= 2
+    assert stats.frames_waiting <= 3
     by_id = {r['id']: r for r in results}
     for qid in ('where-now-led', 'where-now-count_button', 'where-now-done_button',
                 'count-lit-led', 'when-lit-led', 'count-objects-button', 'count-objects-led',
@@ -206,9 +206,9 @@ def test_independent_standard_message_bag_replays_with_topic_map(tmp_path):
     report = json.loads((tmp_path / 'report' / 'report.json').read_text())
     stats, results = report['replay'], report['questions']
     assert stats['bag_start_s'] == pytest.approx(100.0)
-    # no frame lost; the first ones may come before the CameraInfo
+    # no frame lost (a first one may be taken before the CameraInfo callback runs)
     assert stats['frames_processed'] + stats['frames_waiting'] == len(positions)
-    assert stats['frames_waiting'] <= 2
+    assert stats['frames_waiting'] <= 3
     assert stats['published']['/joint_states'] == len(positions)
     assert all(r['correct'] for r in results), [(r['id'], r['answer'], r['error'],
                                                  r['message']) for r in results]
