@@ -50,8 +50,9 @@ def main(argv=None):
     overrides['preprocessor'] = {'min_object_pixels': 5}
     overrides['memory'] = {**overrides['memory'], 'store_path': str((out / 'memory.db')
                                                                     .resolve())}
-    overrides['action_expert'] = {**overrides['action_expert'], 'checkpoint': args.checkpoint,
-                                  'stats_period_s': 5.0}
+    overrides['action_expert'] = {**overrides['action_expert'], 'stats_period_s': 5.0}
+    if args.checkpoint:  # an empty value cannot be passed as a ROS parameter override
+        overrides['action_expert']['checkpoint'] = args.checkpoint
     stack = StackProcesses(load_stack('sim'), only=nodes, extra_parameters=overrides,
                            log_dir=str(out))
     orchestrator = None
