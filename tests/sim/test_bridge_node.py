@@ -131,13 +131,21 @@ def _check_camera_model_and_ids(listener):
         poses = {_stamp(m): m for m in listener.msgs['/camera/scene/pose']}
     stamps = sorted(set(segs) & set(infos) & set(poses))
     assert stamps, 'no segmentation, camera_info and pose with the same stamp'
-    t = stamps[-1]
-    seg, info, pose = segs[t], infos[t], poses[t]
     env = sim.make_env('remember_color', 2, render=False)  # the fixture's episode
     env.reset()
     hold = np.array([*env.ref_pose, 0.0])  # the bridge's command until told otherwise
-    while env.step_count < round(t / 0.1):  # valid: the test has not commanded the arm yet
-        env.step(hold)
+    # the first frame with an object in view (the cue cube is parked between cue and act)
+    for t in stamps:
+        while env.step_count < round(t / 0.1):  # valid: the test has not commanded the arm
+            env.step(hold)
+        checked = _check_frame(env, segs[t], infos[t], poses[t])
+        if checked:
+            return t, checked
+    raise AssertionError(f'no object in view to check at any of t = {stamps}')
+
+
+def _check_frame(env, seg, info, pose):
+    """The objects in view in one frame, each checked at its projected centre."""
     p = np.asarray(info.p).reshape(3, 4)
     k = [p[0, 0], 0.0, p[0, 2], 0.0, p[1, 1], p[1, 2], 0.0, 0.0, 1.0]
     assert (p[0, 2], p[1, 2]) == ((info.width - 1) / 2, (info.height - 1) / 2)
@@ -165,8 +173,7 @@ def _check_camera_model_and_ids(listener):
         assert image[row, col] == ids[slot], (name, u, v, image[row, col], ids[slot])
         assert labeler.classify(image[row, col]).label == env.objects[name].kind
         checked.append(name)
-    assert checked, f'no object in view to check at t = {t}'
-    return t, checked
+    return checked
 
 
 def test_bridge_topics_commands_and_episodes_across_processes(bridge):
