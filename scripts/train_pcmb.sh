@@ -4,7 +4,7 @@
 # protocol's seeds 0.., 100000.., 200000..), train, copy the checkpoint into the package,
 # and evaluate on the protocol seeds. These are the exact commands behind docs/models.md.
 #
-#   scripts/train_pcmb.sh            # everything (about 10 + 40 + 25 min on 2 busy cores)
+#   scripts/train_pcmb.sh            # everything (about 3 + 50 + 10-25 min on 2 shared cores)
 #   STAGE=eval scripts/train_pcmb.sh # only the evaluation of the shipped checkpoint
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,11 +19,11 @@ fi
 if [[ $STAGE == all || $STAGE == train ]]; then
   # one torch thread: on 2 shared cores a second thread mostly spins (3x slower here)
   nice -n 10 $PY -m models.train --data data/demos --tasks $TASKS --modes memory,oracle \
-    --seeds 1000-1149 --out runs/pcmb_adaln --steps 1600 --max-minutes 38 --batch 8 \
+    --seeds 1000-1149 --out runs/pcmb_adaln_long --steps 4000 --max-minutes 60 --batch 8 \
     --queries 12 --act-fraction 0.5 --width 96 --layers 3 --cnn-channels 16,32,48,96 \
     --perceptual-tokens 6 --cameras rgb --seed 0 --threads 1 --device cpu --no-progress
   mkdir -p models/checkpoints/pcmb_adaln
-  cp runs/pcmb_adaln/{model.safetensors,config.json,text_cache.json} \
+  cp runs/pcmb_adaln_long/{model.safetensors,config.json,text_cache.json} \
     models/checkpoints/pcmb_adaln/
 fi
 if [[ $STAGE == all || $STAGE == eval ]]; then
