@@ -207,9 +207,10 @@ def test_independent_standard_message_bag_replays_with_topic_map(tmp_path):
     report = json.loads((tmp_path / 'report' / 'report.json').read_text())
     stats, results = report['replay'], report['questions']
     assert stats['bag_start_s'] == pytest.approx(100.0)
-    # no frame lost (a first one may be taken before the CameraInfo callback runs)
+    # no frame lost: each is processed or counted as waiting for the camera model (on a
+    # loaded machine the first CameraInfo callback ran after 11 of these 46 frames)
     assert stats['frames_processed'] + stats['frames_waiting'] == len(positions)
-    assert stats['frames_waiting'] <= 3
+    assert stats['frames_waiting'] <= len(positions) // 3
     assert stats['published']['/joint_states'] == len(positions)
     assert all(r['correct'] for r in results), [(r['id'], r['answer'], r['error'],
                                                  r['message']) for r in results]
