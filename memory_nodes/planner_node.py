@@ -36,6 +36,7 @@ from memory_nodes.planning.critic import check_step
 from memory_nodes.planning.grammar import parse_instruction
 from memory_nodes.planning.loop_guard import LoopGuard
 from memory_nodes.planning.recipes import (
+    EPISODE_SLACK_S,
     MissingMemoryError,
     SceneObject,
     plan_steps,
@@ -88,7 +89,7 @@ class ServiceMemory:
 
     def events(self, episode_id, text='', t0=0.0, t1=0.0):
         if self.episode_start > 0:
-            episode_id, t0 = '', max(t0, self.episode_start - 0.5)
+            episode_id, t0 = '', max(t0, self.episode_start - EPISODE_SLACK_S)
         res = self._ask(QueryMemory.Request.KIND_WHAT_HAPPENED, text, episode_id, 100, t0, t1)
         return [_Entry(e) for e in res.results]
 
