@@ -15,6 +15,10 @@ Every cycle the action for the current time comes from the newest chunk that cov
 and counted), then passes the workspace and speed limits (``SafetyLimits``). When joint
 states or chunks go stale (``InputWatchdog``), the executor holds the last safe pose instead
 of acting on old data, and says so in the log; it resumes when fresh inputs arrive.
+
+A subgoal whose verb is in ``primitive_actions`` runs as a scripted motion primitive instead
+(``execution.primitives``): its waypoints are sent one per control cycle, through the same
+limits, and the subgoal succeeds after the last one; chunks are ignored meanwhile.
 """
 
 import math
@@ -28,7 +32,6 @@ from std_msgs.msg import Float64
 
 from memory_interfaces.msg import ActionChunk, MemoryEvent, Subgoal
 from memory_nodes.execution import ActionQueue, InputWatchdog, SafetyLimits, validate_chunk
-from memory_nodes.execution.action_queue import Chunk
 from memory_nodes.execution.primitives import PRIMITIVES, PrimitiveConfig, plan_primitive
 from memory_nodes.ros_common import (
     LATCHED_QOS,
@@ -109,7 +112,8 @@ class ExecutorNode(LifecycleNode):
         self.watchdog = None
         self.subgoal = None
         self.subgoal_started = None
-        self.primitive_running = False
+        self.primitive = None  # waypoints of the running motion primitive, one per cycle
+        self.primitive_step = 0
         self.ignored_chunks = 0
         self.last_command = None
         self.cycles = 0
@@ -214,17 +218,15 @@ class ExecutorNode(LifecycleNode):
             self.subgoal = msg
             self.subgoal_started = now
             self.queue.clear()
-            self.primitive_running = primitive is not None
+            self.primitive, self.primitive_step = primitive, 0
             if primitive is not None:
-                dt = 1.0 / self.params['control_rate_hz']
-                self.queue.push(Chunk(now, dt, primitive, len(primitive)), now)
                 self.watchdog.seen('action_chunk', now)
             if self.active_pub.is_activated:
                 self.active_pub.publish(msg)
             self._event('subgoal_started', msg)
 
     def on_chunk(self, msg):
-        if self.primitive_running:
+        if self.primitive is not None:
             self.ignored_chunks += 1  # a motion primitive has the arm
             return
         with self.guard('action_chunk'):
@@ -261,15 +263,15 @@ class ExecutorNode(LifecycleNode):
             self.subgoal = None
             self.queue.clear()
             return
-        if self.primitive_running:
-            self.watchdog.seen('action_chunk', now)  # its own chunk covers the whole motion
-            if self.queue.exhausted(now):
-                self.primitive_running = False
+        if self.primitive is not None:
+            self.watchdog.seen('action_chunk', now)  # the primitive is its own action source
+            if self.primitive_step >= len(self.primitive):
+                self.primitive = None
                 self._event('subgoal_succeeded', self.subgoal)
                 self.subgoal = None
                 return
         stale = self.watchdog.stale(now)
-        action = None if stale else self.queue.action_at(now)
+        action = None if stale else self._next_action(now)
         if action is None:
             self._hold(stale)
             return
@@ -279,6 +281,19 @@ class ExecutorNode(LifecycleNode):
         if acted:
             self.clamped_cycles += 1
         self._send(command)
+
+    def _next_action(self, now):
+        """The action for this cycle: the primitive's next waypoint, else the chunk queue's.
+
+        A primitive advances one waypoint per executed cycle, not by the clock: when cycles
+        come late (a loaded CPU) the arm goes through every waypoint, grasp pose included,
+        rather than cutting a corner to where the clock says it should be.
+        """
+        if self.primitive is None:
+            return self.queue.action_at(now)
+        action = self.primitive[self.primitive_step]
+        self.primitive_step += 1
+        return action
 
     def _hold(self, stale):
         """Keep the last safe pose (or send nothing before the first command)."""

@@ -10,8 +10,9 @@ same everywhere:
 - ``InputGuard``: rejects a malformed message with a log line naming the field and value,
   counts it per topic, and never lets the exception reach the executor.
 - ``run_lifecycle_node(cls, args)``: the console-script ``main()`` of a node: init, construct,
-  configure and activate when ``autostart`` is true, spin on a multi-threaded executor, shut
-  down cleanly on Ctrl-C or SIGTERM (works on Jazzy and Kilted).
+  configure and activate when ``autostart`` is true, spin on a ``WorkerThreadExecutor`` (see
+  ``memory_nodes.worker_executor`` for why not rclpy's MultiThreadedExecutor), shut down
+  cleanly on Ctrl-C or SIGTERM (works on Jazzy and Kilted).
 """
 
 import math
@@ -22,7 +23,7 @@ import time
 from builtin_interfaces.msg import Time
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import State, TransitionCallbackReturn
 from rclpy.qos import (
     DurabilityPolicy,
@@ -139,14 +140,17 @@ def require_finite(name, values):
             raise ValueError(f'{name}[{i}] is {v!r}; expected a finite number')
 
 
-def run_lifecycle_node(node_cls, args=None, *, num_threads=None):
+def run_lifecycle_node(node_cls, args=None, *, num_threads=2):
     """Console-script main(): spin one lifecycle node until Ctrl-C / SIGTERM.
 
     When the node's ``autostart`` parameter is true the node configures and activates itself;
-    otherwise a lifecycle manager (or ``ros2 lifecycle set``) drives it. SIGINT and SIGTERM
-    set a flag that the spin loop checks every 100 ms, so the node is destroyed and the
-    process exits promptly and cleanly on either (rclpy's own handlers are not installed).
+    otherwise a lifecycle manager (or ``ros2 lifecycle set``) drives it. The node runs on
+    ``num_threads`` worker threads (two: a node that blocks one thread on a service reply,
+    like the planner, still has one to take the reply). SIGINT and SIGTERM set a flag that
+    the workers check every 100 ms, so the node is destroyed and the process exits promptly
+    and cleanly on either (rclpy's own handlers are not installed).
     """
+    from memory_nodes.worker_executor import WorkerThreadExecutor
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -155,12 +159,11 @@ def run_lifecycle_node(node_cls, args=None, *, num_threads=None):
     executor = None
     try:
         node = node_cls()
-        executor = MultiThreadedExecutor(num_threads=num_threads)
+        executor = WorkerThreadExecutor(num_threads=num_threads)
         executor.add_node(node)
         if node.get_parameter('autostart').value:
             autostart(node)
-        while not stop.is_set() and rclpy.ok():
-            executor.spin_once(timeout_sec=0.1)
+        executor.spin_until(stop)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:

@@ -102,18 +102,18 @@ def node_class(spec):
 
 
 class ComposedStack:
-    """All nodes in this process on one MultiThreadedExecutor, spinning in a thread.
+    """All nodes in this process on one WorkerThreadExecutor, spinning in a thread.
 
     rclpy must be initialised with the parameters file as global arguments, so that every
     node reads its own block: ``rclpy.init(args=composed_ros_args(description))``.
     """
 
-    def __init__(self, description, only=None, context=None, num_threads=None):
-        from rclpy.executors import MultiThreadedExecutor
+    def __init__(self, description, only=None, context=None, num_threads=4):
+        from memory_nodes.worker_executor import WorkerThreadExecutor
         self.description = description
         self.specs = [s for s in description.nodes if not only or s.name in only]
         self.context = context
-        self.executor = MultiThreadedExecutor(num_threads=num_threads, context=context)
+        self.executor = WorkerThreadExecutor(num_threads=num_threads, context=context)
         self.nodes = {}
         self._thread = None
 

@@ -2,7 +2,7 @@
 
 ``ReplayGraph`` composes the stack's real ``preprocessor`` and ``memory`` nodes (the
 classes named in config/stack.yaml, parameters from config/params.yaml with the replay's
-overrides) in one process on a MultiThreadedExecutor (as ``memory-stack --mode composed``
+overrides) in one process on a WorkerThreadExecutor (as ``memory-stack --mode composed``
 does), with a ``bag_replay`` node beside them that
 
 - publishes the bag's messages in log-time order on the graph's topics (a topic map renames

@@ -23,6 +23,7 @@ from memory_nodes.evaluation.questions import (  # noqa: E402
     sim_object_names,
     write_questions,
 )
+from memory_nodes.worker_executor import WorkerThreadExecutor  # noqa: E402
 import sim  # noqa: E402
 from sim.experts import make_expert  # noqa: E402
 from sim.recording import write_bag  # noqa: E402
@@ -36,7 +37,7 @@ def _record_count_episode(path, seconds):
     context = rclpy.Context()
     rclpy.init(context=context)
     recorder = LiveRecorder(path, INPUT_TOPICS, context=context, use_sim_time=True)
-    executor = rclpy.executors.MultiThreadedExecutor(context=context)
+    executor = WorkerThreadExecutor(num_threads=2, context=context)
     executor.add_node(recorder.node)
     spinner = threading.Thread(target=executor.spin, daemon=True)
     spinner.start()

@@ -18,12 +18,12 @@ pytest.importorskip('rclpy')
 bridge_module = pytest.importorskip('sim.bridge_node')
 
 import rclpy  # noqa: E402
-from rclpy.executors import MultiThreadedExecutor  # noqa: E402
 
 from memory_interfaces.msg import ObjectObservationArray  # noqa: E402
 from memory_interfaces.srv import StartEpisode  # noqa: E402
 from memory_nodes.preprocessor_node import PreprocessorNode  # noqa: E402
 from memory_nodes.ros_common import RELIABLE_QOS, autostart, stamp_to_sec  # noqa: E402
+from memory_nodes.worker_executor import WorkerThreadExecutor  # noqa: E402
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -54,7 +54,7 @@ def test_button_sequence_then_count_through_the_bridge():
                                  lambda msg: received.append((stamp_to_sec(msg.header.stamp),
                                                               msg)), RELIABLE_QOS)
     client = listener.create_client(StartEpisode, '/sim/start_episode')
-    executor = MultiThreadedExecutor(num_threads=3, context=context)
+    executor = WorkerThreadExecutor(num_threads=3, context=context)
     for node in (bridge, pre, listener):
         executor.add_node(node)
     autostart(pre)

@@ -17,11 +17,11 @@ pytest.importorskip('rclpy')
 bridge_module = pytest.importorskip('sim.bridge_node')
 
 import rclpy  # noqa: E402
-from rclpy.executors import MultiThreadedExecutor  # noqa: E402
 
 from memory_interfaces.msg import ObjectObservationArray  # noqa: E402
 from memory_nodes.preprocessor_node import PreprocessorNode  # noqa: E402
 from memory_nodes.ros_common import RELIABLE_QOS, autostart, stamp_to_sec  # noqa: E402
+from memory_nodes.worker_executor import WorkerThreadExecutor  # noqa: E402
 
 pytestmark = pytest.mark.ros
 
@@ -45,7 +45,7 @@ def test_shell_game_from_the_bridge():
 
     listener.create_subscription(ObjectObservationArray, '/perception/objects', on_objects,
                                  RELIABLE_QOS)
-    executor = MultiThreadedExecutor(num_threads=3, context=context)
+    executor = WorkerThreadExecutor(num_threads=3, context=context)
     for node in (bridge, pre, listener):
         executor.add_node(node)
     autostart(pre)
