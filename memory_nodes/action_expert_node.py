@@ -15,10 +15,11 @@ A thin rclpy adapter over ``models.load_policy`` (models/, plain PyTorch):
 Inference is asynchronous: each new scene image (``trigger: image``, the default; or each
 perception output, or a control-rate timer) hands the newest observation to a worker thread,
 so one camera frame is one policy step whatever the simulation's real-time factor; a trigger
-that finds the worker still busy is counted as a skipped cycle (never queued),
-and a chunk whose observation is older than ``max_latency_s`` when it is ready is dropped and
-counted. The policy's memory bank lives for one episode (``use_memory_bank: false`` clears it
-every step: the ablation).
+that finds the worker still busy is deferred (counted): the worker runs once more as soon as
+it is free, on the newest observation then; a further trigger while one is already deferred
+is a skipped cycle (counted, never queued), and a chunk whose observation is older than
+``max_latency_s`` when it is ready is dropped and counted. The policy's memory bank lives
+for one episode (``use_memory_bank: false`` clears it every step: the ablation).
 
 Observation mapping (docs/models.md has the policy's side): images are centre-cropped to a
 square and resized to the checkpoint's image size (a square render of the same vertical
@@ -166,12 +167,14 @@ class ActionExpertNode(LifecycleNode):
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._busy = False
+        self._pending = False  # a trigger came while busy: run again when free
         self._active = False
         self._worker = None
         self._io = []
         self.episode_key = None
         self.chunks = 0
         self.skipped_cycles = 0
+        self.deferred_cycles = 0
         self.dropped_late = 0
         self.inference_ms = []
 
@@ -296,7 +299,8 @@ class ActionExpertNode(LifecycleNode):
         p95 = lat[min(len(lat) - 1, int(0.95 * len(lat)))] if lat else 0.0
         self.get_logger().info(
             f'stats: chunks={self.chunks} skipped_cycles={self.skipped_cycles} '
-            f'dropped_late={self.dropped_late} rejected={self.guard.total_rejected} '
+            f'dropped_late={self.dropped_late} deferred_cycles={self.deferred_cycles} '
+            f'rejected={self.guard.total_rejected} '
             f'inference_p50_ms={p50:.1f} inference_p95_ms={p95:.1f}')
 
     def on_shutdown(self, state):
@@ -308,7 +312,11 @@ class ActionExpertNode(LifecycleNode):
     def on_tick(self):
         with self._lock:
             if self._busy:
-                self.skipped_cycles += 1
+                if self._pending:
+                    self.skipped_cycles += 1
+                else:
+                    self._pending = True
+                    self.deferred_cycles += 1
                 return
             self._busy = True
         self._wake.set()
@@ -328,7 +336,10 @@ class ActionExpertNode(LifecycleNode):
                     self._step()
             finally:
                 with self._lock:
-                    self._busy = False
+                    again, self._pending = self._pending, False
+                    self._busy = again
+                if again:
+                    self._wake.set()
 
     def _observation(self, snap):
         """The latest messages -> the policy's observation dict, or None if incomplete."""

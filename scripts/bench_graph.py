@@ -10,8 +10,10 @@ back for --minutes of wall time. Prints:
 - the baseline measured in the same run: the action expert's own inference time (the
   chunk's `inference_ms`: encoder + bank retrieval + every denoising step, no DDS), and the
   ratio of the two (what transport, synchronisation and scheduling add);
-- control cycles: chunks published, ticks skipped because inference was still busy, chunks
-  dropped as late (from the action expert's stats lines), over the expected 10 Hz cycles.
+- control cycles: chunks published, frames deferred because inference was still busy (run
+  as soon as it is free, on the newest frame), frames skipped (a second frame while one was
+  already deferred: a dropped cycle), chunks dropped as late (from the action expert's stats
+  lines), over the expected 10 Hz cycles.
 
     python scripts/bench_graph.py --minutes 10          # the issue's protocol
     python scripts/bench_graph.py --minutes 1 --json out.json
@@ -31,7 +33,8 @@ from memory_nodes.main_job import VARIANTS, Orchestrator
 from memory_nodes.runner import StackProcesses
 from memory_nodes.stack_description import load_stack
 
-STATS = re.compile(r'stats: chunks=(\d+) skipped_cycles=(\d+) dropped_late=(\d+)')
+STATS = re.compile(r'stats: chunks=(\d+) skipped_cycles=(\d+) dropped_late=(\d+) '
+                   r'deferred_cycles=(\d+)')
 
 
 def main(argv=None):
@@ -76,7 +79,7 @@ def main(argv=None):
         stack.stop()
     log = (out / 'action_expert.log').read_text(errors='replace')
     found = STATS.findall(log)
-    chunks, skipped, late = (int(v) for v in found[-1]) if found else (0, 0, 0)
+    chunks, skipped, late, deferred = (int(v) for v in found[-1]) if found else (0, 0, 0, 0)
     e2e = stages.get('camera -> action chunk', np.zeros(0))
     infer = stages.get('action expert inference', np.zeros(0))
     if e2e.size == 0:
@@ -92,7 +95,7 @@ def main(argv=None):
         'ratio_p95_end_to_end_over_inference': float(np.percentile(e2e, 95)
                                                      / max(np.percentile(infer, 95), 1e-9)),
         'cycles': {'expected_10hz': int(wall * 10), 'chunks': chunks,
-                   'skipped_busy': skipped, 'dropped_late': late},
+                   'deferred_busy': deferred, 'skipped_busy': skipped, 'dropped_late': late},
         'logs': str(out),
     }
     c = result['camera_to_chunk_ms']
@@ -104,7 +107,8 @@ def main(argv=None):
           f' end-to-end / inference at p95: {result["ratio_p95_end_to_end_over_inference"]:.2f}')
     cy = result['cycles']
     print(f'control cycles: {cy["chunks"]} chunks for ~{cy["expected_10hz"]} expected ticks; '
-          f'{cy["skipped_busy"]} skipped (inference busy), {cy["dropped_late"]} dropped late')
+          f'{cy["deferred_busy"]} deferred (inference busy, run when free), '
+          f'{cy["skipped_busy"]} skipped, {cy["dropped_late"]} dropped late')
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
     return 0

@@ -227,7 +227,10 @@ class SimBridgeNode(LifecycleNode):
         next_tick = time.monotonic()
         try:
             while not self._stop.is_set():
-                self._serve_requests()
+                if self._serve_requests():
+                    # a new episode owes no time: without this the ticks lost while the
+                    # scene was built would be caught up back to back, a burst of frames
+                    next_tick = time.monotonic()
                 if not self._active.is_set() or self.env is None:
                     self._stop.wait(0.01)
                     next_tick = time.monotonic()
@@ -247,6 +250,7 @@ class SimBridgeNode(LifecycleNode):
                 self.env = None
 
     def _serve_requests(self):
+        """Start the requested episodes; return how many requests were served."""
         with self._lock:
             pending, self._requests = self._requests, []
         for task, seed, mode, knobs, done, result in pending:
@@ -258,6 +262,7 @@ class SimBridgeNode(LifecycleNode):
             except ValueError as err:
                 result.update(success=False, message=str(err))
             done.set()
+        return len(pending)
 
     # ------------------------------------------------------------------ episodes
     def _start_episode(self, task, seed, mode, knobs):
