@@ -7,11 +7,19 @@ Seeds: `--protocol-episodes N` takes the suite's evaluation protocol seeds
 (`sim.evaluation.seeds_for(N)`: three seed groups 0.., 100000.., 200000..); `--seeds` takes
 an explicit list. Seeds the checkpoint was trained on (its meta) are refused.
 
-For each task it runs three variants on the same held-out seeds:
+For each task it runs these variants on the same held-out seeds:
 - `memory`: the policy with its memory bank, in the env's 'memory' mode (hidden answer);
 - `memory_off`: the same network with the bank cleared every step, same env mode;
 - `oracle`: the policy with memory in the env's 'oracle' mode (answer visible: motor skill);
+- `wiped_at_delay` (the protocol's "wipe at the delay"): each episode's bank is emptied
+  when that episode enters its delay phase; what it stores afterwards stays;
+- `shuffled` (the protocol's "shuffle between episodes"): once every episode of a batch
+  has entered its delay, each one's bank is swapped for the next episode's (a rotation of
+  the batch: a real memory of the same task, from another seed; needs a batch of 2 or
+  more);
 and reports the task's chance ceiling (what a memoryless policy can reach by guessing).
+A bank that holds the answer makes `memory` beat both ablations; if it does not, the
+policy is not using what it remembers.
 Tasks come from `sim.make_env`; 'synthetic_cups' is the models' own synthetic task.
 Envs of one task run in lock step in batches (`--batch`), one policy call per step.
 """
@@ -35,7 +43,9 @@ from models.synthetic import CHANCE_CEILING, TASK_NAME, SyntheticCupsEnv
 from models.text_encoder import InstructionEncoder
 from models.train import parse_seeds
 
-VARIANTS = ('memory', 'memory_off', 'oracle')
+VARIANTS = ('memory', 'memory_off', 'oracle', 'wiped_at_delay', 'shuffled')
+DEFAULT_VARIANTS = ('memory', 'memory_off', 'oracle')
+DELAY_PHASE = 1  # sim.dataset.PHASE_NAMES: cue, delay, act
 
 
 def make_env(task: str, seed: int, mode: str) -> Any:
@@ -83,13 +93,34 @@ def stack_obs(observations: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray
             for k in ('rgb', 'wrist_rgb', 'proprio', 'objects', 'phase')}
 
 
-def run_episodes(policy: MemoryDiffusionPolicy, envs: list[Any]) -> list[bool]:
-    """Run envs in lock step with one batched policy; finished envs are held, not stepped."""
+def run_episodes(policy: MemoryDiffusionPolicy, envs: list[Any],
+                 ablation: str | None = None) -> list[bool]:
+    """Run envs in lock step with one batched policy; finished envs are held, not stepped.
+
+    ablation: None, 'wiped_at_delay' or 'shuffled' (see the module docstring); both act on
+    the policy's bank at the delay onset seen in each env's observation ('phase').
+    """
+    if ablation not in (None, 'wiped_at_delay', 'shuffled'):
+        raise ValueError(f'ablation={ablation!r}: expected None, wiped_at_delay or shuffled')
+    if ablation == 'shuffled' and len(envs) < 2:
+        raise ValueError('the shuffled ablation needs a batch of at least 2 episodes')
     policy.reset([env.instruction for env in envs])
     obs = [env.reset() for env in envs]
     done = [False] * len(envs)
+    in_delay = [False] * len(envs)
+    shuffled = False
     horizon = max(int(env.max_steps) for env in envs)
     for _ in range(horizon):
+        entered = [i for i, o in enumerate(obs)
+                   if not in_delay[i] and int(o['phase']) >= DELAY_PHASE]
+        for i in entered:
+            in_delay[i] = True
+        if ablation == 'wiped_at_delay' and entered:
+            policy.bank.forget_rows(entered)
+        if ablation == 'shuffled' and not shuffled and all(
+                in_delay[i] or done[i] for i in range(len(envs))):
+            policy.bank.permute_rows([(i + 1) % len(envs) for i in range(len(envs))])
+            shuffled = True
         actions = policy.select_action(stack_obs(obs))
         actions = actions.reshape(len(envs), -1)
         for i, env in enumerate(envs):
@@ -101,7 +132,7 @@ def run_episodes(policy: MemoryDiffusionPolicy, envs: list[Any]) -> list[bool]:
 
 
 def evaluate(checkpoint: Path, tasks: list[str], seeds: list[int],
-             variants: tuple[str, ...] = VARIANTS, batch: int = 10,
+             variants: tuple[str, ...] = DEFAULT_VARIANTS, batch: int = 10,
              device: str = 'auto', progress: bool = True,
              text_cache: Path | None = None) -> dict[str, Any]:
     from tqdm import tqdm
@@ -129,7 +160,9 @@ def evaluate(checkpoint: Path, tasks: list[str], seeds: list[int],
             for chunk in bar:
                 policy = MemoryDiffusionPolicy(net, text, dev, memory=variant != 'memory_off',
                                                batch=len(chunk), seed=chunk[0])
-                successes += run_episodes(policy, [make_env(task, s, env_mode) for s in chunk])
+                ablation = variant if variant in ('wiped_at_delay', 'shuffled') else None
+                successes += run_episodes(policy, [make_env(task, s, env_mode) for s in chunk],
+                                          ablation)
                 bar.set_postfix(success=f'{np.mean(successes):.2f}')
             row[variant] = float(np.mean(successes))
             row[f'{variant}_ci95'] = success_cell(successes)['ci95']
@@ -171,7 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--seeds', default='', help='held-out seeds, e.g. 5000-5049')
     p.add_argument('--protocol-episodes', type=int, default=0,
                    help="N episodes on the suite's protocol seeds (sim.evaluation.seeds_for)")
-    p.add_argument('--variants', default=','.join(VARIANTS))
+    p.add_argument('--variants', default=','.join(DEFAULT_VARIANTS),
+                   help=f'comma-separated, of {",".join(VARIANTS)}')
     p.add_argument('--batch', type=int, default=10, help='envs run in lock step')
     p.add_argument('--device', default='auto')
     p.add_argument('--threads', type=int, default=0)

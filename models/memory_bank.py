@@ -191,6 +191,28 @@ class MemoryBank:
     def __len__(self) -> int:
         return self.size
 
+    def forget_rows(self, rows: torch.Tensor | list[int]) -> None:
+        """Forget every entry of the given episodes (rows) and keep the others' entries.
+
+        The evaluation's "wipe at the delay" ablation. The slots stay allocated (the bank
+        is lock-step: one size for all rows) but are invalid, so retrieval never sees them
+        and consolidation never merges them into a valid entry.
+        """
+        index = torch.as_tensor(rows, dtype=torch.long, device=self.valid.device)
+        if index.numel() and (index.min() < 0 or index.max() >= self.batch):
+            raise ValueError(f'rows={index.tolist()}: this bank has {self.batch} rows')
+        for buf in (self.perceptual, self.cognitive, self.times, self.counts):
+            buf[index] = 0
+        self.valid[index] = False
+
+    def permute_rows(self, order: torch.Tensor | list[int]) -> None:
+        """Give row i the entries of row order[i] (the "shuffle between episodes" ablation)."""
+        index = torch.as_tensor(order, dtype=torch.long, device=self.valid.device)
+        if sorted(index.tolist()) != list(range(self.batch)):
+            raise ValueError(f'order={index.tolist()}: not a permutation of {self.batch} rows')
+        for buf in (self.perceptual, self.cognitive, self.times, self.counts, self.valid):
+            buf.copy_(buf[index])  # in place: a captured CUDA graph keeps reading these
+
     def write(self, perceptual: torch.Tensor, cognitive: torch.Tensor, step: float) -> None:
         """Store one entry per episode: perceptual (B, N_p, D), cognitive (B, D)."""
         if perceptual.shape != (self.batch, self.tokens, self.width):
@@ -237,8 +259,10 @@ class MemoryBank:
         def merge(buf: torch.Tensor) -> torch.Tensor:
             shape = (-1,) + (1,) * (buf.dim() - 2)
             a, b = buf[rows, j].float(), buf[rows, j + 1].float()
-            return ((a * w_a.view(shape) + b * w_b.view(shape)) / total.view(shape)).to(buf)
+            weight = total.clamp_min(1e-6).view(shape)  # two forgotten entries weigh 0
+            return ((a * w_a.view(shape) + b * w_b.view(shape)) / weight).to(buf)
 
+        merged_valid = self.valid[rows, j] | self.valid[rows, j + 1]
         merged = [merge(self.perceptual), merge(self.cognitive), merge(self.times)]
         src = torch.arange(n - 1, device=j.device).expand(self.batch, -1)  # (B, n-1)
         src = torch.where(src > j.unsqueeze(1), src + 1, src)  # skip slot j+1
@@ -248,8 +272,8 @@ class MemoryBank:
                 -1, -1, *buf.shape[2:])
             return torch.gather(buf[:, :n], 1, idx)
 
-        for buf, value in zip((self.perceptual, self.cognitive, self.times, self.counts),
-                              (*merged, total)):
+        for buf, value in zip((self.perceptual, self.cognitive, self.times, self.counts,
+                               self.valid), (*merged, total, merged_valid)):
             kept = gather(buf)
             kept[rows, j] = value
             buf[:, :n - 1] = kept

@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from models.checkpoint import save_checkpoint
 from models.episodes import dataset_arrays, load_episode
@@ -51,3 +52,47 @@ def test_record_one_writes_a_loadable_expert_episode(tmp_path):
     episode = load_episode(tmp_path / 'remember_color' / 'ep_7_oracle.npz')
     assert episode.rgb.shape == (steps, 64, 64, 3) and episode.action.shape == (steps, 5)
     assert episode.objects.shape[1:] == (5, 10) and set(np.unique(episode.phase)) == {0, 1, 2}
+
+
+def _banks_after(checkpoint, ablation):
+    """Run two synthetic episodes (cue 6 steps, arm frozen) and return the final bank."""
+    from models.checkpoint import load_checkpoint
+    from models.evaluate import make_env, run_episodes
+    from models.policy import MemoryDiffusionPolicy
+    from models.text_encoder import InstructionEncoder
+
+    net, _ = load_checkpoint(checkpoint, 'cpu')
+    net.cfg.memory.capacity = 64  # room for the whole episode: no consolidation to blur it
+    text = InstructionEncoder.from_cache_file(checkpoint / 'text_cache.json')
+    policy = MemoryDiffusionPolicy(net, text, 'cpu', memory=True, batch=2, seed=7)
+    envs = [make_env(TASK_NAME, seed, 'memory') for seed in (100, 101)]
+    run_episodes(policy, envs, ablation)
+    return policy.bank, envs[0].cue_steps
+
+
+def test_ablations_wipe_and_shuffle_the_cue_memories(checkpoint):
+    plain, cue = _banks_after(checkpoint, None)
+    wiped, _ = _banks_after(checkpoint, 'wiped_at_delay')
+    shuffled, _ = _banks_after(checkpoint, 'shuffled')
+    assert plain.consolidations == 0
+    cue_slots = plain.valid[0] & (plain.times[0] < cue)  # written while the cue was shown
+    assert cue_slots.sum() == 2 and plain.valid[:, cue_slots].all()  # steps 0 and 4
+    # wiped: nothing from the cue phase is left; what came later is kept
+    assert not wiped.valid[:, cue_slots].any()
+    assert wiped.valid[:, ~cue_slots & plain.valid[0]].all()
+    # shuffled: the cue memories (arm frozen: independent of the actions) are the other
+    # episode's, in each row
+    assert torch.allclose(shuffled.perceptual[0, cue_slots], plain.perceptual[1, cue_slots])
+    assert torch.allclose(shuffled.perceptual[1, cue_slots], plain.perceptual[0, cue_slots])
+    assert not torch.allclose(plain.perceptual[0, cue_slots], plain.perceptual[1, cue_slots])
+
+
+def test_evaluate_runs_the_ablations_and_refuses_a_lone_shuffle(checkpoint):
+    results = evaluate(checkpoint, [TASK_NAME], [100, 101], batch=2, device='cpu',
+                       progress=False, variants=('wiped_at_delay', 'shuffled'))
+    row = results['tasks'][TASK_NAME]
+    assert set(row) >= {'wiped_at_delay', 'shuffled', 'chance'}
+    assert 'shuffled' in markdown_table(results).splitlines()[0]
+    with pytest.raises(ValueError, match='at least 2'):
+        evaluate(checkpoint, [TASK_NAME], [100], batch=1, device='cpu', progress=False,
+                 variants=('shuffled',))

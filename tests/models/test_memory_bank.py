@@ -147,3 +147,44 @@ def test_state_save_and_restore(tmp_path):
         assert torch.equal(a, b)
     bank.reset()
     assert len(bank) == 0 and not bool(bank.valid.any())
+
+
+def test_forget_rows_hides_one_episode_and_consolidation_stays_finite():
+    bank = MemoryBank(capacity=4, tokens=NP, width=D, batch=2)
+    for step in range(3):
+        bank.write(*random_entry(2), step)
+    kept = bank.perceptual[1, :3].clone()
+    bank.forget_rows([0])
+    assert not bank.valid[0].any() and bank.valid[1, :3].all()
+    assert torch.equal(bank.perceptual[1, :3], kept)
+    for step in range(3, 8):  # past capacity: merges now involve forgotten entries
+        bank.write(*random_entry(2), step)
+    assert all(torch.isfinite(buf).all() for buf in (bank.perceptual, bank.cognitive,
+                                                     bank.times))
+    # row 0 holds exactly what it stored after the wipe (5 writes merged into 4 slots)
+    assert bank.counts[0][bank.valid[0]].sum() == 5
+    assert bank.times[0][bank.valid[0]].min() >= 3
+    assert bank.counts[1][bank.valid[1]].sum() == 8
+    try:
+        bank.forget_rows([2])
+    except ValueError as error:
+        assert 'rows=[2]' in str(error)
+    else:
+        raise AssertionError('a row outside the batch was accepted')
+
+
+def test_permute_rows_swaps_episodes_in_place():
+    bank = MemoryBank(capacity=4, tokens=NP, width=D, batch=3)
+    bank.write(*random_entry(3), 0)
+    before = bank.cognitive.clone()
+    storage = bank.cognitive.data_ptr()
+    bank.permute_rows([1, 2, 0])
+    assert bank.cognitive.data_ptr() == storage  # a captured CUDA graph keeps its buffers
+    assert torch.equal(bank.cognitive[0], before[1])
+    assert torch.equal(bank.cognitive[2], before[0])
+    try:
+        bank.permute_rows([0, 0, 1])
+    except ValueError as error:
+        assert 'not a permutation' in str(error)
+    else:
+        raise AssertionError('a non-permutation was accepted')
