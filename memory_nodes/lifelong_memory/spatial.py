@@ -347,7 +347,11 @@ class SpatialBank:
                 f'{track.name} moved{how} from {_fmt(start)} to {_fmt(track.position)}'
                 + (f', {where[0]} the {where[1]}' if where else ''),
                 obj=where[1] if where else ''))
-            history.append((track.id, track.move_start, *track.position,
+            # the history says where the object was when: it stood at its start until it
+            # arrived here (came to rest in view; or, unseen, when it was found here), so
+            # "where was X at t" during the move answers the start, not the destination
+            arrived = t if unseen else min(t, track.still_since)
+            history.append((track.id, arrived, *track.position,
                              sum(track.variance) / 3, 'moved', track.episode_id))
         track.anchor = list(track.position)
 

@@ -72,6 +72,25 @@ def test_move_in_view_is_one_move_logged_when_it_comes_to_rest(mem):
     assert mem.stats()['spatial_tracks'] == 1
 
 
+def test_where_was_during_a_move_in_view_is_the_start_until_it_arrived(mem):
+    # the shell game's question: which cup stood over the ball when it vanished, asked
+    # after the cups have moved on (the move is logged only when the cup comes to rest)
+    frames = [(t, [see(t, 'cup', (0.0, 0.0, 0.8), 'green')]) for t in ticks(0, 1)]
+    frames += [(t, [see(t, 'cup', (0.3 * (t - 1), 0.0, 0.8), 'green')]) for t in ticks(1, 2)]
+    frames += [(t, [see(t, 'cup', (0.3, 0.0, 0.8), 'green')]) for t in ticks(2, 3)]
+    play(mem, frames)
+
+    def x_at(t):
+        res = where(mem, 'green cup', time_end=t)
+        assert res.count == 1
+        return res.results[0].position[0]
+
+    assert abs(x_at(1.05)) < 1e-6       # it had only just started to move: the start
+    assert abs(x_at(1.9)) < 1e-6        # still under way: its last place at rest
+    assert abs(x_at(2.95) - 0.3) < 1e-6  # arrived (came to rest at t = 2)
+    assert abs(x_at(0) - 0.3) < 1e-6    # now
+
+
 def test_two_objects_of_one_class_stay_two_tracks(mem):
     play(mem, [(t, [see(t, 'cube', (0, 0, 0.8), 'red'), see(t, 'cube', (0.5, 0, 0.8), 'red')])
                for t in ticks(0, 2)])
