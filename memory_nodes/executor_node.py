@@ -30,7 +30,7 @@ from rclpy.lifecycle import LifecycleNode
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64
 
-from memory_interfaces.msg import ActionChunk, MemoryEvent, Subgoal
+from memory_interfaces.msg import ActionChunk, EpisodeStatus, MemoryEvent, Subgoal
 from memory_nodes.execution import ActionQueue, InputWatchdog, SafetyLimits, validate_chunk
 from memory_nodes.execution.primitives import PRIMITIVES, PrimitiveConfig, plan_primitive
 from memory_nodes.ros_common import (
@@ -103,6 +103,9 @@ class ExecutorNode(LifecycleNode):
             'gripper_topic': ('/sim/gripper', 'out: Float64 gripper command, 1 = closed'),
             'active_subgoal_topic': ('/executor/active_subgoal', 'out: latched Subgoal'),
             'events_topic': ('/memory/events', 'out: MemoryEvent'),
+            'episode_status_topic': ('/sim/episode_status',
+                                     'in: EpisodeStatus; a new or ended episode drops the '
+                                     "running subgoal ('' = no episodes)"),
         }
         for name, (default, description) in topics.items():
             p[name] = declare(self, name, default, description, read_only=True)
@@ -112,6 +115,7 @@ class ExecutorNode(LifecycleNode):
         self.watchdog = None
         self.subgoal = None
         self.subgoal_started = None
+        self.episode_id = None
         self.primitive = None  # waypoints of the running motion primitive, one per cycle
         self.primitive_step = 0
         self.ignored_chunks = 0
@@ -166,6 +170,10 @@ class ExecutorNode(LifecycleNode):
             self.create_subscription(JointState, p['joint_states_topic'],
                                      self.on_joint_states, SENSOR_QOS, callback_group=group),
         ]
+        if p['episode_status_topic']:
+            self._io.append(self.create_subscription(
+                EpisodeStatus, p['episode_status_topic'], self.on_episode_status, LATCHED_QOS,
+                callback_group=group))
         self.timer = self.create_timer(1.0 / p['control_rate_hz'], self.on_tick,
                                        callback_group=group)
         self.timer.cancel()
@@ -243,6 +251,28 @@ class ExecutorNode(LifecycleNode):
             now = self.now_s()
             if self.queue.push(chunk, now):
                 self.watchdog.seen('action_chunk', now)
+
+    def on_episode_status(self, msg):
+        """A new episode (or the end of this one) drops what the executor was doing.
+
+        Without this a primitive of the last episode runs on into the next one, whose arm the
+        simulator has just sent home, and drags it across the new scene during its cue.
+        """
+        with self.guard('episode_status'):
+            ended = msg.state not in (EpisodeStatus.STATE_IDLE, EpisodeStatus.STATE_RUNNING)
+            new = msg.episode_id != self.episode_id
+            self.episode_id = msg.episode_id
+            if not (new or ended):
+                return
+            if self.subgoal is not None:
+                why = 'a new episode started' if new else 'the episode ended'
+                self.get_logger().info(f'dropping subgoal {self.subgoal.text!r}: {why} '
+                                       f'({msg.episode_id})')
+                self.subgoal = None
+            self.queue.clear()
+            self.primitive = None
+            if new:
+                self.last_command = None  # the arm starts the episode at home
 
     def on_joint_states(self, msg):
         with self.guard('joint_states'):

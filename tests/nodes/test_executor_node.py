@@ -185,3 +185,49 @@ def test_executor_runs_a_lift_subgoal_as_a_motion_primitive():
         proc.terminate()
         out, _ = proc.communicate(timeout=10)
     assert 'has no target pose' in out
+
+
+def test_a_new_episode_drops_the_running_primitive():
+    from memory_interfaces.msg import EpisodeStatus
+
+    proc = _start_executor()
+    rclpy.init()
+    node = rclpy.create_node('executor_episode_peer')
+    targets = []
+    node.create_subscription(PoseStamped, '/sim/ee_target',
+                             lambda m: targets.append(time.monotonic()), RELIABLE_QOS)
+    joints = node.create_publisher(JointState, '/joint_states', SENSOR_QOS)
+    subgoals = node.create_publisher(Subgoal, '/planner/subgoal', RELIABLE_QOS)
+    status = node.create_publisher(EpisodeStatus, '/sim/episode_status', LATCHED_QOS)
+
+    def spin(seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            joints.publish(JointState(name=['j1'], position=[0.0]))
+            rclpy.spin_once(node, timeout_sec=0.02)
+
+    try:
+        deadline = time.monotonic() + 60
+        while subgoals.get_subscription_count() == 0 or status.get_subscription_count() == 0:
+            assert time.monotonic() < deadline, 'executor never subscribed'
+            spin(0.1)
+        status.publish(EpisodeStatus(episode_id='ep-a', state=EpisodeStatus.STATE_RUNNING))
+        spin(0.2)
+        goal = Subgoal(plan_id='p', index=0, action='lift', target='cup 1', text='lift cup 1',
+                       timeout_s=30.0, has_target_pose=True)
+        goal.target_pose.pose.position.x, goal.target_pose.pose.position.y = 0.5, 0.1
+        goal.target_pose.pose.position.z = 0.088
+        subgoals.publish(goal)
+        spin(0.6)
+        assert len(targets) >= 3, 'the primitive did not start'
+        status.publish(EpisodeStatus(episode_id='ep-b', state=EpisodeStatus.STATE_RUNNING))
+        spin(0.3)  # the status and the last in-flight targets arrive
+        count = len(targets)
+        spin(1.0)
+        assert len(targets) == count, 'the executor kept moving the arm into the new episode'
+    finally:
+        node.destroy_node()
+        rclpy.shutdown()
+        proc.terminate()
+        out, _ = proc.communicate(timeout=10)
+    assert "dropping subgoal 'lift cup 1': a new episode started (ep-b)" in out
