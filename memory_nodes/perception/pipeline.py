@@ -50,14 +50,17 @@ class SceneCloudConfig:
             raise ValueError(f'scene_pixel_stride is {self.pixel_stride}; expected >= 0')
         if self.max_pixels < 1:
             raise ValueError(f'scene_max_pixels is {self.max_pixels}; expected >= 1')
+        if not self.voxel_size_m > 0:
+            raise ValueError(f'scene_voxel_size_m is {self.voxel_size_m}; expected > 0')
+        if not 0 <= self.min_depth_m < self.max_depth_m:
+            raise ValueError(f'scene depth range [{self.min_depth_m}, {self.max_depth_m}] m: '
+                             'expected 0 <= min < max')
 
     def stride(self, height, width):
         """Pixel stride for an image of height x width."""
         if self.pixel_stride:
             return self.pixel_stride
         return max(1, math.ceil(math.sqrt(height * width / self.max_pixels)))
-        if not self.voxel_size_m > 0:
-            raise ValueError(f'scene_voxel_size_m is {self.voxel_size_m}; expected > 0')
 
 
 @dataclass

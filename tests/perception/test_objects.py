@@ -7,7 +7,7 @@ from memory_nodes.perception import synthetic
 from memory_nodes.perception.colors import color_name
 from memory_nodes.perception.labels import InstanceLabeler, parse_instance_labels
 from memory_nodes.perception.objects import ObjectConfig, measure_objects
-from memory_nodes.perception.pipeline import CameraFrame, Preprocessor
+from memory_nodes.perception.pipeline import CameraFrame, Preprocessor, SceneCloudConfig
 
 LABELS = InstanceLabeler(instance_labels={1: 'cube', 2: 'cube', 3: 'ball', 4: 'box'})
 
@@ -123,3 +123,11 @@ def test_empty_scene_gives_no_objects_and_a_cloud():
     assert len(result.cloud_points) > 10
     assert np.allclose(result.cloud_points[:, 2], 0.0, atol=1e-3)  # the table plane
     assert result.perceptual.shape[0] == 4 and not result.perceptual.any()
+
+
+def test_scene_cloud_config_names_a_bad_value():
+    with pytest.raises(ValueError, match='scene_voxel_size_m is 0'):
+        SceneCloudConfig(voxel_size_m=0)
+    with pytest.raises(ValueError, match=r'scene depth range \[2.0, 1.0\]'):
+        SceneCloudConfig(min_depth_m=2.0, max_depth_m=1.0)
+    assert SceneCloudConfig().stride(96, 128) == 2
