@@ -152,9 +152,15 @@ class TrainConfig:
     seed: int = 0  # torch / numpy seed
     image_shift: int = 2  # random-shift augmentation in pixels (0 = none)
     act_fraction: float = 0.0  # share of query steps drawn from the act phase (+ one chunk)
+    # auxiliary loss (0 = off, and no goal head in the network): from the conditioning
+    # tokens of every query step after the cue, predict the episode's goal point (where the
+    # gripper first closes in the act phase); the answer must then pass through the memory
+    goal_loss_weight: float = 0.0
 
     def __post_init__(self) -> None:
         _positive(self, 'steps', 'batch_episodes', 'queries_per_episode', 'noise_draws')
+        _require(self.goal_loss_weight >= 0, 'goal_loss_weight', self.goal_loss_weight,
+                 'must be >= 0')
         _require(self.lr > 0, 'lr', self.lr, 'must be > 0')
         _require(0.0 <= self.ema_decay < 1.0, 'ema_decay', self.ema_decay, 'must be in [0, 1)')
         _require(self.image_shift >= 0, 'image_shift', self.image_shift, 'must be >= 0')

@@ -209,9 +209,21 @@ class SequenceBatcher:
             item['text'] = self.text[ep.instruction]
             item['actions'] = np.stack([action_chunk(ep.action, int(t), self.horizon)
                                         for t in queries])
+            item['goal'] = goal_point(ep)
             for name, value in item.items():
                 batch.setdefault(name, []).append(value)
         return {name: torch.from_numpy(np.stack(values)) for name, values in batch.items()}
+
+
+def goal_point(ep: Episode) -> np.ndarray:
+    """The episode's goal point (x, y, z): the commanded end-effector position where the
+    gripper first closes in the act phase (the cup lifted, the cube picked); the last
+    commanded position if it never closes there. Read from the demonstration's actions."""
+    act = np.flatnonzero(ep.phase >= 2)
+    start = int(act[0]) if len(act) else 0
+    closing = np.flatnonzero(ep.action[start:, 4] > 0.5)
+    index = start + int(closing[0]) if len(closing) else len(ep.action) - 1
+    return ep.action[index, :3].astype(np.float32)
 
 
 def dataset_arrays(episodes: list[Episode], object_slots: int) -> dict[str, torch.Tensor]:

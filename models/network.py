@@ -52,6 +52,10 @@ class MemoryDiffusionNet(nn.Module):
         self.denoiser = build_denoiser(cfg.denoiser, diff.action_dim, diff.horizon,
                                        self.cond_tokens, enc.width)
         self.diffusion = ActionDiffusion(diff)
+        # the auxiliary goal head (training only; see TrainConfig.goal_loss_weight)
+        self.goal_head = (nn.Sequential(nn.Linear(enc.width, enc.width), nn.GELU(),
+                                        nn.Linear(enc.width, 3))
+                          if cfg.train.goal_loss_weight > 0 else None)
 
     # -- encoding ------------------------------------------------------------------------
     def encode_steps(self, steps: dict[str, torch.Tensor], text: torch.Tensor,
@@ -106,6 +110,7 @@ class MemoryDiffusionNet(nn.Module):
         else:
             cond = torch.cat([p_q, c_q.unsqueeze(1)], 1)  # (B*Q, N_p+1, D)
         actions = self.normalizer.normalize('action', batch['actions'].flatten(0, 1).float())
+        goal_loss = self._goal_loss(cond, batch) if self.goal_head is not None else None
         draws = self.cfg.train.noise_draws  # several noise levels per chunk: cheap samples
         if draws > 1:
             cond = cond.repeat_interleave(draws, 0)  # (B*Q*draws, N_p+1, D)
@@ -113,7 +118,23 @@ class MemoryDiffusionNet(nn.Module):
         noisy, t, target = self.diffusion.noisy_targets(actions)
         pred = self.denoiser(noisy, t, cond)
         loss = F.mse_loss(pred, target)
-        return loss, {'loss': float(loss.detach())}
+        logs = {'loss': float(loss.detach())}
+        if goal_loss is not None:
+            logs['diffusion_loss'] = logs['loss']
+            logs['goal_loss'] = float(goal_loss.detach())
+            loss = loss + self.cfg.train.goal_loss_weight * goal_loss
+            logs['loss'] = float(loss.detach())
+        return loss, logs
+
+    def _goal_loss(self, cond: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """MSE of the goal head at the query steps after the cue (normalised units)."""
+        b, q = batch['query_step'].shape
+        goal = batch['goal'].float()  # (B, 3)
+        padded = torch.cat([goal, goal.new_zeros(b, self.cfg.diffusion.action_dim - 3)], 1)
+        target = self.normalizer.normalize('action', padded)[:, :3].repeat_interleave(q, 0)
+        after_cue = (batch['query_phase'].flatten() >= 1).float()  # (B*Q,)
+        error = (self.goal_head(cond.mean(1)) - target).pow(2).mean(1)
+        return (error * after_cue).sum() / after_cue.sum().clamp_min(1.0)
 
     # -- inference -----------------------------------------------------------------------
     @torch.no_grad()

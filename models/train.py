@@ -164,12 +164,13 @@ def train(cfg: PolicyConfig, episodes: list[Episode], text: dict[str, np.ndarray
     ema = EMAModel(params, decay=tc.ema_decay, use_ema_warmup=True, power=0.75)
     loss_fn = torch.compile(net.compute_loss) if compile_model else net.compute_loss
     losses: list[float] = []
+    goal_losses: list[float] = []  # the auxiliary goal loss alone, when it is on
     start = time.time()
     bar = tqdm(range(tc.steps), desc='train', disable=not progress, dynamic_ncols=True)
     for _ in bar:
         batch = {k: v.to(device, non_blocking=True)
                  for k, v in batcher.sample(tc.batch_episodes).items()}
-        loss, _ = loss_fn(batch)
+        loss, logs = loss_fn(batch)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, tc.grad_clip)
@@ -177,14 +178,18 @@ def train(cfg: PolicyConfig, episodes: list[Episode], text: dict[str, np.ndarray
         sched.step()
         ema.step(params)
         losses.append(float(loss.detach()))
+        if 'goal_loss' in logs:
+            goal_losses.append(logs['goal_loss'])
         if len(losses) % 20 == 0:
             bar.set_postfix(loss=f'{np.mean(losses[-20:]):.4f}')
         if max_minutes and time.time() - start > 60.0 * max_minutes:
             print(f'[memory-train] time limit: stopping at step {len(losses)}', flush=True)
             break
         if not progress and len(losses) % 250 == 0:
+            goal = f' goal {np.mean(goal_losses[-50:]):.4f}' if goal_losses else ''
             print(f'[memory-train] step {len(losses)}/{tc.steps} loss '
-                  f'{np.mean(losses[-50:]):.4f} ({time.time() - start:.0f} s)', flush=True)
+                  f'{np.mean(losses[-50:]):.4f}{goal} ({time.time() - start:.0f} s)',
+                  flush=True)
     ema.copy_to(params)
     net.eval()
     out.mkdir(parents=True, exist_ok=True)
@@ -192,7 +197,7 @@ def train(cfg: PolicyConfig, episodes: list[Episode], text: dict[str, np.ndarray
                 final_loss=float(np.mean(losses[-50:])), device=str(device),
                 parameters=sum(p.numel() for p in net.parameters()))
     save_checkpoint(out, net, meta)
-    (out / 'loss.json').write_text(json.dumps({'loss': losses}))
+    (out / 'loss.json').write_text(json.dumps({'loss': losses, 'goal_loss': goal_losses}))
     plot_losses(losses, out / 'loss.png', f'{cfg.denoiser.kind}, memory='
                 f'{cfg.memory.enabled}')
     return net, losses
@@ -228,6 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help='N_p perceptual tokens per step (N_p - 1 pooled + 1 state token)')
     p.add_argument('--act-fraction', type=float, default=0.0,
                    help='share of query steps drawn from the act phase and the chunk before')
+    p.add_argument('--goal-loss-weight', type=float, default=0.0,
+                   help='weight of the auxiliary goal loss (0 = off; see TrainConfig)')
     p.add_argument('--capacity', type=int, default=64)
     p.add_argument('--write-every', type=int, default=4)
     p.add_argument('--seed', type=int, default=0)
@@ -273,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         train=dict(steps=args.steps, batch_episodes=args.batch,
                    queries_per_episode=args.queries, noise_draws=args.noise_draws,
                    lr=args.lr, seed=args.seed, act_fraction=args.act_fraction,
+                   goal_loss_weight=args.goal_loss_weight,
                    warmup_steps=min(200, args.steps // 10)))
     cfg = config_for(episodes, base)
     meta = {

@@ -34,3 +34,35 @@ def test_cli_on_synthetic_data(tmp_path, capsys):
 def test_parse_seeds():
     assert parse_seeds('0-3,7') == {0, 1, 2, 3, 7}
     assert parse_seeds('') is None
+
+
+def test_goal_point_is_where_the_gripper_first_closes_in_the_act_phase(synthetic_episodes):
+    from models.episodes import goal_point
+
+    ep = synthetic_episodes[0]
+    act = np.flatnonzero(ep.phase >= 2)
+    closes = [t for t in act if ep.action[t, 4] > 0.5]
+    assert closes, 'the synthetic expert closes its gripper in the act phase'
+    np.testing.assert_allclose(goal_point(ep), ep.action[closes[0], :3])
+
+
+def test_goal_loss_trains_a_goal_head_that_round_trips(tmp_path, synthetic_episodes):
+    import torch
+
+    from models.checkpoint import load_checkpoint
+
+    cfg = tiny_config()
+    cfg.train.goal_loss_weight = 1.0
+    cfg.train.steps = 40
+    text = {e.instruction: np.full(384, 0.05, np.float32) for e in synthetic_episodes}
+    net, losses = train(cfg, synthetic_episodes, text, tmp_path / 'goal', device='cpu',
+                        meta={'seed': 0}, progress=False)
+    goal = json.loads((tmp_path / 'goal' / 'loss.json').read_text())['goal_loss']
+    assert len(goal) == 40 and np.mean(goal[-10:]) < np.mean(goal[:10])
+    loaded, _ = load_checkpoint(tmp_path / 'goal', 'cpu')
+    assert loaded.goal_head is not None
+    for a, b in zip(net.goal_head.parameters(), loaded.goal_head.parameters()):
+        assert torch.equal(a, b)
+    # off by default: no head, so older checkpoints load unchanged
+    from models.network import MemoryDiffusionNet
+    assert MemoryDiffusionNet(tiny_config()).goal_head is None
