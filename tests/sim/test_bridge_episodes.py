@@ -19,6 +19,7 @@ pytest.importorskip('memory_interfaces.msg')
 
 import rclpy  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from rclpy.qos import QoSProfile  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 
 from memory_interfaces.msg import EpisodeStatus  # noqa: E402
@@ -67,8 +68,13 @@ class Scorer:
         self.node = rclpy.create_node('episode_scorer', context=self.context)
         self.status, self.instructions = [], []
         self.lock = threading.Lock()
+        # every status, not only the latest: the bridge runs as fast as it can here, and a
+        # scorer on a loaded machine must still see each phase change (a depth of 1 keeps
+        # only the newest message while this process is busy)
+        every_status = QoSProfile(depth=200, reliability=LATCHED_QOS.reliability,
+                                  durability=LATCHED_QOS.durability)
         self.node.create_subscription(EpisodeStatus, '/sim/episode_status',
-                                      lambda m: self._add(self.status, m), LATCHED_QOS)
+                                      lambda m: self._add(self.status, m), every_status)
         self.node.create_subscription(String, '/instruction',
                                       lambda m: self._add(self.instructions, m.data),
                                       LATCHED_QOS)
