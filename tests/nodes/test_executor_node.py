@@ -63,6 +63,32 @@ def _chunk(node, x0, n=16, nan_at=None):
     return msg
 
 
+def _lift_goal():
+    """A lift subgoal for cup 1 at (0.5, 0.1, 0.088): a motion primitive."""
+    goal = Subgoal(plan_id='p', index=0, action='lift', target='cup 1', text='lift cup 1',
+                   timeout_s=30.0, has_target_pose=True)
+    goal.target_pose.pose.position.x, goal.target_pose.pose.position.y = 0.5, 0.1
+    goal.target_pose.pose.position.z = 0.088
+    return goal
+
+
+def _robot_spinner(node, joints):
+    """spin(seconds): spin the peer node while playing a live robot's joint states."""
+    def spin(seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            joints.publish(JointState(name=['j1'], position=[0.0]))
+            rclpy.spin_once(node, timeout_sec=0.02)
+    return spin
+
+
+def _wait_subscribed(spin, *publishers, timeout=60):
+    deadline = time.monotonic() + timeout
+    while any(pub.get_subscription_count() == 0 for pub in publishers):
+        assert time.monotonic() < deadline, 'executor never subscribed'
+        spin(0.1)
+
+
 def test_executor_follows_chunks_and_holds_when_inputs_go_stale(executor_process):
     rclpy.init()
     node = rclpy.create_node('executor_test_peer')
@@ -147,27 +173,15 @@ def test_executor_runs_a_lift_subgoal_as_a_motion_primitive():
     node.create_subscription(MemoryEvent, '/memory/events', events.append, RELIABLE_QOS)
     joints = node.create_publisher(JointState, '/joint_states', SENSOR_QOS)
     subgoals = node.create_publisher(Subgoal, '/planner/subgoal', RELIABLE_QOS)
-
-    def spin(seconds):
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            joints.publish(JointState(name=['j1'], position=[0.0]))
-            rclpy.spin_once(node, timeout_sec=0.02)
+    spin = _robot_spinner(node, joints)
 
     try:
-        deadline = time.monotonic() + 60
-        while subgoals.get_subscription_count() == 0:
-            assert time.monotonic() < deadline, 'executor never subscribed'
-            spin(0.1)
+        _wait_subscribed(spin, subgoals)
         # a primitive without a target pose is refused, naming the subgoal
         subgoals.publish(Subgoal(plan_id='p', action='lift', target='cup 1', timeout_s=30.0))
         spin(0.3)
         assert targets == []
-        goal = Subgoal(plan_id='p', index=0, action='lift', target='cup 1', text='lift cup 1',
-                       timeout_s=30.0, has_target_pose=True)
-        goal.target_pose.pose.position.x, goal.target_pose.pose.position.y = 0.5, 0.1
-        goal.target_pose.pose.position.z = 0.088
-        subgoals.publish(goal)
+        subgoals.publish(_lift_goal())
         deadline = time.monotonic() + 20
         while not any(e.kind == 'subgoal_succeeded' for e in events):
             assert time.monotonic() < deadline, 'primitive never finished'
@@ -199,25 +213,13 @@ def test_a_new_episode_drops_the_running_primitive():
     joints = node.create_publisher(JointState, '/joint_states', SENSOR_QOS)
     subgoals = node.create_publisher(Subgoal, '/planner/subgoal', RELIABLE_QOS)
     status = node.create_publisher(EpisodeStatus, '/sim/episode_status', LATCHED_QOS)
-
-    def spin(seconds):
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            joints.publish(JointState(name=['j1'], position=[0.0]))
-            rclpy.spin_once(node, timeout_sec=0.02)
+    spin = _robot_spinner(node, joints)
 
     try:
-        deadline = time.monotonic() + 60
-        while subgoals.get_subscription_count() == 0 or status.get_subscription_count() == 0:
-            assert time.monotonic() < deadline, 'executor never subscribed'
-            spin(0.1)
+        _wait_subscribed(spin, subgoals, status)
         status.publish(EpisodeStatus(episode_id='ep-a', state=EpisodeStatus.STATE_RUNNING))
         spin(0.2)
-        goal = Subgoal(plan_id='p', index=0, action='lift', target='cup 1', text='lift cup 1',
-                       timeout_s=30.0, has_target_pose=True)
-        goal.target_pose.pose.position.x, goal.target_pose.pose.position.y = 0.5, 0.1
-        goal.target_pose.pose.position.z = 0.088
-        subgoals.publish(goal)
+        subgoals.publish(_lift_goal())
         spin(0.6)
         assert len(targets) >= 3, 'the primitive did not start'
         status.publish(EpisodeStatus(episode_id='ep-b', state=EpisodeStatus.STATE_RUNNING))
