@@ -252,9 +252,11 @@ class ActionExpertNode(LifecycleNode):
             self._io.append(self.create_subscription(
                 EpisodeStatus, p['episode_status_topic'], keep('status'), LATCHED_QOS,
                 callback_group=group))
-        self.timer = self.create_timer(1.0 / p['control_rate_hz'], self.on_tick,
-                                       callback_group=MutuallyExclusiveCallbackGroup())
-        self.timer.cancel()
+        self.timer = None  # the control-rate trigger, only with trigger: timer
+        if p['trigger'] == 'timer':
+            self.timer = self.create_timer(1.0 / p['control_rate_hz'], self.on_tick,
+                                           callback_group=MutuallyExclusiveCallbackGroup())
+            self.timer.cancel()
         self.stats_timer = None
         if p['stats_period_s'] > 0:
             self.stats_timer = self.create_timer(p['stats_period_s'], self.log_stats)
@@ -267,14 +269,15 @@ class ActionExpertNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state):
-        if self.params['trigger'] == 'timer':
+        if self.timer is not None:
             self.timer.reset()
         self._active = True
         return super().on_activate(state)
 
     def on_deactivate(self, state):
         self._active = False
-        self.timer.cancel()
+        if self.timer is not None:
+            self.timer.cancel()
         return super().on_deactivate(state)
 
     def on_cleanup(self, state):
@@ -282,7 +285,10 @@ class ActionExpertNode(LifecycleNode):
         for sub in self._io:
             self.destroy_subscription(sub)
         self._io = []
-        self.destroy_timer(self.timer)
+        for timer in (self.timer, self.stats_timer):
+            if timer is not None:
+                self.destroy_timer(timer)
+        self.timer = self.stats_timer = None
         self.policy = None
         return TransitionCallbackReturn.SUCCESS
 
