@@ -169,6 +169,7 @@ class SequenceBatcher:
         self.decisive = [np.flatnonzero((ep.phase >= 2)
                                         | (np.arange(ep.length) >= _act_start(ep) - horizon))
                          for ep in episodes]
+        self.goals = [goal_point(ep) for ep in episodes]  # the goal loss's targets
 
     def _query_steps(self, idx: int) -> np.ndarray:
         """Query steps of one episode: a share `act_fraction` from the decisive steps (act
@@ -196,10 +197,10 @@ class SequenceBatcher:
             queries = self._query_steps(int(idx))
             # the bank a query at step t sees: keyframes at steps < t (written after reading)
             keys = np.arange(0, int(queries.max()), self.write_every)
-            per_ep.append((ep, queries, keys))
-        m = max(1, max(len(k) for _, _, k in per_ep))
+            per_ep.append((int(idx), ep, queries, keys))
+        m = max(1, max(len(k) for _, _, _, k in per_ep))
         batch: dict[str, list[np.ndarray]] = {}
-        for ep, queries, keys in per_ep:
+        for idx, ep, queries, keys in per_ep:
             q = self._steps(ep, queries)
             padded_keys = np.concatenate([keys, np.zeros(m - len(keys), np.int64)])
             k = self._steps(ep, padded_keys.astype(np.int64))
@@ -209,7 +210,7 @@ class SequenceBatcher:
             item['text'] = self.text[ep.instruction]
             item['actions'] = np.stack([action_chunk(ep.action, int(t), self.horizon)
                                         for t in queries])
-            item['goal'] = goal_point(ep)
+            item['goal'] = self.goals[idx]
             for name, value in item.items():
                 batch.setdefault(name, []).append(value)
         return {name: torch.from_numpy(np.stack(values)) for name, values in batch.items()}
@@ -219,8 +220,7 @@ def goal_point(ep: Episode) -> np.ndarray:
     """The episode's goal point (x, y, z): the commanded end-effector position where the
     gripper first closes in the act phase (the cup lifted, the cube picked); the last
     commanded position if it never closes there. Read from the demonstration's actions."""
-    act = np.flatnonzero(ep.phase >= 2)
-    start = int(act[0]) if len(act) else 0
+    start = _act_start(ep)
     closing = np.flatnonzero(ep.action[start:, 4] > 0.5)
     index = start + int(closing[0]) if len(closing) else len(ep.action) - 1
     return ep.action[index, :3].astype(np.float32)

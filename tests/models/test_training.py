@@ -46,6 +46,18 @@ def test_goal_point_is_where_the_gripper_first_closes_in_the_act_phase(synthetic
     np.testing.assert_allclose(goal_point(ep), ep.action[closes[0], :3])
 
 
+def test_batches_carry_each_sampled_episodes_own_goal(synthetic_episodes):
+    from models.episodes import SequenceBatcher, goal_point
+
+    text = {e.instruction: np.full(384, 0.05, np.float32) for e in synthetic_episodes}
+    batcher = SequenceBatcher(synthetic_episodes, text, ('rgb',), object_slots=3, horizon=8,
+                              write_every=4, queries=2, seed=0)
+    goals = {tuple(goal_point(ep)) for ep in synthetic_episodes}
+    assert len(goals) > 1  # the cups differ: a batch mixing episodes mixes goals
+    rows = [tuple(row) for row in batcher.sample(12)['goal'].numpy()]
+    assert set(rows) <= goals and len(set(rows)) > 1
+
+
 def test_goal_loss_trains_a_goal_head_that_round_trips(tmp_path, synthetic_episodes):
     import torch
 
