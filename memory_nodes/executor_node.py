@@ -268,9 +268,7 @@ class ExecutorNode(LifecycleNode):
                 why = 'a new episode started' if new else 'the episode ended'
                 self.get_logger().info(f'dropping subgoal {self.subgoal.text!r}: {why} '
                                        f'({msg.episode_id})')
-                self.subgoal = None
-            self.queue.clear()
-            self.primitive = None
+            self._end_subgoal()
             if new:
                 self.last_command = None  # the arm starts the episode at home
 
@@ -290,15 +288,13 @@ class ExecutorNode(LifecycleNode):
             return
         if self.subgoal.timeout_s > 0 and now - self.subgoal_started > self.subgoal.timeout_s:
             self._event('subgoal_timed_out', self.subgoal)
-            self.subgoal = None
-            self.queue.clear()
+            self._end_subgoal()
             return
         if self.primitive is not None:
             self.watchdog.seen('action_chunk', now)  # the primitive is its own action source
             if self.primitive_step >= len(self.primitive):
-                self.primitive = None
                 self._event('subgoal_succeeded', self.subgoal)
-                self.subgoal = None
+                self._end_subgoal()
                 return
         stale = self.watchdog.stale(now)
         action = None if stale else self._next_action(now)
@@ -311,6 +307,12 @@ class ExecutorNode(LifecycleNode):
         if acted:
             self.clamped_cycles += 1
         self._send(command)
+
+    def _end_subgoal(self):
+        """Forget the subgoal and what was driving it (primitive, queued chunks)."""
+        self.subgoal = None
+        self.primitive = None
+        self.queue.clear()
 
     def _next_action(self, now):
         """The action for this cycle: the primitive's next waypoint, else the chunk queue's.
