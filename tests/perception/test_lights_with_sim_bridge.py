@@ -9,21 +9,17 @@ lit interval; in count the LED's lit intervals are its blinks, and no button is 
 for it), with the colour names blue and white.
 """
 
-import threading
 import time
 
 import pytest
 
 pytest.importorskip('rclpy')
-bridge_module = pytest.importorskip('sim.bridge_node')
-
-import rclpy  # noqa: E402
+pytest.importorskip('sim.bridge_node')
 
 from memory_interfaces.msg import ObjectObservationArray  # noqa: E402
 from memory_interfaces.srv import StartEpisode  # noqa: E402
-from memory_nodes.preprocessor_node import PreprocessorNode  # noqa: E402
-from memory_nodes.ros_common import RELIABLE_QOS, autostart, stamp_to_sec  # noqa: E402
-from memory_nodes.worker_executor import WorkerThreadExecutor  # noqa: E402
+from memory_nodes.ros_common import RELIABLE_QOS, stamp_to_sec  # noqa: E402
+from tests.perception.bridge_graph import bridge_with_preprocessor  # noqa: E402
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -42,33 +38,26 @@ def _onsets(messages, label):
 
 
 def test_button_sequence_then_count_through_the_bridge():
-    context = rclpy.Context()
-    rclpy.init(context=context, args=[
-        '--ros-args', '-p', 'task:=button_sequence', '-p', 'seed:=5000',
-        '-p', 'real_time_factor:=1.0', '-p', 'stats_period_s:=0.0'])
-    bridge = bridge_module.SimBridgeNode(context=context)
-    pre = PreprocessorNode(context=context)
-    listener = rclpy.create_node('lights_test_listener', context=context)
-    received = []
-    listener.create_subscription(ObjectObservationArray, '/perception/objects',
-                                 lambda msg: received.append((stamp_to_sec(msg.header.stamp),
-                                                              msg)), RELIABLE_QOS)
-    client = listener.create_client(StartEpisode, '/sim/start_episode')
-    executor = WorkerThreadExecutor(num_threads=3, context=context)
-    for node in (bridge, pre, listener):
-        executor.add_node(node)
-    autostart(pre)
-    autostart(bridge)
-    thread = threading.Thread(target=executor.spin, daemon=True)
-    thread.start()
+    received, clients = [], []
 
-    def wait_for_step(step, limit_s):
-        deadline = time.monotonic() + limit_s
-        while time.monotonic() < deadline and bridge.env.step_count < step:
-            time.sleep(0.05)
-        assert bridge.env.step_count >= step, f'the bridge reached step {bridge.env.step_count}'
+    def setup(listener, bridge):
+        listener.create_subscription(
+            ObjectObservationArray, '/perception/objects',
+            lambda msg: received.append((stamp_to_sec(msg.header.stamp), msg)), RELIABLE_QOS)
+        clients.append(listener.create_client(StartEpisode, '/sim/start_episode'))
 
-    try:
+    params = ['-p', 'task:=button_sequence', '-p', 'seed:=5000',
+              '-p', 'real_time_factor:=1.0', '-p', 'stats_period_s:=0.0']
+    with bridge_with_preprocessor(params, 'lights_test_listener', setup) as (bridge, pre, _):
+
+        def wait_for_step(step, limit_s):
+            deadline = time.monotonic() + limit_s
+            while time.monotonic() < deadline and bridge.env.step_count < step:
+                time.sleep(0.05)
+            assert bridge.env.step_count >= step, \
+                f'the bridge reached step {bridge.env.step_count}'
+
+        client = clients[0]
         first = bridge.env.task
         wait_for_step(first.cue_steps + 5, 60.0)
         switch = bridge.sim_time()
@@ -81,11 +70,6 @@ def test_button_sequence_then_count_through_the_bridge():
         second = bridge.env.task
         wait_for_step(second.cue_steps + 5, 60.0)
         time.sleep(0.5)  # the last frames through the preprocessor
-    finally:
-        executor.shutdown(timeout_sec=5.0)
-        for node in (bridge, pre, listener):
-            node.destroy_node()
-        rclpy.shutdown(context=context)
     assert pre.guard.total_rejected == 0, pre.guard.last_error
     before = [r for r in received if r[0] <= switch]
     after = [r for r in received if r[0] > switch + 0.5]

@@ -7,21 +7,17 @@ cups stand still (the first second), every cup must be observed within 1 cm of i
 centre; once the ball's cup is lowered, the ball must be kept as an unseen track.
 """
 
-import threading
 import time
 
 import numpy as np
 import pytest
 
 pytest.importorskip('rclpy')
-bridge_module = pytest.importorskip('sim.bridge_node')
-
-import rclpy  # noqa: E402
+pytest.importorskip('sim.bridge_node')
 
 from memory_interfaces.msg import ObjectObservationArray  # noqa: E402
-from memory_nodes.preprocessor_node import PreprocessorNode  # noqa: E402
-from memory_nodes.ros_common import RELIABLE_QOS, autostart, stamp_to_sec  # noqa: E402
-from memory_nodes.worker_executor import WorkerThreadExecutor  # noqa: E402
+from memory_nodes.ros_common import RELIABLE_QOS, stamp_to_sec  # noqa: E402
+from tests.perception.bridge_graph import bridge_with_preprocessor  # noqa: E402
 
 pytestmark = pytest.mark.ros
 
@@ -29,38 +25,23 @@ CUP_CENTRE_HEIGHT = 0.05  # cup body origin is its base; cylinder + knob are 0.1
 
 
 def test_shell_game_from_the_bridge():
-    context = rclpy.Context()
-    rclpy.init(context=context, args=[
-        '--ros-args', '-p', 'width:=320', '-p', 'height:=240', '-p', 'seed:=4',
-        '-p', 'real_time_factor:=1.0', '-p', 'stats_period_s:=0.0'])
-    bridge = bridge_module.SimBridgeNode(context=context)
-    pre = PreprocessorNode(context=context)
-    listener = rclpy.create_node('bridge_test_listener', context=context)
     checks = []
 
-    def on_objects(msg):
-        env = bridge.env
-        truth = {name: env.obj_pos(name) for name in env.slot_names}
-        checks.append((stamp_to_sec(msg.header.stamp), env.step_count, msg, truth))
+    def setup(listener, bridge):
+        def on_objects(msg):
+            env = bridge.env
+            truth = {name: env.obj_pos(name) for name in env.slot_names}
+            checks.append((stamp_to_sec(msg.header.stamp), env.step_count, msg, truth))
 
-    listener.create_subscription(ObjectObservationArray, '/perception/objects', on_objects,
-                                 RELIABLE_QOS)
-    executor = WorkerThreadExecutor(num_threads=3, context=context)
-    for node in (bridge, pre, listener):
-        executor.add_node(node)
-    autostart(pre)
-    autostart(bridge)
-    thread = threading.Thread(target=executor.spin, daemon=True)
-    thread.start()
-    try:
+        listener.create_subscription(ObjectObservationArray, '/perception/objects',
+                                     on_objects, RELIABLE_QOS)
+
+    params = ['-p', 'width:=320', '-p', 'height:=240', '-p', 'seed:=4',
+              '-p', 'real_time_factor:=1.0', '-p', 'stats_period_s:=0.0']
+    with bridge_with_preprocessor(params, 'bridge_test_listener', setup) as (_, pre, _):
         deadline = time.monotonic() + 30.0
         while time.monotonic() < deadline and not any(c[0] >= 2.0 for c in checks):
             time.sleep(0.1)
-    finally:
-        executor.shutdown(timeout_sec=5.0)
-        for node in (bridge, pre, listener):
-            node.destroy_node()
-        rclpy.shutdown(context=context)
     assert pre.guard.total_rejected == 0, pre.guard.last_error
     still = [c for c in checks if c[0] <= 0.9 and c[1] * 0.1 - c[0] < 0.15]  # cups at rest
     assert len(still) >= 3, f'only {len(still)} observation arrays in the first second'
