@@ -6,6 +6,8 @@ never see each other's topics, and DDS discovery stays on the loopback interface
 
 import os
 
+import pytest
+
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 os.environ.setdefault('TRANSFORMERS_OFFLINE', '1')
 os.environ.setdefault('MUJOCO_GL', 'egl')
@@ -13,3 +15,13 @@ os.environ.setdefault('PYOPENGL_PLATFORM', os.environ['MUJOCO_GL'])
 os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
 os.environ.setdefault('ROS_DOMAIN_ID', str(1 + os.getpid() % 100))
 os.environ.setdefault('RMW_IMPLEMENTATION', 'rmw_fastrtps_cpp')
+
+
+@pytest.fixture()
+def context():
+    """An rclpy context of the test's own (initialised, shut down after the test)."""
+    rclpy = pytest.importorskip('rclpy')
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    yield context
+    rclpy.try_shutdown(context=context)

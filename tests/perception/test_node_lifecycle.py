@@ -5,21 +5,12 @@ import pytest
 
 pytest.importorskip('rclpy')
 
-import rclpy  # noqa: E402
 from rclpy.lifecycle import TransitionCallbackReturn  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 
 from memory_nodes.preprocessor_node import PreprocessorNode  # noqa: E402
 
 pytestmark = pytest.mark.ros
-
-
-@pytest.fixture
-def context():
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    yield context
-    rclpy.shutdown(context=context)
 
 
 def test_configure_activate_cleanup_and_configure_again(context):

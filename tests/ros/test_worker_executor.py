@@ -26,14 +26,6 @@ from memory_nodes.ros_common import RELIABLE_QOS  # noqa: E402
 from memory_nodes.worker_executor import WorkerThreadExecutor  # noqa: E402
 
 
-@pytest.fixture()
-def context():
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx)
-    yield ctx
-    rclpy.try_shutdown(context=ctx)
-
-
 def test_rejects_zero_threads(context):
     with pytest.raises(ValueError, match='num_threads is 0'):
         WorkerThreadExecutor(num_threads=0, context=context)
