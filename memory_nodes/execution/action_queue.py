@@ -108,7 +108,3 @@ class ActionQueue:
         steps_in = (t - self.current.observation_time) / self.current.dt
         weight = min(1.0, (steps_in + 1.0) / (self.blend_steps + 1.0))
         return (1.0 - weight) * old + weight * new
-
-    def exhausted(self, t):
-        """True when no queued chunk has an action for time ``t`` or later."""
-        return self.current is None or t >= self.current.end_time

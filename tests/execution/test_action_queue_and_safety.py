@@ -21,7 +21,6 @@ def test_action_at_indexes_by_time_within_the_executable_window():
     assert queue.action_at(10.25)[0] == 2.0
     assert queue.action_at(10.79)[0] == 7.0
     assert queue.action_at(10.8) is None          # beyond n_execute
-    assert queue.exhausted(10.8) and not queue.exhausted(10.7)
 
 
 def test_late_and_out_of_order_chunks_are_dropped_and_counted():
