@@ -47,6 +47,7 @@ from memory_nodes.ros_common import (
     RELIABLE_QOS,
     SENSOR_QOS,
     InputGuard,
+    TopicCounts,
     TransitionCallbackReturn,
     declare,
     run_lifecycle_node,
@@ -81,7 +82,7 @@ def square_resize(rgb, size):
 def object_slots(msg, slots, classes):
     """ObjectObservationArray -> (slots, 10) features, ordered by class then track number."""
     def order(o):
-        number = ''.join(c for c in o.track_id if c.isdigit())
+        number = ''.join(c for c in o.track_id if c in '0123456789')  # not '²'
         cls = classes.index(o.label) if o.label in classes else len(classes)
         return (cls, int(number) if number else 0, o.track_id)
 
@@ -161,6 +162,7 @@ class ActionExpertNode(LifecycleNode):
             p[name] = declare(self, name, default, description, read_only=True)
         self.params = p
         self.guard = InputGuard(self.get_logger())
+        self.topic_counts = TopicCounts()  # messages per reliable topic (load test)
         self.policy = None
         self.latest = {}
         self._lock = threading.Lock()
@@ -184,9 +186,13 @@ class ActionExpertNode(LifecycleNode):
         try:
             import torch
 
+            from memory_nodes.file_safety import check_path
             import models
             torch.set_num_threads(p['torch_threads'])
-            self.policy = models.load_policy(p['checkpoint'] or None,
+            # safetensors + JSON only: a pickle file in the folder, a truncated weights file
+            # or a corrupted config.json is refused with a CheckpointError (a ValueError)
+            checkpoint = check_path(p['checkpoint'], 'checkpoint') if p['checkpoint'] else None
+            self.policy = models.load_policy(checkpoint,
                                              None if p['device'] == 'auto' else p['device'],
                                              memory=p['use_memory_bank'], seed=p['seed'])
             enc = self.policy.cfg.encoder
@@ -226,8 +232,12 @@ class ActionExpertNode(LifecycleNode):
         first_camera = self.policy.cfg.encoder.cameras[0]
         trigger_key = {'image': first_camera, 'objects': 'objects'}.get(p['trigger'])
 
+        reliable = {'ee': p['ee_pose_topic'], 'objects': p['objects_topic']}
+
         def keep(key):
             def callback(msg):
+                if key in reliable:
+                    self.topic_counts.received_one(reliable[key])
                 with self._lock:
                     self.latest[key] = msg
                 if key == trigger_key and self._active:
@@ -421,6 +431,7 @@ class ActionExpertNode(LifecycleNode):
         if self.chunk_pub.is_activated:
             self.chunk_pub.publish(msg)
             self.chunks += 1
+            self.topic_counts.sent_one(self.params['chunk_topic'])
 
 
 def main(args=None):

@@ -38,6 +38,7 @@ from memory_nodes.ros_common import (
     RELIABLE_QOS,
     SENSOR_QOS,
     InputGuard,
+    TopicCounts,
     TransitionCallbackReturn,
     declare,
     require_finite,
@@ -46,6 +47,10 @@ from memory_nodes.ros_common import (
 )
 
 ACTION_DIM = 5  # [x, y, z, yaw, gripper], absolute, world frame
+ACTION_NAMES = ['x', 'y', 'z', 'yaw', 'gripper']  # the columns, when a chunk names them
+# A clock gap this long is a pause, not missed cycles: the sim bridge's clock stands still
+# between episodes and starts the next one a simulated second after the last one ended.
+PAUSE_S = 1.0
 
 
 class ExecutorNode(LifecycleNode):
@@ -121,9 +126,13 @@ class ExecutorNode(LifecycleNode):
         self.ignored_chunks = 0
         self.last_command = None
         self.cycles = 0
+        self.topic_counts = TopicCounts()  # messages per reliable topic, cycles, misses
+        self._last_tick = None
         self.held_cycles = 0
         self.clamped_cycles = 0
         self._stale_reported = ()
+        self.stale_holds = 0     # times the executor began holding because inputs went stale
+        self._held_at_stale = 0
         self._io = []
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -181,7 +190,11 @@ class ExecutorNode(LifecycleNode):
 
     def on_activate(self, state):
         self.timer.reset()
-        return super().on_activate(state)
+        result = super().on_activate(state)
+        # say that nothing runs here (a restart loses the subgoal): the planner sends its
+        # current one again
+        self.active_pub.publish(Subgoal(text='idle: executor activated'))
+        return result
 
     def on_deactivate(self, state):
         self.timer.cancel()
@@ -203,7 +216,20 @@ class ExecutorNode(LifecycleNode):
     def now_s(self):
         return self.get_clock().now().nanoseconds * 1e-9
 
+    def _count_cycle(self, now):
+        """Count this cycle and the control periods skipped since the last one (a loaded
+        process whose timer fires late skips periods rather than running them late)."""
+        self.topic_counts.count('cycles')
+        last, self._last_tick = self._last_tick, now
+        if last is None:
+            return
+        gap = now - last
+        missed = int(round(gap * self.params['control_rate_hz'])) - 1
+        if missed > 0 and gap < PAUSE_S:
+            self.topic_counts.count('missed_cycles', missed)
+
     def on_subgoal(self, msg):
+        self.topic_counts.received_one(self.params['subgoal_topic'])
         with self.guard('subgoal'):
             if msg.has_target_pose:
                 pos = msg.target_pose.pose.position
@@ -234,6 +260,7 @@ class ExecutorNode(LifecycleNode):
             self._event('subgoal_started', msg)
 
     def on_chunk(self, msg):
+        self.topic_counts.received_one(self.params['chunk_topic'])
         if self.primitive is not None:
             self.ignored_chunks += 1  # a motion primitive has the arm
             return
@@ -241,6 +268,9 @@ class ExecutorNode(LifecycleNode):
             if msg.action_dim != ACTION_DIM:
                 raise ValueError(f'action_chunk.action_dim is {msg.action_dim}; this executor '
                                  f'needs {ACTION_DIM} ([x, y, z, yaw, gripper])')
+            if msg.action_names and list(msg.action_names) != ACTION_NAMES:
+                raise ValueError(f'action_chunk.action_names is {list(msg.action_names)}; '
+                                 f'expected [] or {ACTION_NAMES}')
             if len(msg.actions) != msg.horizon * msg.action_dim:
                 raise ValueError(f'action_chunk.actions has {len(msg.actions)} values; '
                                  f'horizon x action_dim is {msg.horizon * msg.action_dim}')
@@ -260,7 +290,9 @@ class ExecutorNode(LifecycleNode):
         """
         with self.guard('episode_status'):
             ended = msg.state not in (EpisodeStatus.STATE_IDLE, EpisodeStatus.STATE_RUNNING)
-            new = msg.episode_id != self.episode_id
+            # the first status a (re)started executor hears is the episode it joins, not a
+            # new one: a subgoal the planner sent it again must not be dropped
+            new = self.episode_id is not None and msg.episode_id != self.episode_id
             self.episode_id = msg.episode_id
             if not (new or ended):
                 return
@@ -284,6 +316,7 @@ class ExecutorNode(LifecycleNode):
     def on_tick(self):
         self.cycles += 1
         now = self.now_s()
+        self._count_cycle(now)
         if self.subgoal is None:
             return
         if self.subgoal.timeout_s > 0 and now - self.subgoal_started > self.subgoal.timeout_s:
@@ -301,6 +334,11 @@ class ExecutorNode(LifecycleNode):
         if action is None:
             self._hold(stale)
             return
+        if self._stale_reported:
+            self.get_logger().info(
+                f'inputs fresh again after {self.held_cycles - self._held_at_stale} held '
+                f'cycles (stale {list(self._stale_reported)}); resuming '
+                f'({self.stale_holds} stale holds so far)')
         self._stale_reported = ()
         dt = 1.0 / self.params['control_rate_hz']
         command, acted = self.limits.clamp(action, self.last_command, dt)
@@ -331,6 +369,9 @@ class ExecutorNode(LifecycleNode):
         """Keep the last safe pose (or send nothing before the first command)."""
         self.held_cycles += 1
         if stale and tuple(stale) != self._stale_reported:
+            if not self._stale_reported:
+                self.stale_holds += 1
+                self._held_at_stale = self.held_cycles - 1
             self._stale_reported = tuple(stale)
             self.get_logger().warning(f'holding still: stale inputs {stale}')
         if self.last_command is not None:
@@ -347,6 +388,9 @@ class ExecutorNode(LifecycleNode):
         pose.pose.orientation.w = math.cos(command[3] / 2.0)
         self.ee_pub.publish(pose)
         self.grip_pub.publish(Float64(data=float(command[4])))
+        if self.ee_pub.is_activated:
+            self.topic_counts.sent_one(self.params['ee_target_topic'])
+            self.topic_counts.sent_one(self.params['gripper_topic'])
         self.last_command = np.asarray(command, dtype=np.float64)
 
     def _event(self, kind, subgoal):
@@ -362,6 +406,7 @@ class ExecutorNode(LifecycleNode):
             event.position = subgoal.target_pose.pose.position
         if self.event_pub.is_activated:
             self.event_pub.publish(event)
+            self.topic_counts.sent_one(self.params['events_topic'])
 
 
 def main(args=None):

@@ -16,6 +16,7 @@ name rather than faked.
 """
 
 import argparse
+from collections import deque
 from dataclasses import dataclass, field
 import json
 import os
@@ -27,6 +28,8 @@ import time
 
 import numpy as np
 
+from memory_nodes.fault_injection import KILL_AT, KILLABLE, NodeKiller
+from memory_nodes.file_safety import private_dir, private_file, write_private_text
 from memory_nodes.runner import StackProcesses
 from memory_nodes.stack_description import load_stack
 import sim
@@ -90,6 +93,8 @@ class EpisodeOutcome:
     success: bool
     steps: int
     wall_s: float
+    message: str = ''   # the bridge's reason why the episode ended
+    faults: list = field(default_factory=list)  # KillRecord dicts of the injected faults
 
 
 @dataclass
@@ -109,10 +114,16 @@ class Orchestrator:
     """The main job's own rclpy node: starts episodes, watches their status and outputs."""
 
     def __init__(self, context_args=None, frames_dir=None):
+        from geometry_msgs.msg import PoseStamped
         import rclpy
         from rosgraph_msgs.msg import Clock
 
-        from memory_interfaces.msg import ActionChunk, EpisodeStatus, ObjectObservationArray
+        from memory_interfaces.msg import (
+            ActionChunk,
+            EpisodeStatus,
+            ObjectObservationArray,
+            Subgoal,
+        )
         from memory_interfaces.srv import StartEpisode
         from memory_nodes.ros_common import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
 
@@ -138,6 +149,43 @@ class Orchestrator:
             self.node.create_subscription(Image, '/camera/scene/color/image_raw',
                                           self._on_image, SENSOR_QOS)
         self.start_client = self.node.create_client(StartEpisode, '/sim/start_episode')
+        # for fault injection: where the arm is (the wrist camera moves with it), and the
+        # subgoal the executor runs
+        self.wrist = deque(maxlen=2000)  # (monotonic time, (x, y, z))
+        self.active_subgoal = None
+        self.node.create_subscription(PoseStamped, '/camera/wrist/pose', self._on_wrist,
+                                      SENSOR_QOS)
+        self.node.create_subscription(Subgoal, '/executor/active_subgoal', self._on_active,
+                                      LATCHED_QOS)
+
+    def _on_wrist(self, msg):
+        p = msg.pose.position
+        self.wrist.append((time.monotonic(), (p.x, p.y, p.z)))
+
+    def _on_active(self, msg):
+        self.active_subgoal = msg
+
+    def wrist_between(self, t0, t1):
+        """[(time, (x, y, z))] of the wrist camera's poses received in [t0, t1]."""
+        return [(t, p) for t, p in list(self.wrist) if t0 <= t <= t1]
+
+    def count_episode_events(self, episode_id, timeout_s=10.0):
+        """How many events of this episode the memory node answers with (-1: no answer)."""
+        from memory_interfaces.srv import QueryMemory
+
+        client = self.node.create_client(QueryMemory, '/memory/query')
+        try:
+            if not client.wait_for_service(timeout_sec=timeout_s):
+                return -1
+            future = client.call_async(QueryMemory.Request(
+                kind=QueryMemory.Request.KIND_WHAT_HAPPENED, episode_id=episode_id, k=100))
+            t0 = time.monotonic()
+            while not future.done() and time.monotonic() - t0 < timeout_s:
+                self.rclpy.spin_once(self.node, timeout_sec=0.05)
+            reply = future.result() if future.done() else None
+            return len(reply.results) if reply is not None and reply.success else -1
+        finally:
+            self.node.destroy_client(client)
 
     @staticmethod
     def _ns(stamp):
@@ -164,7 +212,7 @@ class Orchestrator:
             return None
         import imageio.v2 as imageio
         path = Path(self.frames_dir) / f'{name}.gif'
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(path)   # owner-only (0o600, folders 0o700) before imageio writes it
         imageio.mimsave(path, frames[::2], duration=0.2, loop=0)
         return path
 
@@ -215,7 +263,10 @@ class Orchestrator:
         if memory_client is not None:
             node.destroy_client(memory_client)
 
-    def run_episode(self, task, seed, variant, wall_limit_s, on_phase=None, knobs=None):
+    def run_episode(self, task, seed, variant, wall_limit_s, on_phase=None, knobs=None,
+                    faults=None):
+        """Play one episode to its end (or the wall-clock limit); ``faults``, a NodeKiller
+        armed for this episode, is stepped every loop."""
         request = self.StartEpisode.Request(task=task, seed=int(seed), mode='memory')
         request.knob_names = list(knobs or {})
         request.knob_values = [float(v) for v in (knobs or {}).values()]
@@ -242,13 +293,19 @@ class Orchestrator:
                     and status.episode_id == episode_id and status.phase != phase):
                 phase = status.phase
                 on_phase(phase)
+            if faults is not None:
+                faults.step(status, episode_id)
+            kills = [r.as_dict() for r in faults.records] if faults is not None else []
             if status is not None and status.episode_id == episode_id \
                     and status.state in ended:
                 return EpisodeOutcome(task, seed, variant, ended[status.state],
                                       status.state == self.EpisodeStatus.STATE_SUCCEEDED,
-                                      int(status.step), time.monotonic() - t0)
+                                      int(status.step), time.monotonic() - t0,
+                                      status.message, kills)
         return EpisodeOutcome(task, seed, variant, 'wall-clock limit', False, -1,
-                              time.monotonic() - t0)
+                              time.monotonic() - t0,
+                              f'no end status from the bridge within {wall_limit_s:.0f} s',
+                              kills)
 
     def close(self):
         self.node.destroy_node()
@@ -393,7 +450,16 @@ def main(argv=None):
                         help='simulated seconds per wall second (0: as fast as possible)')
     parser.add_argument('--kill-memory-in-delay', action='store_true',
                         help='fault injection: SIGKILL the memory node when each episode '
-                        'enters its delay phase and start it again on the same file')
+                        'enters its delay phase and start it again on the same file (the '
+                        'same as --kill memory --kill-at delay)')
+    parser.add_argument('--kill', nargs='+', default=[], choices=KILLABLE, metavar='NODE',
+                        help='fault injection: SIGKILL a node in every episode and restart '
+                        'it; episode i of a task kills the (i mod n)-th of these nodes '
+                        f'(of {list(KILLABLE)}; docs/faults.md)')
+    parser.add_argument('--kill-at', choices=KILL_AT, default=None,
+                        help='when --kill strikes: delay (the delay phase begins), act (the '
+                        'act phase begins) or motion (1 s after the executor took the '
+                        'first subgoal); default delay')
     parser.add_argument('--where-unrelated', nargs='*', default=list(DEFAULT_UNRELATED),
                         choices=sorted(sim.TASKS), metavar='TASK',
                         help=f'{WHERE_TASK} runs as a trial across episodes: place, these '
@@ -414,8 +480,20 @@ def main(argv=None):
         trained_tasks = checkpoint_tasks(models.DEFAULT_CHECKPOINT)
     if args.episodes < 1:
         parser.error(f'--episodes is {args.episodes}; expected >= 1')
+    if args.kill_memory_in_delay:
+        if args.kill_at not in (None, 'delay'):
+            parser.error('--kill-memory-in-delay kills in the delay phase; it cannot go with '
+                         f'--kill-at {args.kill_at}')
+        args.kill = list(dict.fromkeys(['memory', *args.kill]))
+    args.kill_at = args.kill_at or 'delay'
+    for variant in args.variants:
+        missing = [n for n in args.kill if variant in VARIANTS and n not in VARIANTS[variant][0]]
+        if missing:
+            parser.error(f'--kill {missing}: variant {variant} does not run '
+                         f'{"that node" if len(missing) == 1 else "those nodes"} '
+                         f'(it runs {list(VARIANTS[variant][0])})')
     out = Path(args.out or Path('runs') / 'main_job' / time.strftime('%Y%m%d-%H%M%S'))
-    out.mkdir(parents=True, exist_ok=True)
+    private_dir(out)   # the run folder and what is made under it are owner-only
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
     description = load_stack('sim')
     outcomes = []
@@ -438,8 +516,9 @@ def main(argv=None):
             overrides['sim_bridge'].setdefault('width', WHERE_IMAGE_SIZE[0])
             overrides['sim_bridge'].setdefault('height', WHERE_IMAGE_SIZE[1])
         if 'memory' in nodes:  # a fresh lifelong memory file per variant, kept with the run
-            overrides.setdefault('memory', {})['store_path'] = str(
-                (out / variant / 'memory.db').resolve())
+            overrides.setdefault('memory', {}).update(
+                store_path=str((out / variant / 'memory.db').resolve()),
+                storage_root=str((out / variant).resolve()))
         print(f'[main_job] variant {variant}: {meaning}', flush=True)
         print(f'[main_job] starting nodes {list(nodes)} (one OS process each); logs in '
               f'{out / variant}', flush=True)
@@ -452,14 +531,7 @@ def main(argv=None):
             orchestrator.wait_for_bridge()
             orchestrator.wait_for_graph(nodes)
             orchestrator.spin_for(1.0)
-            on_phase = None
-            if args.kill_memory_in_delay and 'memory' in nodes:
-                def on_phase(phase, stack=stack):
-                    if phase == 1:
-                        code = stack.kill('memory')
-                        print(f'[main_job] killed the memory node (exit {code}) in the '
-                              'delay phase; restarting it on the same file', flush=True)
-                        stack.start('memory')
+            killer = NodeKiller(orchestrator, stack, args.kill_at) if args.kill else None
             for task in args.tasks:
                 if ('action_expert' in nodes and trained_tasks is not None
                         and task not in trained_tasks):
@@ -476,13 +548,20 @@ def main(argv=None):
                             rtf, restart_memory='memory' in nodes)
                         between.extend(others)
                     else:
+                        if killer is not None:
+                            killer.arm(args.kill[i % len(args.kill)])
                         outcome = orchestrator.run_episode(task, seed, variant, limit,
-                                                           on_phase)
+                                                           faults=killer)
                     outcomes.append(outcome)
                     gif = orchestrator.save_frames(f'{task}_{seed}')
                     print(f'[main_job] {variant} {task} seed {seed}: {outcome.state} '
                           f'({outcome.steps} steps, {outcome.wall_s:.1f} s); frames: {gif}',
                           flush=True)
+                    if killer is not None and task != WHERE_TASK:
+                        killed = ', '.join(r['node'] for r in outcome.faults) or \
+                            'none (the trigger was not reached)'
+                        print(f'[main_job] fault outcome: killed {killed}; episode '
+                              f'{outcome.state}: {outcome.message}', flush=True)
             for stage, values in orchestrator.latency.stages.items():
                 latency.stages.setdefault(stage, []).extend(values)
         finally:
@@ -502,8 +581,8 @@ def main(argv=None):
     results = {'rows': rows, 'latency': lat, 'episodes': [o.__dict__ for o in outcomes],
                'between_place_and_probe': [o.__dict__ for o in between],
                'args': vars(args), 'variants': {v: VARIANTS[v][2] for v in args.variants}}
-    (out / 'results.json').write_text(json.dumps(results, indent=2))
-    (out / 'results.md').write_text(table + '\n')
+    write_private_text(out / 'results.json', json.dumps(results, indent=2))
+    write_private_text(out / 'results.md', table + '\n')
     print(f'\nSaved results, node logs, memory files and episode GIFs (<variant>/frames/) '
           f'under {out}/')
     return 0

@@ -43,6 +43,7 @@ from memory_interfaces.msg import (
     MemoryEvent as MemoryEventMsg,
 )
 from memory_interfaces.srv import QueryMemory
+from memory_nodes.file_safety import IN_MEMORY, check_path, private_dir
 from memory_nodes.lifelong_memory import (
     LifelongMemory,
     MemoryConfig,
@@ -51,6 +52,7 @@ from memory_nodes.lifelong_memory import (
     Query,
     QueryKind,
     StoreConfig,
+    StoreError,
 )
 from memory_nodes.perception.cloud import unpack_cloud
 from memory_nodes.query_limits import QueryLimits, validate_query
@@ -59,6 +61,7 @@ from memory_nodes.ros_common import (
     RELIABLE_QOS,
     SENSOR_QOS,
     InputGuard,
+    TopicCounts,
     TransitionCallbackReturn,
     declare,
     run_lifecycle_node,
@@ -143,7 +146,12 @@ class MemoryNode(LifecycleNode):
                                  'configure and activate on start', read_only=True)
         p['store_path'] = declare(self, 'store_path', DEFAULT_STORE,
                                   "SQLite file of the memory (':memory:' for none); '~' and "
-                                  'environment variables are expanded', read_only=True)
+                                  'environment variables are expanded; a relative path is '
+                                  'taken relative to storage_root', read_only=True)
+        p['storage_root'] = declare(self, 'storage_root', '',
+                                    'folder the memory file must lie in (after symlinks; '
+                                    "'' = anywhere); config/params.yaml sets "
+                                    '~/.ros/memory_nodes', read_only=True)
         p['synchronous'] = declare(self, 'synchronous', 'FULL',
                                    'SQLite synchronous mode: FULL survives power loss, NORMAL '
                                    'survives a killed process', read_only=True)
@@ -154,6 +162,14 @@ class MemoryNode(LifecycleNode):
         p['max_text_chars'] = declare(self, 'max_text_chars', 512,
                                       'longest query text', read_only=True, min_value=1,
                                       max_value=100000)
+        p['max_window_s'] = declare(self, 'max_window_s', QueryLimits.max_window_s,
+                                    'widest [time_start, time_end] window of a query, s',
+                                    read_only=True, min_value=1.0, max_value=1e9)
+        p['max_concurrent_queries'] = declare(
+            self, 'max_concurrent_queries', 1,
+            'queries answered at once; more are refused as busy (the node spins on two '
+            'threads: one stays free for ingestion)', read_only=True, min_value=1,
+            max_value=64)
         p['stats_period_s'] = declare(self, 'stats_period_s', 1.0,
                                       'period of MemoryStats (0 = never)', read_only=True,
                                       min_value=0.0, max_value=3600.0)
@@ -161,6 +177,11 @@ class MemoryNode(LifecycleNode):
                                       'ingest at most one scene cloud per this many seconds '
                                       '(wall clock; 0 = every cloud)', read_only=True,
                                       min_value=0.0, max_value=3600.0)
+        p['max_stamp_regression_s'] = declare(
+            self, 'max_stamp_regression_s', 0.5, 'observations stamped more than this before '
+            'the newest ingested are out of order (or the clock jumped back) and are rejected; '
+            'a new episode resets the mark (0 = accept any order)', read_only=True,
+            min_value=0.0, max_value=1e9)
         p['world_frame'] = declare(self, 'world_frame', 'world',
                                    "frame the scene cloud must be in ('' = any)",
                                    read_only=True)
@@ -182,8 +203,10 @@ class MemoryNode(LifecycleNode):
         self.active = False
         self.episode_id = ''
         self.ingested = 0
+        self.topic_counts = TopicCounts()  # messages taken per reliable topic (load test)
         self.acknowledged = 0
         self.write_errors = 0
+        self.last_write_error = ''
         self.query_ms = []
         self.clouds_ingested = 0
         self._last_cloud = -float('inf')   # monotonic time of the last cloud ingested
@@ -191,20 +214,26 @@ class MemoryNode(LifecycleNode):
         self._lock = threading.Lock()
         self._io = []
         self._rate = (time.monotonic(), 0)
+        self._newest_stamp = -float('inf')  # of the observations ingested in this episode
+        self.observations_out_of_order = 0   # records rejected by that mark
 
     # -- lifecycle -------------------------------------------------------------------------
     def on_configure(self, state):
         p = self.params
-        path = p['store_path']
-        if path != ':memory:':
-            path = os.path.expandvars(os.path.expanduser(path))
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         try:
+            path = check_path(p['store_path'], 'store_path', p['storage_root'] or None,
+                              root_name='storage_root', allow_memory=True)
+            if path != IN_MEMORY:
+                private_dir(path.parent)   # created owner-only (0o700)
+                path = str(path)
             self.limits = QueryLimits(default_k=p['default_k'], max_k=p['max_k'],
-                                      max_text_chars=p['max_text_chars'])
+                                      max_text_chars=p['max_text_chars'],
+                                      max_window_s=p['max_window_s'])
+            self._query_slots = threading.BoundedSemaphore(p['max_concurrent_queries'])
             self.memory = LifelongMemory(path=path, config=MemoryConfig(
                 store=StoreConfig(synchronous=p['synchronous']), limits=self.limits))
-        except (ValueError, TypeError, OSError) as error:
+        except (ValueError, TypeError, OSError, StoreError) as error:
+            # a damaged or unwritable file is left as it is (docs/faults.md)
             self.get_logger().error(f'configure failed: {error}')
             return TransitionCallbackReturn.FAILURE
         self.store_path = path
@@ -265,12 +294,18 @@ class MemoryNode(LifecycleNode):
             with self._lock:
                 if fut.exception() is None:
                     self.acknowledged += n
-                else:
-                    self.write_errors += 1
-                    self.get_logger().error(f'memory write failed: {fut.exception()}')
+                    return
+                self.write_errors += 1
+                self.last_write_error = str(fut.exception())
+                count = self.write_errors
+            # the first few, then every 100th: a full disk fails every write
+            if count <= 3 or count % 100 == 0:
+                self.get_logger().error(f'memory write failed ({count} so far): '
+                                        f'{fut.exception()}')
         future.add_done_callback(done)
 
     def on_observations(self, msg):
+        self.topic_counts.received_one(self.params['observations_topic'])
         if self.memory is None or not self._active():
             return
         with self.guard('observations'):
@@ -279,10 +314,21 @@ class MemoryNode(LifecycleNode):
                        for o in msg.objects]
             if not records:
                 return
+            oldest = min(r.stamp for r in records)
+            regression = self.params['max_stamp_regression_s']
+            if regression > 0 and oldest < self._newest_stamp - regression:
+                # history would be rewritten: a track 'moved' before it appeared
+                self.observations_out_of_order += len(records)
+                raise ValueError(
+                    f'observations.header.stamp {oldest:.3f} s is '
+                    f'{self._newest_stamp - oldest:.3f} s before the newest ingested '
+                    f'({self._newest_stamp:.3f} s): out of order or the clock jumped back')
+            self._newest_stamp = max(self._newest_stamp, max(r.stamp for r in records))
             self._track(self.memory.ingest(records, episode_id=self.episode_id), len(records))
             self.ingested += len(records)
 
     def on_event(self, msg):
+        self.topic_counts.received_one(self.params['events_topic'])
         if self.memory is None or not self._active():
             return
         with self.guard('events'):
@@ -298,6 +344,7 @@ class MemoryNode(LifecycleNode):
             stamp = stamp_to_sec(msg.header.stamp)
             if msg.episode_id and msg.episode_id != self.episode_id:
                 self.episode_id = msg.episode_id
+                self._newest_stamp = -float('inf')
                 self._track(self.memory.start_episode(msg.episode_id, msg.instruction,
                                                       stamp), 1)
             outcome = TERMINAL_STATES.get(msg.state)
@@ -319,6 +366,7 @@ class MemoryNode(LifecycleNode):
             self._track(self.memory.ingest_cloud(points, stamp_to_sec(msg.header.stamp)), 1)
             self._last_cloud = now   # a malformed cloud does not hold the next one back
             self.clouds_ingested += 1
+            self.topic_counts.count('clouds_ingested')
 
     def _active(self):
         return self.active
@@ -330,6 +378,20 @@ class MemoryNode(LifecycleNode):
             response.success = False
             response.message = 'memory node is not active'
             return response
+        if not self._query_slots.acquire(blocking=False):
+            busy = ValueError(f"busy: max_concurrent_queries="
+                              f"{self.params['max_concurrent_queries']} queries are being "
+                              'answered; retry')
+            self.guard.reject('query', busy)
+            response.success = False
+            response.message = str(busy)
+            return response
+        try:
+            return self._answer(request, response, start)
+        finally:
+            self._query_slots.release()
+
+    def _answer(self, request, response, start):
         try:
             q = validate_query(int(request.kind), request.text, request.episode_id,
                                int(request.k), stamp_to_sec(request.time_start),
@@ -344,6 +406,10 @@ class MemoryNode(LifecycleNode):
             return response
         response.success = True
         response.message = result.message
+        with self._lock:
+            failed, last = self.write_errors, self.last_write_error
+        if failed:  # the answer may miss what could not be stored
+            response.message += f' [warning: {failed} memory writes failed; last: {last}]'
         response.results = [entry_to_msg(e) for e in result.results]
         response.count = int(result.count)
         response.latency_ms = float((time.perf_counter() - start) * 1e3)
@@ -383,7 +449,8 @@ class MemoryNode(LifecycleNode):
                 f"memory: {stats['spatial_tracks']} tracks, {stats['temporal_events']} "
                 f"events, {stats['episodes']} episodes, {stats['semantic_facts']} facts, "
                 f"{stats['voxels']} voxels ({self.clouds_ingested} clouds), "
-                f"{stats['store_bytes'] / 1e6:.1f} MB, {self.guard.total_rejected} rejected")
+                f"{stats['store_bytes'] / 1e6:.1f} MB, {self.guard.total_rejected} rejected, "
+                f'{self.write_errors} writes failed')
 
 
 def main(args=None):

@@ -17,6 +17,7 @@ scene, then go on, retry, replan or give up (``LoopGuard``: bounded retries, rep
 failing states detected).
 """
 
+import math
 import threading
 import time
 
@@ -46,6 +47,7 @@ from memory_nodes.ros_common import (
     LATCHED_QOS,
     RELIABLE_QOS,
     InputGuard,
+    TopicCounts,
     TransitionCallbackReturn,
     declare,
     run_lifecycle_node,
@@ -121,11 +123,22 @@ class _Entry:
 
 
 def scene_from_msg(msg):
-    """ObjectObservationArray -> SceneObjects (every track, seen now or remembered)."""
+    """ObjectObservationArray -> SceneObjects (every track, seen now or remembered);
+    ValueError names an object whose position or extent is not finite (it would become a
+    subgoal's target)."""
+    for i, o in enumerate(msg.objects):
+        values = (o.position.x, o.position.y, o.position.z, o.extent.x, o.extent.y, o.extent.z)
+        if not all(math.isfinite(v) for v in values):
+            raise ValueError(f'objects[{i}] ({o.track_id!r}): position ({o.position.x}, '
+                             f'{o.position.y}, {o.position.z}) / extent ({o.extent.x}, '
+                             f'{o.extent.y}, {o.extent.z}) is not finite')
     return [SceneObject(o.track_id, o.label, o.color,
                         (o.position.x, o.position.y, o.position.z),
                         (o.extent.x, o.extent.y, o.extent.z), bool(o.visible), o.state)
             for o in msg.objects]
+
+
+RESEND_DELAY_S = 0.5
 
 
 class PlannerNode(LifecycleNode):
@@ -151,6 +164,10 @@ class PlannerNode(LifecycleNode):
         p['settle_s'] = declare(self, 'settle_s', 0.8,
                                 'wait after a subgoal before the critic looks', read_only=True,
                                 min_value=0.0, max_value=10.0)
+        p['executor_grace_s'] = declare(
+            self, 'executor_grace_s', 3.0, 'a subgoal the executor has not reported on this '
+            'long after its timeout counts as timed out (the executor died or missed it)',
+            read_only=True, min_value=0.0, max_value=600.0)
         p['max_retries'] = declare(self, 'max_retries', 1, 'retries of one subgoal',
                                    read_only=True, min_value=0, max_value=10)
         p['max_replans'] = declare(self, 'max_replans', 1, 'replans of one instruction',
@@ -165,12 +182,17 @@ class PlannerNode(LifecycleNode):
             'events_topic': ('/memory/events', 'in/out: MemoryEvent'),
             'query_service': ('/memory/query', 'client: QueryMemory'),
             'subgoal_topic': ('/planner/subgoal', 'out: Subgoal'),
+            'executor_active_topic': ('/executor/active_subgoal',
+                                      "in: the executor's latched active Subgoal; an empty "
+                                      "one (a restarted executor) gets the current subgoal "
+                                      "again ('' = off)"),
             'status_topic': ('/planner/status', 'out: PlanStatus (latched)'),
         }
         for name, (default, description) in topics.items():
             p[name] = declare(self, name, default, description, read_only=True)
         self.params = p
         self.guard = InputGuard(self.get_logger())
+        self.topic_counts = TopicCounts()  # messages per reliable topic (load test)
         self._lock = threading.Lock()
         self._io = []
         self.scene = []
@@ -178,6 +200,7 @@ class PlannerNode(LifecycleNode):
         self.episode_id = ''
         self.phase = None
         self.episode_done = False
+        self._resend = None  # when to send the current subgoal again (a restarted executor)
         self._reset_plan()
 
     def _reset_plan(self):
@@ -209,6 +232,10 @@ class PlannerNode(LifecycleNode):
         if p['episode_status_topic']:
             self._io.append(self.create_subscription(
                 EpisodeStatus, p['episode_status_topic'], self.on_episode_status, LATCHED_QOS,
+                callback_group=inputs))
+        if p['executor_active_topic']:
+            self._io.append(self.create_subscription(
+                Subgoal, p['executor_active_topic'], self.on_executor_active, LATCHED_QOS,
                 callback_group=inputs))
         self.client = self.create_client(QueryMemory, p['query_service'],
                                          callback_group=ReentrantCallbackGroup())
@@ -260,13 +287,26 @@ class PlannerNode(LifecycleNode):
                 self.episode_done = msg.state not in (EpisodeStatus.STATE_IDLE,
                                                       EpisodeStatus.STATE_RUNNING)
 
+    def on_executor_active(self, msg):
+        """An empty active subgoal is a (re)started executor that runs nothing: when a
+        subgoal of ours is out, send it again rather than wait for its timeout."""
+        if msg.action:
+            return
+        with self._lock:
+            if self.state == PlanStatus.STATE_EXECUTING and self.sent_at is not None \
+                    and self.finished_at is None:
+                # half a second for our publisher to match the new process's subscription
+                self._resend = self.now_s() + RESEND_DELAY_S
+
     def on_objects(self, msg):
+        self.topic_counts.received_one(self.params['objects_topic'])
         with self.guard('objects'):
             scene = scene_from_msg(msg)
             with self._lock:
                 self.scene = scene
 
     def on_event(self, msg):
+        self.topic_counts.received_one(self.params['events_topic'])
         if msg.source == 'planner':
             return
         with self._lock:
@@ -292,6 +332,13 @@ class PlannerNode(LifecycleNode):
         with self._lock:
             state = self.state
             ready = self._ready_to_plan()
+            resend = self._resend is not None and self.now_s() >= self._resend
+            if resend:
+                self._resend = None
+        if resend and state == PlanStatus.STATE_EXECUTING:
+            self.get_logger().info(f'the executor (re)started idle: sending step {self.index} '
+                                   'again')
+            return self._send_current()
         if state == PlanStatus.STATE_IDLE and ready:
             self._plan(first=True)
         elif state in (PlanStatus.STATE_PLANNING, PlanStatus.STATE_REPLANNING) and ready:
@@ -355,12 +402,24 @@ class PlannerNode(LifecycleNode):
             self.sent_at = self.now_s()
             self.finished_at = None
         self.subgoal_pub.publish(msg)
+        if self.subgoal_pub.is_activated:
+            self.topic_counts.sent_one(self.params['subgoal_topic'])
         self._publish_status()
 
     def _check_progress(self):
         with self._lock:
             finished, step, scene = self.finished_at, self.steps[self.index], list(self.scene)
+            sent_at = self.sent_at
         if finished is None:
+            # a restarted executor never heard of the subgoal: without a deadline here the
+            # plan would wait for its report until the episode ran out
+            late = self.now_s() - sent_at - step.timeout_s if sent_at is not None else 0.0
+            if step.timeout_s > 0 and late > self.params['executor_grace_s']:
+                self.get_logger().warning(
+                    f'step {self.index} ({step.text}): no report from the executor '
+                    f'{late:.1f} s after its timeout; counting it as timed out')
+                with self._lock:
+                    self.finished_at = (self.now_s(), False)
             return
         when, completed = finished
         if self.now_s() - when < self.params['settle_s']:
@@ -429,6 +488,7 @@ class PlannerNode(LifecycleNode):
         msg.kind, msg.subject, msg.text, msg.source = kind, subject or 'plan', text, 'planner'
         msg.episode_id = self.episode_id
         self.event_pub.publish(msg)
+        self.topic_counts.sent_one(self.params['events_topic'])
 
 
 def main(args=None):

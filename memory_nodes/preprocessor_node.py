@@ -67,6 +67,7 @@ from memory_nodes.ros_common import (
     RELIABLE_QOS,
     SENSOR_QOS,
     InputGuard,
+    TopicCounts,
     TransitionCallbackReturn,
     declare,
     require_finite,
@@ -90,6 +91,8 @@ class PreprocessorNode(LifecycleNode):
     def __init__(self, **kwargs):
         super().__init__('preprocessor', **kwargs)
         self.guard = InputGuard(self.get_logger())
+        self.topic_counts = TopicCounts()  # messages sent per reliable topic (load test)
+        self._last_cloud_stamp = -float('inf')
         self._declare_parameters()
         self._inputs = []
         self._outputs = {}
@@ -254,6 +257,10 @@ class PreprocessorNode(LifecycleNode):
                                           read_only=True, min_value=1, max_value=256)
         p['episode_id'] = declare(self, 'episode_id', '', 'PerceptionTokens.episode_id',
                                   read_only=False)
+        p['scene_cloud_period_s'] = declare(
+            self, 'scene_cloud_period_s', 0.0, 'publish a scene cloud at most once per this '
+            'many seconds of frame stamps (0 = with every frame; 0.1 = 10 Hz)',
+            read_only=True, min_value=0.0)
         p['stats_period_s'] = declare(self, 'stats_period_s', 10.0,
                                       'log frame count, latency and rejections this often '
                                       '(0 = never)', read_only=True, min_value=0.0)
@@ -465,12 +472,21 @@ class PreprocessorNode(LifecycleNode):
                             instruction=self.instruction, joint_names=self.joint_names,
                             joint_positions=self.joint_positions)
         started = time.perf_counter()
-        result = self.preprocessor.process(frame)
+        seconds = stamp_to_sec(stamp)
+        if seconds < self._last_cloud_stamp:
+            self._last_cloud_stamp = -float('inf')  # the clock went back: a new timeline
+        cloud = (self.params['publish_scene_cloud'] and seconds - self._last_cloud_stamp
+                 >= self.params['scene_cloud_period_s'] - 1e-6)
+        result = self.preprocessor.process(frame, with_cloud=cloud)
         header = Header(stamp=stamp, frame_id=self.params['world_frame'])
         self._outputs['objects'].publish(self._observations(header, result))
-        if self.params['publish_scene_cloud']:
+        self.topic_counts.sent_one(self.params['observations_topic'])
+        if cloud:
             self._outputs['cloud'].publish(_point_cloud(header, result))
+            self._last_cloud_stamp = seconds
+            self.topic_counts.count('clouds')
         self._outputs['tokens'].publish(self._tokens(header, result))
+        self.topic_counts.sent_one(self.params['tokens_topic'])
         self.frames_processed += 1
         self.last_timings_ms = dict(result.timings_ms)
         self._latencies_ms.append((time.perf_counter() - started) * 1e3)

@@ -9,13 +9,17 @@ same everywhere:
 - ``declare(node, name, default, description, ...)``: a parameter with a descriptor, read once.
 - ``InputGuard``: rejects a malformed message with a log line naming the field and value,
   counts it per topic, and never lets the exception reach the executor.
+- ``TopicCounts``: messages a node sent and took per reliable topic (and named counters),
+  logged as one line when the node stops, for the load test's loss accounting.
 - ``run_lifecycle_node(cls, args)``: the console-script ``main()`` of a node: init, construct,
   configure and activate when ``autostart`` is true, spin on a ``WorkerThreadExecutor`` (see
   ``memory_nodes.worker_executor`` for why not rclpy's MultiThreadedExecutor), shut down
   cleanly on Ctrl-C or SIGTERM (works on Jazzy and Kilted).
 """
 
+import json
 import math
+import os
 import signal
 import threading
 import time
@@ -93,6 +97,7 @@ class InputGuard:
         self._lock = threading.Lock()
         self.rejected = {}
         self.last_error = {}
+        self.last_rejection = None  # (source, exception) of the newest rejection
 
     @property
     def total_rejected(self):
@@ -105,6 +110,7 @@ class InputGuard:
         with self._lock:
             self.rejected[source] = self.rejected.get(source, 0) + 1
             self.last_error[source] = str(error)
+            self.last_rejection = (source, error)
             count = self.rejected[source]
             should_log = now - self._last_log.get(source, -1e9) >= self._throttle_s
             if should_log:
@@ -140,6 +146,61 @@ def require_finite(name, values):
             raise ValueError(f'{name}[{i}] is {v!r}; expected a finite number')
 
 
+COUNTS_PREFIX = 'topic counts: '
+
+
+class TopicCounts:
+    """Messages a node sent and received per topic, plus named counters (cycles, misses).
+
+    A node keeps one as ``self.topic_counts`` and counts what it publishes and takes on its
+    reliable topics; ``run_lifecycle_node`` logs ``line()`` when the node stops, so a load
+    test can check from the node logs alone that every subscriber of a reliable topic got
+    every message its publishers sent (``parse_counts_line`` reads a line back).
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.sent = {}
+        self.received = {}
+        self.counters = {}
+
+    def _add(self, table, key, n):
+        with self._lock:
+            table[key] = table.get(key, 0) + int(n)
+
+    def sent_one(self, topic, n=1):
+        self._add(self.sent, topic, n)
+
+    def received_one(self, topic, n=1):
+        self._add(self.received, topic, n)
+
+    def count(self, name, n=1):
+        self._add(self.counters, name, n)
+
+    def snapshot(self):
+        with self._lock:
+            return {'sent': dict(self.sent), 'received': dict(self.received),
+                    'counters': dict(self.counters)}
+
+    def line(self):
+        return COUNTS_PREFIX + json.dumps(self.snapshot(), sort_keys=True)
+
+
+def parse_counts_line(text):
+    """The newest ``TopicCounts.line()`` in a log text as a dict, or None if there is none."""
+    at = text.rfind(COUNTS_PREFIX)
+    if at < 0:
+        return None
+    payload = text[at + len(COUNTS_PREFIX):].splitlines()[0]
+    try:
+        data = json.loads(payload)
+    except ValueError as error:
+        raise ValueError(f'topic counts line is not JSON: {payload[:200]!r}') from error
+    if not isinstance(data, dict) or not {'sent', 'received', 'counters'} <= set(data):
+        raise ValueError(f'topic counts line lacks sent / received / counters: {data!r}')
+    return data
+
+
 def run_lifecycle_node(node_cls, args=None, *, num_threads=2):
     """Console-script main(): spin one lifecycle node until Ctrl-C / SIGTERM.
 
@@ -148,9 +209,13 @@ def run_lifecycle_node(node_cls, args=None, *, num_threads=2):
     ``num_threads`` worker threads (two: a node that blocks one thread on a service reply,
     like the planner, still has one to take the reply). SIGINT and SIGTERM set a flag that
     the workers check every 100 ms, so the node is destroyed and the process exits promptly
-    and cleanly on either (rclpy's own handlers are not installed).
+    and cleanly on either (rclpy's own handlers are not installed). A failed autostart
+    (e.g. a bad checkpoint or store path, logged by the node) ends the process cleanly with
+    exit code 1 instead of a traceback. The process umask is 0o077 (owner-only files).
     """
+    from memory_nodes.file_safety import OWNER_ONLY_UMASK
     from memory_nodes.worker_executor import WorkerThreadExecutor
+    os.umask(OWNER_ONLY_UMASK)   # a node process creates owner-only files (docs/security.md)
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -162,7 +227,11 @@ def run_lifecycle_node(node_cls, args=None, *, num_threads=2):
         executor = WorkerThreadExecutor(num_threads=num_threads)
         executor.add_node(node)
         if node.get_parameter('autostart').value:
-            autostart(node)
+            try:
+                autostart(node)
+            except RuntimeError as error:   # the node logged the reason; exit cleanly
+                node.get_logger().error(f'{error}; the process exits with code 1')
+                return 1
         executor.spin_until(stop)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
@@ -170,6 +239,9 @@ def run_lifecycle_node(node_cls, args=None, *, num_threads=2):
         if executor is not None:
             executor.shutdown(timeout_sec=1.0)
         if node is not None:
+            counts = getattr(node, 'topic_counts', None)
+            if counts is not None:
+                node.get_logger().info(counts.line())
             node.destroy_node()
         rclpy.try_shutdown()
     return 0
@@ -184,5 +256,5 @@ def autostart(node):
 
 
 __all__ = ['SENSOR_QOS', 'RELIABLE_QOS', 'LATCHED_QOS', 'declare', 'stamp_to_sec',
-           'sec_to_stamp', 'InputGuard', 'require_finite', 'run_lifecycle_node', 'autostart',
-           'State', 'TransitionCallbackReturn']
+           'sec_to_stamp', 'InputGuard', 'TopicCounts', 'parse_counts_line', 'require_finite',
+           'run_lifecycle_node', 'autostart', 'State', 'TransitionCallbackReturn']

@@ -24,14 +24,15 @@ import sys
 import threading
 import time
 
-from memory_nodes.stack_description import PROFILES, load_stack
+from memory_nodes.file_safety import open_private, private_dir
+from memory_nodes.stack_description import PROFILES, load_stack, node_enclave
 
 
 class StackProcesses:
     """One OS process per node; a context manager that stops them all on exit."""
 
     def __init__(self, description, only=None, extra_parameters=None, log_dir=None,
-                 python=None, env=None):
+                 python=None, env=None, enclave_root=None):
         self.description = description
         self.specs = [s for s in description.nodes if not only or s.name in only]
         unknown = set(only or ()) - {s.name for s in description.nodes}
@@ -43,6 +44,9 @@ class StackProcesses:
         self.log_dir = log_dir
         self.python = python or sys.executable
         self.env = dict(os.environ if env is None else env)
+        self.enclave_root = enclave_root or None   # SROS2: each node in <root>/<name>
+        if self.enclave_root:
+            node_enclave(self.enclave_root, 'check')   # ValueError now, not in a node
         self.processes = {}
 
     def start(self, name=None):
@@ -51,11 +55,12 @@ class StackProcesses:
             if name is not None and spec.name != name:
                 continue
             extra = {'autostart': True, **self.extra_parameters.get(spec.name, {})}
-            argv = spec.process_command(self.python, self.description.params_file, extra)
+            argv = spec.process_command(self.python, self.description.params_file, extra,
+                                        self.enclave_root)
             out = subprocess.DEVNULL
-            if self.log_dir is not None:
-                os.makedirs(self.log_dir, exist_ok=True)
-                out = open(os.path.join(self.log_dir, f'{spec.name}.log'), 'ab')
+            if self.log_dir is not None:   # owner-only folder (0o700) and logs (0o600)
+                out = open_private(os.path.join(private_dir(self.log_dir),
+                                                f'{spec.name}.log'), 'ab')
             self.processes[spec.name] = subprocess.Popen(argv, env=self.env, stdout=out,
                                                          stderr=subprocess.STDOUT)
         return self
@@ -148,9 +153,13 @@ class ComposedStack:
         return False
 
 
-def composed_ros_args(description):
-    """Global ROS arguments for a composed process: the parameters file."""
-    return ['--ros-args', '--params-file', str(description.params_file)]
+def composed_ros_args(description, enclave=None):
+    """Global ROS arguments for a composed process: the parameters file (and, for SROS2,
+    the one enclave the whole process runs in)."""
+    args = ['--ros-args', '--params-file', str(description.params_file)]
+    if enclave:   # a full enclave name, e.g. node_enclave('/memory_stack', 'composed')
+        args += ['--enclave', enclave]
+    return args
 
 
 def main(argv=None):
@@ -161,12 +170,17 @@ def main(argv=None):
     parser.add_argument('--only', nargs='+', metavar='NODE', help='start only these nodes')
     parser.add_argument('--params', help='parameters YAML (default: config/params.yaml)')
     parser.add_argument('--log-dir', help='processes mode: one log file per node here')
+    parser.add_argument('--enclave-root', metavar='ROOT',
+                        help='SROS2: run each node in the enclave ROOT/<node> (processes '
+                        'mode), or the whole process in the enclave ROOT/composed (composed '
+                        'mode); see docs/security.md')
     args = parser.parse_args(argv)
     description = load_stack(args.profile, params_file=args.params)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     if args.mode == 'processes':
-        with StackProcesses(description, only=args.only, log_dir=args.log_dir) as stack:
+        with StackProcesses(description, only=args.only, log_dir=args.log_dir,
+                            enclave_root=args.enclave_root) as stack:
             print(f'started {sorted(stack.processes)}; Ctrl-C stops', flush=True)
             try:
                 while not stop.is_set():
@@ -179,7 +193,8 @@ def main(argv=None):
                 pass
         return 0
     import rclpy
-    rclpy.init(args=composed_ros_args(description))
+    rclpy.init(args=composed_ros_args(
+        description, args.enclave_root and node_enclave(args.enclave_root, 'composed')))
     try:
         with ComposedStack(description, only=args.only) as stack:
             print(f'composed {sorted(stack.nodes)}; Ctrl-C stops', flush=True)

@@ -8,11 +8,13 @@ package is not installed. No ROS imports here, so the description can be checked
 from dataclasses import dataclass, field
 import os
 from pathlib import Path
+import re
 
 import yaml
 
 PACKAGE = 'memory_nodes'
 PROFILES = ('sim', 'robot')
+_ENCLAVE = re.compile(r'(/[A-Za-z_][A-Za-z0-9_]*)*/')
 
 
 @dataclass(frozen=True)
@@ -26,12 +28,15 @@ class NodeSpec:
     profiles: tuple           # profiles this node runs in
     parameters: dict = field(default_factory=dict)  # from params.yaml, ros__parameters
 
-    def process_command(self, python, params_file, extra_parameters=None):
-        """argv that starts this node in its own OS process (as a launch file would)."""
+    def process_command(self, python, params_file, extra_parameters=None, enclave_root=None):
+        """argv that starts this node in its own OS process (as a launch file would);
+        with ``enclave_root`` the node runs in the SROS2 enclave ``<enclave_root>/<name>``."""
         argv = [python, '-m', self.module, '--ros-args', '-r', f'__node:={self.name}',
                 '--params-file', str(params_file)]
         for key, value in (extra_parameters or {}).items():
             argv += ['-p', f'{key}:={_ros_arg_value(value)}']
+        if enclave_root:
+            argv += ['--enclave', node_enclave(enclave_root, self.name)]
         return argv
 
 
@@ -50,6 +55,17 @@ class StackDescription:
                 return spec
         raise KeyError(f'no node named {name!r} in {self.stack_file} '
                        f'(nodes: {[n.name for n in self.nodes]})')
+
+
+def node_enclave(enclave_root, node_name):
+    """The SROS2 enclave of one node: ``<enclave_root>/<node_name>``, e.g.
+    ``/memory_stack/memory``. ``enclave_root`` must be an absolute ROS name
+    (``/`` then letters, digits, ``_`` and ``/``); ValueError names it otherwise."""
+    root = str(enclave_root).rstrip('/')
+    if not _ENCLAVE.fullmatch(root + '/'):
+        raise ValueError(f'enclave_root={enclave_root!r}: expected an absolute ROS name such '
+                         "as '/memory_stack' (letters, digits, '_' and '/')")
+    return f'{root}/{node_name}'
 
 
 def _ros_arg_value(value):

@@ -44,7 +44,16 @@ def load_policy(path: str | Path | None = None, device: str | None = None,
     dev = pick_device(device)
     net, _ = load_checkpoint(folder, dev)
     cache = folder / 'text_cache.json'
-    text = InstructionEncoder.from_cache_file(cache) if cache.exists() else InstructionEncoder()
+    text = InstructionEncoder()
+    if cache.exists():
+        import numpy as np
+
+        from models.checkpoint import CheckpointError, read_json
+        data = read_json(cache, 'instruction cache')
+        if not isinstance(data, dict):
+            raise CheckpointError(f'instruction cache {str(cache)!r}: expected a JSON object '
+                                  '{instruction: vector}')
+        text = InstructionEncoder(cache={t: np.asarray(v, np.float32) for t, v in data.items()})
     return MemoryDiffusionPolicy(net, text, dev, memory=memory, batch=batch, seed=seed)
 
 

@@ -123,7 +123,8 @@ class PretrainedVisionBackbone(nn.Module):
         from transformers import AutoModel
 
         self.model = AutoModel.from_pretrained(cfg.pretrained_vision_path,
-                                               local_files_only=True)
+                                               local_files_only=True,
+                                               use_safetensors=True)  # never a pickle
         mcfg = self.model.config
         self.input_size = int(getattr(mcfg, 'image_size', cfg.image_size))
         self.channels = int(getattr(mcfg, 'num_channels', 3))

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from memory_nodes.file_safety import write_private_text
 from models.checkpoint import load_checkpoint
 from models.policy import MemoryDiffusionPolicy, pick_device
 from models.synthetic import CHANCE_CEILING, TASK_NAME, SyntheticCupsEnv
@@ -239,9 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     table = markdown_table(results)
     print(table)
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(results, indent=1, default=str))
-        args.out.with_suffix('.md').write_text(table + '\n')
+        write_private_text(args.out, json.dumps(results, indent=1, default=str))
+        write_private_text(args.out.with_suffix('.md'), table + '\n')
     return 0
 
 

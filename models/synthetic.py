@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from memory_nodes.file_safety import open_private, write_private_text
 from models.config import ACTION_DIM
 
 TASK_NAME = 'synthetic_cups'
@@ -204,8 +205,8 @@ def save_episode_npz(path: Path, episode: dict[str, Any]) -> None:
             arrays[key] = np.array(json.dumps(value))
         else:  # bool, int, float
             arrays[key] = np.array(value)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, **arrays)
+    with open_private(path, 'wb') as f:   # owner-only (0o600), folders 0o700
+        np.savez_compressed(f, **arrays)
 
 
 def write_synthetic_dataset(root: Path, seeds: range | list[int], mode: str = 'memory',
@@ -219,5 +220,5 @@ def write_synthetic_dataset(root: Path, seeds: range | list[int], mode: str = 'm
         paths.append(path)
     meta = {'tasks': [TASK_NAME], 'proprio_names': list(PROPRIO_NAMES),
             'object_feature_names': list(OBJECT_FEATURE_NAMES), 'synthetic': True}
-    (root / 'meta.json').write_text(json.dumps(meta, indent=1))
+    write_private_text(root / 'meta.json', json.dumps(meta, indent=1))
     return paths

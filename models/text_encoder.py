@@ -53,7 +53,8 @@ class InstructionEncoder:
 
         folder = self.folder or minilm_folder()
         self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-        self.model = AutoModel.from_pretrained(folder, local_files_only=True)
+        self.model = AutoModel.from_pretrained(folder, local_files_only=True,
+                                               use_safetensors=True)  # never a pickle
         self.model = self.model.to(self.device).eval()
 
     @torch.no_grad()

@@ -24,6 +24,7 @@ import time
 import numpy as np
 import torch
 
+from memory_nodes.file_safety import private_dir, private_file, write_private_text
 from models.checkpoint import git_commit, save_checkpoint
 from models.config import PolicyConfig
 from models.episodes import (
@@ -96,8 +97,7 @@ def text_vectors(episodes: list[Episode], cache_file: Path | None) -> dict[str, 
         vectors = InstructionEncoder().encode(missing)
         cache.update({t: v.tolist() for t, v in zip(missing, vectors)})
         if cache_file:
-            cache_file.parent.mkdir(parents=True, exist_ok=True)
-            cache_file.write_text(json.dumps(cache))
+            write_private_text(cache_file, json.dumps(cache))
     return {t: np.asarray(v, np.float32) for t, v in cache.items()}
 
 
@@ -135,7 +135,7 @@ def plot_losses(losses: list[float], path: Path, title: str) -> None:
     ax.set_title(title)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(private_file(path), dpi=100)
     plt.close(fig)
 
 
@@ -192,12 +192,13 @@ def train(cfg: PolicyConfig, episodes: list[Episode], text: dict[str, np.ndarray
                   flush=True)
     ema.copy_to(params)
     net.eval()
-    out.mkdir(parents=True, exist_ok=True)
+    private_dir(out)   # checkpoint folder 0o700, its files 0o600
     meta = dict(meta, steps=len(losses), train_seconds=round(time.time() - start, 1),
                 final_loss=float(np.mean(losses[-50:])), device=str(device),
                 parameters=sum(p.numel() for p in net.parameters()))
     save_checkpoint(out, net, meta)
-    (out / 'loss.json').write_text(json.dumps({'loss': losses, 'goal_loss': goal_losses}))
+    write_private_text(out / 'loss.json', json.dumps({'loss': losses,
+                                                      'goal_loss': goal_losses}))
     plot_losses(losses, out / 'loss.png', f'{cfg.denoiser.kind}, memory='
                 f'{cfg.memory.enabled}')
     return net, losses

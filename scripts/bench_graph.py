@@ -17,24 +17,37 @@ back for --minutes of wall time. Prints:
 
     python scripts/bench_graph.py --minutes 10          # the issue's protocol
     python scripts/bench_graph.py --minutes 1 --json out.json
+
+--json also writes the figures (memory_nodes.benchmarks records) beside the raw results.
 """
 
 import argparse
-import json
-import os
 from pathlib import Path
-import re
 import sys
 import time
 
 import numpy as np
 
-from memory_nodes.main_job import VARIANTS, Orchestrator
-from memory_nodes.runner import StackProcesses
-from memory_nodes.stack_description import load_stack
+from memory_nodes.benchmarks import Figure, result_document, write_json
+from memory_nodes.graph_session import GraphSession, action_expert_stats
 
-STATS = re.compile(r'stats: chunks=(\d+) skipped_cycles=(\d+) dropped_late=(\d+) '
-                   r'deferred_cycles=(\d+)')
+
+def figures(result: dict) -> list[Figure]:
+    """Camera -> chunk latency against inference alone (target p95 <= 60 ms), chunks
+    published against the expected 10 Hz ticks, and the cycles lost (target: none dropped)."""
+    e2e, infer, cycles = result['camera_to_chunk_ms'], result['inference_ms'], result['cycles']
+    return [
+        Figure('camera image -> action chunk p95', e2e['p95'], 'ms',
+               'action expert inference alone, p95', infer['p95'], '<= 60'),
+        Figure('camera image -> action chunk p50', e2e['p50'], 'ms',
+               'action expert inference alone, p50', infer['p50']),
+        Figure('camera image -> action chunk max', e2e['max'], 'ms', headline=False),
+        Figure('action chunks published', cycles['chunks'], 'chunks', 'expected 10 Hz ticks',
+               cycles['expected_10hz']),
+        Figure('frames skipped (inference busy)', cycles['skipped_busy'], 'frames',
+               headline=False),
+        Figure('chunks dropped as late', cycles['dropped_late'], 'chunks', target='== 0'),
+    ]
 
 
 def main(argv=None):
@@ -46,40 +59,27 @@ def main(argv=None):
     parser.add_argument('--json', default=None)
     args = parser.parse_args(argv)
     out = Path(args.out) / time.strftime('%Y%m%d-%H%M%S')
-    os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
-    nodes, overrides, _ = VARIANTS['action_expert']
-    overrides = {k: dict(v) for k, v in overrides.items()}
-    overrides['sim_bridge'] = {'real_time_factor': 1.0}
-    overrides['preprocessor'] = {'min_object_pixels': 5}
-    overrides['memory'] = {**overrides['memory'], 'store_path': str((out / 'memory.db')
-                                                                    .resolve())}
-    overrides['action_expert'] = {**overrides['action_expert'], 'stats_period_s': 5.0}
+    overrides = {'sim_bridge': {'real_time_factor': 1.0},
+                 'preprocessor': {'min_object_pixels': 5},
+                 'action_expert': {'stats_period_s': 5.0}}
     if args.checkpoint:  # an empty value cannot be passed as a ROS parameter override
         overrides['action_expert']['checkpoint'] = args.checkpoint
-    stack = StackProcesses(load_stack('sim'), only=nodes, extra_parameters=overrides,
-                           log_dir=str(out))
-    orchestrator = None
-    episodes = 0
-    try:
-        stack.start()
-        orchestrator = Orchestrator()
-        orchestrator.wait_for_bridge()
-        orchestrator.wait_for_graph(nodes)
+    # the action_expert variant's graph, a fresh memory file in `out` (memory_nodes.graph_session)
+    with GraphSession('action_expert', out, overrides) as session:
         t0 = time.monotonic()
-        while time.monotonic() - t0 < args.minutes * 60:
-            remaining = args.minutes * 60 - (time.monotonic() - t0)
-            orchestrator.run_episode(args.task, 9000 + episodes, 'bench',
-                                     max(5.0, remaining))
-            episodes += 1
+
+        def remaining():
+            return args.minutes * 60 - (time.monotonic() - t0)
+
+        episodes = len(session.play([args.task], 9000, lambda: remaining() > 0,
+                                    lambda task, seed: max(5.0, remaining()), label='bench'))
         wall = time.monotonic() - t0
-        stages = {k: np.asarray(v) for k, v in orchestrator.latency.stages.items()}
-    finally:
-        if orchestrator is not None:
-            orchestrator.close()
-        stack.stop()
+        stages = {k: np.asarray(v) for k, v in session.orchestrator.latency.stages.items()}
     log = (out / 'action_expert.log').read_text(errors='replace')
-    found = STATS.findall(log)
-    chunks, skipped, late, deferred = (int(v) for v in found[-1]) if found else (0, 0, 0, 0)
+    stats = action_expert_stats(log) or dict.fromkeys(('chunks', 'skipped_cycles',
+                                                       'dropped_late', 'deferred_cycles'), 0)
+    chunks, skipped, late, deferred = (stats['chunks'], stats['skipped_cycles'],
+                                       stats['dropped_late'], stats['deferred_cycles'])
     e2e = stages.get('camera -> action chunk', np.zeros(0))
     infer = stages.get('action expert inference', np.zeros(0))
     if e2e.size == 0:
@@ -110,7 +110,7 @@ def main(argv=None):
           f'{cy["deferred_busy"]} deferred (inference busy, run when free), '
           f'{cy["skipped_busy"]} skipped, {cy["dropped_late"]} dropped late')
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2))
+        write_json(args.json, result_document('graph', figures(result), result))
     return 0
 
 

@@ -25,12 +25,13 @@ Sections (targets from the issue, on 2 CPU cores):
 - growth: one simulated hour (--growth-hours) of 30 Hz observations of 10 static objects
   with 3 mm noise; growth of file + WAL (target < 10 MB). Baseline: one row per observation
   (the same observations in a plain table).
+
+--json writes the raw results plus the figures (memory_nodes.benchmarks records).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from pathlib import Path
 import random
@@ -44,6 +45,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from memory_nodes.benchmarks import Figure, result_document, write_json  # noqa: E402
 from memory_nodes.lifelong_memory import (  # noqa: E402
     Fact,
     IndexConfig,
@@ -497,6 +499,52 @@ def bench_growth(args, tmp, out):
                      'tracks': stats['spatial_tracks']}
 
 
+# ---------------------------------------------------------------------------- figures
+def figures(out) -> list[Figure]:
+    """The figure records of the sections that ran, each beside its same-run baseline."""
+    figs = []
+    if 'ingest' in out:
+        i = out['ingest']
+        figs.append(Figure('ingest, sustained (frames of 10, WAL, synchronous=FULL)',
+                           i['obs_per_s'], 'obs/s', 'one commit per observation',
+                           i['baseline_obs_per_s'], '>= 2000'))
+        figs.append(Figure(f'acknowledgement wait p99, paced at {i["paced_rate"]:,.0f} obs/s',
+                           i['paced_ack_p99_ms'], 'ms', target='<= 100'))
+    if 'queries' in out:
+        q = out['queries']
+        for kind, scan in (('where', 'latest row by a full scan'),
+                           ('when', 'latest move by a full scan of the log')):
+            for pct_name in ('p99', 'p50'):
+                figs.append(Figure(
+                    f'{kind.upper()} query {pct_name}, {q["observations"]:,} observations',
+                    q[kind][f'{pct_name}_ms'], 'ms', f'{scan}, {pct_name}',
+                    q[kind][f'scan_{pct_name}_ms'], '<= 5' if pct_name == 'p99' else None,
+                    headline=pct_name == 'p99'))
+    full = out.get('ann', {}).get('full')
+    if full:
+        for r in full['rows']:
+            where = f'{full["vectors"]:,} vectors, {full["backend"]} ef={r["ef"]}'
+            figs.append(Figure(f'text top-10 p99, {where}', r['p99_ms'], 'ms',
+                               'exact search, p99', full['exact_p99_ms'], '<= 5'))
+            figs.append(Figure(f'text top-10 recall@10 against exact, {where}', r['recall10'],
+                               '', target='>= 0.95'))
+    if 'combined' in out:
+        c = out['combined']
+        for pct_name in ('p50', 'p99'):
+            slowest = max(c['per_bank'], key=lambda b: c['per_bank'][b][f'{pct_name}_ms'])
+            figs.append(Figure(f'four-bank recall (parallel) {pct_name}',
+                               c['parallel'][f'{pct_name}_ms'], 'ms',
+                               f'slowest bank alone ({slowest}), {pct_name}',
+                               c['per_bank'][slowest][f'{pct_name}_ms'], 'ratio <= 1.3',
+                               headline=pct_name == 'p50'))
+    if 'growth' in out:
+        g = out['growth']
+        figs.append(Figure(f'store growth, {g["hours"]:g} h of 10 static objects at 30 Hz',
+                           g['grown_mb'], 'MB', 'one row per observation', g['baseline_mb'],
+                           '< 10' if g['hours'] == 1.0 else None))
+    return figs
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--quick', action='store_true', help='small sizes: a smoke run')
@@ -545,7 +593,7 @@ def main(argv=None) -> int:
     out['loadavg_end'] = os.getloadavg()
     print(f'load average {os.getloadavg()[0]:.1f} at the end')
     if args.json:
-        Path(args.json).write_text(json.dumps(out, indent=2))
+        write_json(args.json, result_document('memory', figures(out), out))
     return 0
 
 

@@ -9,12 +9,12 @@ run, a Diffusion-Policy-shaped memoryless baseline (1-D U-Net denoiser, no bank,
 encoder and the same number of DDIM steps) of similar size; prints p50 / p95 and the ratio.
 On CUDA it also measures batch 1 with the chunk captured in a CUDA graph and chunks per
 second at batch 256. Targets (issue 5): p50 <= 25 ms on 2 CPU cores; p50 <= 3 ms on an H100.
+--json also writes the figures (memory_nodes.benchmarks records) beside the raw results.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 import statistics
 import sys
@@ -25,6 +25,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from memory_nodes.benchmarks import Figure, result_document, write_json  # noqa: E402
 from models import DEFAULT_CHECKPOINT  # noqa: E402
 from models.checkpoint import load_checkpoint  # noqa: E402
 from models.chunk_runner import ChunkRunner  # noqa: E402
@@ -108,6 +109,45 @@ def parameters(net: torch.nn.Module) -> float:
     return round(sum(p.numel() for p in net.parameters()) / 1e6, 2)
 
 
+def figures(results: dict, device: str, threads: int, big_batch: int) -> list[Figure]:
+    """Shipped model against the DP-shaped baseline at batch 1 (eager on the CPU, CUDA graph
+    on CUDA), and on CUDA the big batch's chunks/s against batch 1's. Targets: p50 <= 25 ms
+    on 2 CPU threads, p50 <= 3 ms on CUDA (set for an H100)."""
+    figs = []
+    ours, base = results['shipped model, batch 1, eager'], \
+        results['DP-shaped baseline, batch 1, eager']
+    if device == 'cpu':
+        where = f'CPU, {threads} threads'
+        figs.append(Figure(f'one action chunk p50, batch 1 ({where})', ours['p50_ms'], 'ms',
+                           'DP-shaped U-Net without memory, p50', base['p50_ms'],
+                           '<= 25' if threads == 2 else None))
+        figs.append(Figure(f'one action chunk p95, batch 1 ({where})', ours['p95_ms'], 'ms',
+                           'DP-shaped U-Net without memory, p95', base['p95_ms'],
+                           headline=False))
+        return figs
+    graph = results['shipped model, batch 1, CUDA graph']
+    base_graph = results['DP-shaped baseline, batch 1, CUDA graph']
+    figs.append(Figure('one action chunk p50, batch 1, CUDA graph', graph['p50_ms'], 'ms',
+                       'DP-shaped U-Net without memory, CUDA graph, p50', base_graph['p50_ms'],
+                       '<= 3'))
+    figs.append(Figure('one action chunk p95, batch 1, CUDA graph', graph['p95_ms'], 'ms',
+                       'DP-shaped U-Net without memory, CUDA graph, p95', base_graph['p95_ms'],
+                       headline=False))
+    figs.append(Figure('one action chunk p50, batch 1, CUDA eager', ours['p50_ms'], 'ms',
+                       'DP-shaped U-Net without memory, eager, p50', base['p50_ms'],
+                       headline=False))
+    big = results[f'shipped model, batch {big_batch}, CUDA graph']
+    figs.append(Figure(f'action chunks per second, batch {big_batch}, CUDA graph',
+                       big['chunks_per_s'], 'chunks/s', 'batch 1, CUDA graph',
+                       1000.0 / graph['p50_ms']))
+    compiled = results.get('shipped model, batch 1, torch.compile + CUDA graph')
+    if compiled:
+        figs.append(Figure('one action chunk p50, batch 1, torch.compile + CUDA graph',
+                           compiled['p50_ms'], 'ms', 'batch 1, CUDA graph, p50',
+                           graph['p50_ms'], headline=False))
+    return figs
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--checkpoint', type=Path, default=DEFAULT_CHECKPOINT)
@@ -160,7 +200,11 @@ def main(argv: list[str] | None = None) -> int:
     theirs = results['DP-shaped baseline, batch 1, eager']['p50_ms']
     print(f'ratio shipped / baseline (eager p50): {mine / theirs:.2f}')
     if args.json:
-        args.json.write_text(json.dumps({'device': str(device), 'results': results}, indent=1))
+        raw = {'device': str(device), 'threads': torch.get_num_threads(), 'model': source,
+               'results': results}
+        write_json(args.json, result_document(
+            'models', figures(results, device.type, torch.get_num_threads(), args.big_batch),
+            raw))
     return 0
 
 

@@ -12,7 +12,11 @@ Configurations compared in one run:
 - open3d-no-voxel: outlier removal on every object pixel, no per-object voxel grid first.
 
 Example:
-    python scripts/bench_perception.py --sizes 320x240 640x480 --frames 200
+    python scripts/bench_perception.py --sizes 320x240 640x480 --frames 200 [--json out.json]
+
+--json also writes the figures (memory_nodes.benchmarks records): per size, the per-frame
+total p50 / p95 of the first config (the default, open3d) against the second (the numpy
+fallback) measured in the same run, and every further config against the first.
 """
 
 import argparse
@@ -25,6 +29,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from memory_nodes.benchmarks import Figure, result_document, write_json  # noqa: E402
 from memory_nodes.perception import synthetic  # noqa: E402
 from memory_nodes.perception.cloud import pack_cloud  # noqa: E402
 from memory_nodes.perception.images import (  # noqa: E402
@@ -124,6 +129,29 @@ def summarise(rows):
         int(np.median([r['cloud_points'] for r in rows]))
 
 
+def figures(raw: dict) -> list[Figure]:
+    """Per size: the first config's total p50 (headline) and p95 against the second config,
+    and each further config's p50 against the first (all measured in this run)."""
+    figs = []
+    for size, results in raw['sizes'].items():
+        names = list(results)
+        first = names[0]
+        base = names[1] if len(names) > 1 else None
+        for pct, index in (('p50', 0), ('p95', 1)):
+            value = results[first]['stages_ms']['total'][index]
+            extra = ({} if base is None else
+                     dict(baseline_name=f'{base} config, total {pct}',
+                          baseline_value=results[base]['stages_ms']['total'][index]))
+            figs.append(Figure(f'{size} preprocessor frame total {pct}, {first} config',
+                               value, 'ms', headline=pct == 'p50', **extra))
+        for name in names[2:]:
+            figs.append(Figure(f'{size} preprocessor frame total p50, {name} config',
+                               results[name]['stages_ms']['total'][0], 'ms',
+                               f'{first} config, total p50',
+                               results[first]['stages_ms']['total'][0], headline=False))
+    return figs
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--sizes', nargs='+', default=['320x240', '640x480'],
@@ -131,9 +159,12 @@ def main(argv=None):
     parser.add_argument('--frames', type=int, default=100, help='frames timed per config')
     parser.add_argument('--source', choices=['synthetic', 'mujoco'], default='synthetic')
     parser.add_argument('--configs', nargs='+', default=list(CONFIGS), choices=list(CONFIGS))
+    parser.add_argument('--json', help='also write the figures here')
     args = parser.parse_args(argv)
     if args.frames < 10:
         parser.error(f'--frames is {args.frames}; use at least 10')
+    raw = {'source': args.source, 'frames': args.frames, 'unit': 'ms, [p50, p95]',
+           'sizes': {}}
     import open3d
     print(f'# {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, '
           f'python {platform.python_version()}, numpy {np.__version__}, '
@@ -149,6 +180,10 @@ def main(argv=None):
         results = {}
         for name in args.configs:
             results[name] = summarise(run(name, frames, args.frames))
+        raw['sizes'][f'{width}x{height}'] = {
+            name: {'stages_ms': {k: list(v) for k, v in stats.items()}, 'objects': objects,
+                   'cloud_points': points}
+            for name, (stats, objects, points) in results.items()}
         header = ['decode', *STAGES, 'pack', 'total']
         print(f'\n## {width}x{height}')
         print(f"| config | {' | '.join(header)} | objects | cloud pts |")
@@ -163,6 +198,8 @@ def main(argv=None):
                   f'({base:.2f} ms vs {other:.2f} ms)' if other >= base else
                   f'{args.configs[0]} total p50 is {base / other:.2f}x slower than {name} '
                   f'({base:.2f} ms vs {other:.2f} ms)')
+    if args.json:
+        write_json(args.json, result_document('perception', figures(raw), raw))
     return 0
 
 

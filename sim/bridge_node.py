@@ -15,7 +15,11 @@ Accepts commands (reliable):
   /sim/joint_command trajectory_msgs/JointTrajectory: arm joint targets (first point)
   /sim/action_chunk  memory_interfaces/ActionChunk: [x y z yaw gripper] rows, n_execute run
 Service /sim/start_episode (memory_interfaces/StartEpisode) starts a new episode.
-It steps at `real_time_factor` x real time, or as fast as it can when that is 0.
+It steps at `real_time_factor` x real time, or as fast as it can when that is 0. The cameras
+publish `camera_rate_hz` frames per simulated second (default one per 0.1 s control step;
+faster rates render between control steps, at the physics substep due); every frame comes with
+its /clock, so the images and the clock keep simulated time when the bridge runs slower
+than real time. With `autoplay` false it publishes nothing until the first StartEpisode.
 
 MuJoCo's offscreen GL contexts belong to the thread that made them, so one worker thread
 owns the env: it builds it, steps it, renders and publishes; callbacks only hand it commands
@@ -51,6 +55,7 @@ try:  # ROS is optional for the rest of sim/; this module needs it.
         RELIABLE_QOS,
         SENSOR_QOS,
         InputGuard,
+        TopicCounts,
         declare,
         run_lifecycle_node,
     )
@@ -110,6 +115,15 @@ class SimBridgeNode(LifecycleNode):
             'real_time_factor': declare(self, 'real_time_factor', 1.0,
                                         'simulated / wall time; 0 = as fast as possible',
                                         min_value=0.0, max_value=100.0),
+            'camera_rate_hz': declare(self, 'camera_rate_hz', 1.0 / CONTROL_DT,
+                                      'camera frames per simulated second (>= one per '
+                                      'control step)', min_value=1.0 / CONTROL_DT,
+                                      max_value=250.0),
+            'cameras': declare(self, 'cameras', list(CAMERAS),
+                               f'cameras whose images are published, of {list(CAMERAS)}'),
+            'autoplay': declare(self, 'autoplay', True,
+                                'run the first episode (task, seed) on activation; false: '
+                                'publish nothing until StartEpisode', read_only=True),
             'policy': declare(self, 'policy', 'external',
                               "'external' (commands from topics) or 'expert' (scripted)"),
             'world_frame': declare(self, 'world_frame', 'world', 'frame of poses'),
@@ -119,6 +133,8 @@ class SimBridgeNode(LifecycleNode):
         }
         self.env = None
         self.guard = InputGuard(self.get_logger())
+        self.topic_counts = TopicCounts()  # ticks, overruns, commands taken (load test)
+        self._next_frame = 0.0  # simulated time of the next camera frame between steps
         self._lock = threading.Lock()
         self._worker = None
         self._stop = threading.Event()
@@ -130,6 +146,12 @@ class SimBridgeNode(LifecycleNode):
 
     # ------------------------------------------------------------------ lifecycle
     def on_configure(self, state):
+        unknown = [c for c in self.p['cameras'] if c not in CAMERAS]
+        if unknown or not self.p['cameras']:
+            self.get_logger().error(f"cannot configure: parameter cameras is "
+                                    f"{list(self.p['cameras'])}; expected a non-empty subset "
+                                    f'of {list(CAMERAS)}')
+            return TransitionCallbackReturn.FAILURE
         self._stop.clear()
         self._worker = threading.Thread(target=self._run, name='sim_bridge_env', daemon=True)
         self._worker.start()
@@ -143,6 +165,9 @@ class SimBridgeNode(LifecycleNode):
             self.get_logger().error(f'cannot configure: {result["message"]}')
             self._stop.set()
             return TransitionCallbackReturn.FAILURE
+        if not self.p['autoplay']:
+            with self._lock:
+                self.state = EpisodeStatus.STATE_IDLE
         pubs = {}
         for cam in CAMERAS:
             for kind in ('color', 'depth', 'segmentation'):
@@ -238,9 +263,13 @@ class SimBridgeNode(LifecycleNode):
                 if getattr(self, '_announce', False):
                     self._announce = False
                     self._publish_episode_topics()
-                self.on_tick()
+                stepped = self.on_tick()
                 rtf = self.p['real_time_factor']
                 if rtf > 0:
+                    if stepped and time.monotonic() - next_tick > CONTROL_DT / rtf:
+                        # this step, its frames and their publishing took longer than one
+                        # period at this real-time factor: the bridge fell behind
+                        self.topic_counts.count('overrun_ticks')
                     next_tick += CONTROL_DT / rtf
                     self._stop.wait(max(0.0, next_tick - time.monotonic()))  # wakes on stop
                     next_tick = max(next_tick, time.monotonic() - 1.0)
@@ -261,6 +290,9 @@ class SimBridgeNode(LifecycleNode):
                     self._publish_episode_topics()
             except ValueError as err:
                 result.update(success=False, message=str(err))
+            except Exception as err:  # noqa: B902 - a bad request must not end the worker
+                self.get_logger().error(f'cannot start episode {task!r}: {err!r}')
+                result.update(success=False, message=f'{type(err).__name__}: {err}')
             done.set()
         return len(pending)
 
@@ -285,6 +317,9 @@ class SimBridgeNode(LifecycleNode):
     def on_start_episode(self, request, response):
         try:
             knobs = knobs_from_numbers(request.task, request.knob_names, request.knob_values)
+            if 'render' in knobs:  # make_env's own option, set by the bridge
+                raise ValueError('knob render is not a task knob: the bridge renders its '
+                                 'camera images itself')
         except ValueError as err:
             response.success, response.message = False, str(err)
             return response
@@ -300,6 +335,7 @@ class SimBridgeNode(LifecycleNode):
 
     # ------------------------------------------------------------------ commands
     def on_ee_target(self, msg: PoseStamped):
+        self.topic_counts.received_one('/sim/ee_target')
         with self.guard('/sim/ee_target'):
             p, q = msg.pose.position, msg.pose.orientation
             values = [p.x, p.y, p.z, q.x, q.y, q.z, q.w]
@@ -311,6 +347,7 @@ class SimBridgeNode(LifecycleNode):
                 self.chunk = []
 
     def on_gripper(self, msg: Float64):
+        self.topic_counts.received_one('/sim/gripper')
         with self.guard('/sim/gripper'):
             if not math.isfinite(msg.data) or not 0.0 <= msg.data <= 1.0:
                 raise ValueError(f'gripper must be in [0, 1], got {msg.data}')
@@ -318,6 +355,7 @@ class SimBridgeNode(LifecycleNode):
                 self.command[4] = msg.data
 
     def on_joint_command(self, msg: JointTrajectory):
+        self.topic_counts.received_one('/sim/joint_command')
         with self.guard('/sim/joint_command'):
             if not msg.points:
                 raise ValueError('joint_command has no points')
@@ -325,19 +363,27 @@ class SimBridgeNode(LifecycleNode):
             missing = [j for j in ARM_JOINTS if j not in positions]
             if missing:
                 raise ValueError(f'joint_command lacks joints {missing}')
+            targets = [float(positions[j]) for j in ARM_JOINTS]
+            if not all(math.isfinite(v) for v in targets):
+                raise ValueError(f'joint_command positions are not finite: '
+                                 f'{dict(zip(ARM_JOINTS, targets))}')
             with self._lock:
                 env = self.env
                 d = env.arm.scratch
-                d.qpos[env.arm.qadr] = [positions[j] for j in ARM_JOINTS]
+                d.qpos[env.arm.qadr] = targets
                 mujoco.mj_kinematics(env.model, d)
                 self.command[:4] = env.arm.pinch_pose(d)
                 self.chunk = []
 
     def on_action_chunk(self, msg: ActionChunk):
+        self.topic_counts.received_one('/sim/action_chunk')
         with self.guard('/sim/action_chunk'):
             if msg.action_dim != 5 or len(msg.actions) != msg.horizon * msg.action_dim:
                 raise ValueError(f'action_chunk must be horizon x 5 actions, got dim '
                                  f'{msg.action_dim}, {len(msg.actions)} values')
+            if msg.action_names and list(msg.action_names) != ['x', 'y', 'z', 'yaw', 'gripper']:
+                raise ValueError(f'action_chunk.action_names is {list(msg.action_names)}; '
+                                 "expected [] or ['x', 'y', 'z', 'yaw', 'gripper']")
             rows = np.asarray(msg.actions, dtype=float).reshape(msg.horizon, 5)  # (H, 5)
             if not np.all(np.isfinite(rows)):
                 raise ValueError('action_chunk has non-finite actions')
@@ -346,11 +392,12 @@ class SimBridgeNode(LifecycleNode):
                 self.chunk = list(rows[:n])
 
     # ------------------------------------------------------------------ stepping
-    def on_tick(self):
+    def on_tick(self) -> bool:
+        """One control step of the running episode; False when there is none to step."""
         with self._lock:
             env = self.env
             if env is None or self.state != EpisodeStatus.STATE_RUNNING:
-                return
+                return False
             if self.expert is not None:
                 action = self.expert()
             elif self.chunk:
@@ -359,7 +406,9 @@ class SimBridgeNode(LifecycleNode):
             else:
                 action = self.command
             phase = env.phase()
-            _, done, _ = env.step(action)
+            between = self.p['camera_rate_hz'] > 1.0 / CONTROL_DT + 1e-9
+            _, done, _ = env.step(action, self._on_substep if between else None)
+            self.topic_counts.count('ticks')
             if done:
                 self.state = (EpisodeStatus.STATE_SUCCEEDED if env.success() else
                               EpisodeStatus.STATE_TIMED_OUT if env.step_count >= env.max_steps
@@ -371,13 +420,21 @@ class SimBridgeNode(LifecycleNode):
                 self.get_logger().info(
                     f'episode {self.episode_id} ended after {env.step_count} steps: '
                     f'success={env.success()}')
+        return True
+
+    def _on_substep(self, elapsed):
+        """Publish the camera frames due between two control steps (camera_rate_hz)."""
+        t = self.sim_time() + elapsed
+        if elapsed < CONTROL_DT - 1e-6 and t >= self._next_frame - 1e-9:
+            self._publish_sensors(t)
+            self._next_frame += 1.0 / self.p['camera_rate_hz']
 
     def sim_time(self) -> float:
         """Simulated seconds since the bridge started (monotonic across episodes)."""
         return getattr(self, 'time_offset', 0.0) + self.env.step_count * CONTROL_DT
 
     def _publish_episode_topics(self):
-        if not self._pubs:
+        if not self._pubs or self.state == EpisodeStatus.STATE_IDLE:
             return
         self._pubs['instruction'].publish(String(data=self.env.instruction))
         self._publish_sensors()
@@ -402,13 +459,18 @@ class SimBridgeNode(LifecycleNode):
             msg.message += f' ({note})'
         self._pubs['status'].publish(msg)
 
-    def _publish_sensors(self):
-        env, t = self.env, self.sim_time()
+    def _publish_sensors(self, t=None):
+        """Clock, camera frames and joint states at simulated time ``t`` (default: now)."""
+        env = self.env
+        if t is None:
+            t = self.sim_time()
+            self._next_frame = t + 1.0 / self.p['camera_rate_hz']
+        self.topic_counts.count('frames')
         w, h = self.p['width'], self.p['height']
         clock = Clock()
         clock.clock = stamp(t)
         self._pubs['clock'].publish(clock)
-        for cam in CAMERAS:
+        for cam in self.p['cameras']:
             frame = f'{cam}_camera_optical_frame'
             self._pubs[f'{cam}/color'].publish(image_msg(env.render(cam, w, h), 'rgb8', t,
                                                          frame))

@@ -75,8 +75,8 @@ def cmd_table(args) -> int:
     rows = expert_table(args.episodes, workers=args.workers, mode=args.mode)
     print(table_markdown(rows))
     if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(rows, f, indent=1)
+        from memory_nodes.file_safety import write_private_text
+        write_private_text(args.json, json.dumps(rows, indent=1))
     return 0
 
 

@@ -15,6 +15,7 @@ import re
 
 import numpy as np
 
+from memory_nodes.file_safety import open_private, private_dir, write_private_text
 from sim.arm import ARM_JOINTS
 from sim.scene import CLASSES
 
@@ -107,7 +108,8 @@ def save_episode(path, ep: EpisodeData) -> Path:
     """Write one episode as a compressed .npz (no pickled objects)."""
     ep.validate()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix != '.npz':   # where np.savez_compressed would have written it
+        path = path.with_name(path.name + '.npz')
     arrays = {}
     for f in fields(EpisodeData):
         value = getattr(ep, f.name)
@@ -117,7 +119,8 @@ def save_episode(path, ep: EpisodeData) -> Path:
             arrays[f.name] = np.array(_SCALAR_FIELDS[f.name](value))
         else:
             arrays[f.name] = value
-    np.savez_compressed(path, **arrays)
+    with open_private(path, 'wb') as f:   # owner-only (0o600), folders 0o700
+        np.savez_compressed(f, **arrays)
     return path
 
 
@@ -143,8 +146,7 @@ def load_episode(path) -> EpisodeData:
 
 def write_meta(root, meta: dict) -> Path:
     """Write `<root>/meta.json` (schema names, tasks, counts, image size)."""
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
+    root = private_dir(root)
     full = {
         'format': 'sim.dataset/1',
         'action_names': list(ACTION_NAMES),
@@ -154,9 +156,7 @@ def write_meta(root, meta: dict) -> Path:
         'classes': list(CLASSES),
         **meta,
     }
-    path = root / 'meta.json'
-    path.write_text(json.dumps(full, indent=2))
-    return path
+    return write_private_text(root / 'meta.json', json.dumps(full, indent=2))
 
 
 def list_episodes(root, task: str | None = None, mode: str | None = None) -> list[Path]:

@@ -96,7 +96,10 @@ class MemoryTaskEnv:
             return 1
         return 2
 
-    def step(self, action) -> tuple[dict, bool, dict]:
+    def step(self, action, on_substep=None) -> tuple[dict, bool, dict]:
+        """One control step (CONTROL_DT). ``on_substep(seconds)``, when given, is called after
+        every physics substep with the simulated seconds since this step began and the
+        kinematics up to date (the sim bridge renders camera frames between control steps)."""
         if self.done:
             raise RuntimeError('step() after the episode ended; call reset()')
         action = np.asarray(action, dtype=float).reshape(-1)
@@ -128,6 +131,9 @@ class MemoryTaskEnv:
             if self.carried:
                 self._update_carried()
             self._detect_presses()
+            if on_substep is not None:
+                mujoco.mj_kinematics(self.model, self.data)
+                on_substep((k + 1) * self.model.opt.timestep)
         mujoco.mj_kinematics(self.model, self.data)
         self.step_count += 1
         self.task.after_step(self)

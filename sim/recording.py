@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from memory_nodes.file_safety import private_dir, restrict_tree, write_private_text
 from sim import instance_ids
 from sim.arm import ARM_JOINTS, FINGER_JOINTS
 from sim.camera_model import camera_matrices, optical_pose
@@ -87,7 +88,7 @@ def record_dataset(root, tasks, episodes: int, modes=('memory',), policy_factory
                 env.close()
                 path = Path(root) / task / episode_filename(seed, mode)
                 save_episode(path, ep)
-                path.with_suffix('.truth.json').write_text(json.dumps(truth))
+                write_private_text(path.with_suffix('.truth.json'), json.dumps(truth))
                 successes.setdefault(f'{task}/{mode}', []).append(ep.success)
                 written.append(path)
                 if progress:
@@ -111,8 +112,10 @@ class BagRecorder:
         if self.path.exists():
             raise ValueError(f'bag path {self.path} exists; choose a new folder')
         self.size = int(image_size)  # width = height of the bag's images
+        private_dir(self.path.parent)
         self.writer = Writer(self.path, version=9, storage_plugin=StoragePlugin.MCAP)
         self.writer.open()
+        restrict_tree(self.path)   # owner-only while it is written, again on close
         self.conns = {}
         types = {'color': 'sensor_msgs/msg/Image', 'depth': 'sensor_msgs/msg/Image',
                  'segmentation': 'sensor_msgs/msg/Image',
@@ -193,6 +196,7 @@ class BagRecorder:
 
     def close(self) -> None:
         self.writer.close()
+        restrict_tree(self.path)
 
 
 def write_bag(env, policy, path, image_size: int = 64) -> dict:
@@ -222,5 +226,5 @@ def write_bag(env, policy, path, image_size: int = 64) -> dict:
         'topic_counts': rec.counts,
         'segmentation_ids': {str(i): n for i, n in instance_ids.id_table(env).items()},
     }
-    Path(path, 'ground_truth.json').write_text(json.dumps(truth, indent=1))
+    write_private_text(Path(path, 'ground_truth.json'), json.dumps(truth, indent=1))
     return truth

@@ -11,6 +11,7 @@ from pathlib import Path
 import imageio.v2 as imageio
 import numpy as np
 
+from memory_nodes.file_safety import private_file
 from sim.dataset import PHASE_NAMES
 
 
@@ -61,8 +62,7 @@ def _label(frame: np.ndarray, env) -> np.ndarray:
 
 
 def save_png(path, image: np.ndarray) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = private_file(path)   # owner-only (0o600, folders 0o700)
     imageio.imwrite(path, image)
     return path
 
@@ -73,8 +73,7 @@ def record_video(env, policy, path, width: int = 320, height: int = 240, camera=
     frames = []
     ok = run_episode(env, policy, lambda e, o: frames.append(
         _label(e.render(camera, width, height), e)))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = private_file(path)   # owner-only (0o600, folders 0o700)
     if path.suffix == '.gif':
         imageio.mimsave(path, frames, duration=1.0 / fps, loop=0)
     else:

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from memory_nodes.evaluation.bagio import BagError
+from memory_nodes.file_safety import write_private_text
 
 ACTION_NAMES = ('x', 'y', 'z', 'yaw', 'gripper')
 EE_TOPIC, GRIPPER_TOPIC = '/sim/ee_target', '/sim/gripper'
@@ -77,12 +78,10 @@ def taken_from_bag(reader, ee_topic: str = EE_TOPIC, gripper_topic: str = GRIPPE
 
 def write_sim_actions(path, times_s, actions, dt: float, phase_starts_s: dict) -> Path:
     """The sidecar of a sim bag: each step's action, in force from its observation time."""
-    path = Path(path)
-    path.write_text(json.dumps({
+    return write_private_text(path, json.dumps({
         'names': list(ACTION_NAMES), 'dt': dt, 'phase_starts_s': phase_starts_s,
         'times_s': [round(float(t), 6) for t in times_s],
         'actions': np.asarray(actions, dtype=float).round(6).tolist()}))
-    return path
 
 
 def load_sim_actions(path) -> tuple[TakenActions, dict]:

@@ -132,8 +132,11 @@ class BagWriter:
         if self.path.exists():
             raise BagError(f'bag path {str(self.path)!r} exists; choose a new folder')
         plugin = StoragePlugin.MCAP if storage == 'mcap' else StoragePlugin.SQLITE3
+        from memory_nodes.file_safety import private_dir, restrict_tree
+        private_dir(self.path.parent)
         self.writer = Writer(self.path, version=9, storage_plugin=plugin)
         self.writer.open()
+        restrict_tree(self.path)   # owner-only while it is written, again on close
         self.connections = {}
         self.counts: dict[str, int] = {}
 
@@ -147,4 +150,6 @@ class BagWriter:
         self.counts[topic] += 1
 
     def close(self) -> None:
+        from memory_nodes.file_safety import restrict_tree
         self.writer.close()
+        restrict_tree(self.path)

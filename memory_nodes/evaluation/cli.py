@@ -168,7 +168,8 @@ def cmd_compare(args) -> int:
     a, b = load_report(args.a), load_report(args.b)
     text = compare_reports(a, b, names=(Path(args.a).name or 'A', Path(args.b).name or 'B'))
     if args.out:
-        Path(args.out).write_text(text)
+        from memory_nodes.file_safety import write_private_text
+        write_private_text(args.out, text)
     print(text, end='')
     return 0
 

@@ -37,6 +37,8 @@ import time
 
 import numpy as np
 
+from memory_nodes.file_safety import write_private_text
+
 FORMAT = 'memory-eval-questions/1'
 TYPES = ('where', 'when', 'count', 'order', 'episodic', 'descriptive')
 KINDS = {'where': 0, 'when': 1, 'what_happened': 2, 'how_many': 3, 'similar_to_text': 4}
@@ -382,7 +384,5 @@ def write_questions(qset: dict, path) -> Path:
     path = Path(path)
     if path.suffix in ('.yaml', '.yml'):
         import yaml
-        path.write_text(yaml.safe_dump(qset, sort_keys=False))
-    else:
-        path.write_text(json.dumps(qset, indent=1))
-    return path
+        return write_private_text(path, yaml.safe_dump(qset, sort_keys=False))
+    return write_private_text(path, json.dumps(qset, indent=1))

@@ -66,6 +66,8 @@ class ReplayConfig:
     episode_id: str | None = None     # None: 'replay-<bag name>'; '': open no episode
     outcome: str = ''                 # closes the opened episode with this outcome
     step_timeout_s: float = 10.0      # longest wait for the graph to take one time step
+    clock_jump_s: float = 10.0        # a gap in log time this long is a clock jump: counted,
+    #                                   and at rate > 0 not waited for
     actions: bool = False             # run the action expert too and collect its chunks
     action_expert_params: dict = field(default_factory=dict)
     actions_file: Path | None = None  # sim sidecar of the actions taken (default: the
@@ -117,6 +119,10 @@ class ReplayStats:
     latency_ms: dict           # stage -> list of milliseconds
     episode_id: str
     topic_map: dict
+    # log-time gaps over clock_jump_s; header stamps earlier than the last one on their
+    # topic (out of order, or the recording clock jumped back); header stamps more than
+    # clock_jump_s after it
+    clock: dict = field(default_factory=dict)
 
     @property
     def speed(self) -> float:
@@ -135,7 +141,7 @@ class ReplayStats:
                 'observations_ingested': self.observations_ingested,
                 'inputs_rejected': self.inputs_rejected, 'published': self.published,
                 'episode_id': self.episode_id, 'topic_map': self.topic_map,
-                'latency_ms': lat}
+                'clock': self.clock, 'latency_ms': lat}
 
 
 def _percentiles(values) -> dict:
@@ -214,7 +220,9 @@ class ReplayGraph:
         pre.update({'use_sim_time': True, 'image_qos': 'reliable'})
         pre.update(self.config.preprocessor_params)
         mem = dict(params.get('memory', {}).get('ros__parameters') or {})
-        mem.update({'use_sim_time': True, 'store_path': str(self.config.memory_path)})
+        memory_path = Path(self.config.memory_path).expanduser().resolve()
+        mem.update({'use_sim_time': True, 'store_path': str(memory_path),
+                    'storage_root': str(memory_path.parent)})
         mem.update(self.config.memory_params)
         pre, mem = _uniform_lists(pre), _uniform_lists(mem)
         params['preprocessor'] = {'ros__parameters': pre}
@@ -428,8 +436,13 @@ class ReplayGraph:
         instruction = self._instruction(reader, plan) if status_pub else ''
         pre_frames0 = len(self.pre._latencies_ms)
         wall0 = time.perf_counter()
+        pace0 = wall0  # the wall time bag time t_first is due at (moved on by clock jumps)
         conns = [c for c in reader.connections if c.topic in plan]
         images = {src for src, dst in plan.items() if dst in streams}
+        jump_ns = int(cfg.clock_jump_s * 1e9)
+        clock_faults = {'log_time_jumps': 0, 'skipped_wall_s': 0.0, 'stamps_backwards': 0,
+                        'stamp_jumps_forward': 0}
+        last_stamp = {}  # bag topic -> newest header stamp (ns) seen on it
         for conn, t_ns, raw in _images_last(reader.messages(connections=conns), images):
             if t_first is None:
                 t_first = t_ns
@@ -437,8 +450,14 @@ class ReplayGraph:
                     status_pub.publish(self._episode_status(
                         episode_id, EpisodeStatus.STATE_RUNNING, t_ns, 0.0, instruction))
             if t_last is None or t_ns > t_last:
+                if t_last is not None and t_ns - t_last > jump_ns:
+                    clock_faults['log_time_jumps'] += 1
+                    if cfg.rate > 0:  # replay the jump as one ordinary step, not hours
+                        skip = (t_ns - t_last - jump_ns) * 1e-9 / cfg.rate
+                        pace0 -= skip
+                        clock_faults['skipped_wall_s'] += skip
                 if cfg.rate > 0:
-                    delay = wall0 + (t_ns - t_first) * 1e-9 / cfg.rate - time.perf_counter()
+                    delay = pace0 + (t_ns - t_first) * 1e-9 / cfg.rate - time.perf_counter()
                     if delay > 0:
                         time.sleep(delay)
                 else:  # the graph takes the step: preprocessor (and action expert) idle
@@ -456,6 +475,15 @@ class ReplayGraph:
             except Exception as error:
                 raise BagError(f'message on {conn.topic} at t={t_ns} ns cannot be '
                                f'deserialized as {conn.msgtype}: {error}') from error
+            header = getattr(msg, 'header', None)
+            if header is not None:
+                stamp_ns = header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
+                prev = last_stamp.get(conn.topic)
+                if prev is not None and stamp_ns < prev:
+                    clock_faults['stamps_backwards'] += 1
+                elif prev is not None and stamp_ns - prev > jump_ns:
+                    clock_faults['stamp_jumps_forward'] += 1
+                last_stamp[conn.topic] = max(stamp_ns, prev or stamp_ns)
             dst = plan[conn.topic]
             stream = streams.get(dst)
             if stream == 'color':
@@ -472,7 +500,8 @@ class ReplayGraph:
             self._wait(lambda: not self.expert._busy, cfg.step_timeout_s,
                        'the action expert to finish its last chunk')
         # memory has ingested everything the preprocessor sent, and committed it
-        self._wait(lambda: self.mem.ingested >= self._records and self._quiet(),
+        self._wait(lambda: self.mem.ingested + self.mem.observations_out_of_order
+                   >= self._records and self._quiet(),
                    cfg.step_timeout_s, 'the memory to ingest the last observations')
         if status_pub and cfg.outcome and t_first is not None:
             state = {'success': EpisodeStatus.STATE_SUCCEEDED,
@@ -496,7 +525,7 @@ class ReplayGraph:
             inputs_rejected={'preprocessor': dict(self.pre.guard.rejected),
                              'memory': dict(self.mem.guard.rejected)},
             latency_ms=self._latency, episode_id=episode_id,
-            topic_map={k: v for k, v in plan.items()})
+            topic_map={k: v for k, v in plan.items()}, clock=clock_faults)
 
     _sidecar_next = 0
     _phase = 0

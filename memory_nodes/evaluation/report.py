@@ -14,6 +14,8 @@ import json
 import math
 from pathlib import Path
 
+from memory_nodes.file_safety import private_dir, private_file, write_private_text
+
 REPORT_FORMAT = 'memory-eval-report/1'
 
 
@@ -25,13 +27,12 @@ def build_report(replay: dict, results: list[dict], scores: dict, latency: dict,
 
 def write_report(report: dict, out_dir) -> dict[str, Path]:
     """Write report.json, report.md and the plots into ``out_dir``; return their paths."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = private_dir(out_dir)   # owner-only folder (0o700) and files (0o600)
     paths = {'json': out / 'report.json', 'markdown': out / 'report.md'}
     paths.update(_plots(report, out))
-    paths['json'].write_text(json.dumps(report, indent=1, default=_jsonable))
-    paths['markdown'].write_text(markdown(report, {k: p.name for k, p in paths.items()
-                                                   if p.suffix == '.png'}))
+    write_private_text(paths['json'], json.dumps(report, indent=1, default=_jsonable))
+    write_private_text(paths['markdown'], markdown(report, {k: p.name for k, p in paths.items()
+                                                            if p.suffix == '.png'}))
     return paths
 
 
@@ -146,7 +147,7 @@ def _plots(report: dict, out: Path) -> dict[str, Path]:
 
 def _save(fig, path: Path) -> Path:
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(private_file(path), dpi=100)
     import matplotlib.pyplot as plt
     plt.close(fig)
     return path

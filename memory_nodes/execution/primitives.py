@@ -19,6 +19,7 @@ import math
 import numpy as np
 
 OPEN, CLOSED = 0.0, 1.0
+MAX_REACH_M = 10.0  # farthest target a primitive goes to from where the arm is
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,10 @@ def plan_primitive(action, target, start, config=PrimitiveConfig()):
     if not (np.all(np.isfinite(target)) and np.all(np.isfinite(start))):
         raise ValueError(f'primitive {action!r}: target {target.tolist()} / start '
                          f'{start.tolist()} not finite')
+    reach = float(np.linalg.norm(target - start))
+    if not reach <= MAX_REACH_M:  # a far target would be millions of waypoints
+        raise ValueError(f'primitive {action!r}: target {target.tolist()} is {reach:.3g} m '
+                         f'from the start {start.tolist()}; the limit is {MAX_REACH_M} m')
     return np.asarray(PRIMITIVES[action](target, start, config), dtype=np.float64)
 
 

@@ -18,11 +18,12 @@ from .records import (
 )
 from .semantic import SemanticConfig
 from .spatial import SpatialConfig
-from .store import StoreConfig
+from .store import StoreConfig, StoreCorruptError, StoreError, StoreWriteError
 from .vector_index import IndexConfig
 
 __all__ = [
     'Bank', 'Episode', 'Fact', 'ForgetConfig', 'IndexConfig', 'LifelongMemory', 'MemoryConfig',
     'MemoryEntry', 'MemoryEvent', 'ObjectObservation', 'ObservationSource', 'Query',
     'QueryKind', 'QueryResult', 'SemanticConfig', 'SpatialConfig', 'StoreConfig',
+    'StoreCorruptError', 'StoreError', 'StoreWriteError',
 ]

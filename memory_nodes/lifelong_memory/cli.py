@@ -18,6 +18,7 @@ import sqlite3
 import struct
 import sys
 
+from memory_nodes.file_safety import check_path, open_private
 from memory_nodes.query_limits import QUERY_KINDS
 
 from .memory import LifelongMemory
@@ -112,7 +113,12 @@ def export_rows(path: str):
 def cmd_export(args) -> int:
     with LifelongMemory(args.db, read_only=True):
         pass    # checks the file exists and has this library's schema
-    out = open(args.out, 'w') if args.out else sys.stdout
+    out = sys.stdout
+    if args.out:
+        target = check_path(args.out, '--out')
+        if target == check_path(args.db, '--db'):
+            raise ValueError(f'--out={args.out!r} is the memory file itself')
+        out = open_private(target, 'w')   # owner-only: the export holds the whole memory
     n = 0
     try:
         for row in export_rows(args.db):

@@ -28,6 +28,7 @@ import time
 
 import numpy as np
 
+from memory_nodes.file_safety import write_private_text
 from memory_nodes.query_limits import QueryLimits
 
 from .consolidation import ForgetConfig, consolidate
@@ -199,11 +200,9 @@ class LifelongMemory:
             return
         graph, meta_path = self._index_files()
         if self.index.save(graph):
-            tmp = meta_path + '.tmp'
-            with open(tmp, 'w') as f:
-                json.dump({'max_id': self.index.max_id, 'dim': TEXT_DIM, 'vectors':
-                           len(self.index), 'bytes': os.path.getsize(graph)}, f)
-            os.replace(tmp, meta_path)
+            write_private_text(meta_path, json.dumps(
+                {'max_id': self.index.max_id, 'dim': TEXT_DIM, 'vectors': len(self.index),
+                 'bytes': os.path.getsize(graph)}))
 
     def flush(self, timeout: float | None = 60.0) -> None:
         """Wait until every write submitted so far is committed."""

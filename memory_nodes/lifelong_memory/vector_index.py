@@ -18,6 +18,8 @@ import threading
 
 import numpy as np
 
+from memory_nodes.file_safety import private_file
+
 BACKENDS = ('hnswlib', 'faiss', 'usearch')
 
 
@@ -258,6 +260,7 @@ class VectorIndex:
             if self.ann is None:
                 return False
             tmp = path + '.tmp'
+            private_file(tmp, parents=False)   # owner-only before the library writes it
             self.ann.save(tmp)
             os.replace(tmp, path)
             return True

@@ -141,6 +141,10 @@ def unpack_cloud(fields, point_step, data, width, height=1, is_bigendian=False):
         if by_name[name][1] != FLOAT32:
             raise ValueError(f'point cloud field {name!r} has datatype {by_name[name][1]}; '
                              f'expected {FLOAT32} (float32)')
+    for name in ('x', 'y', 'z', 'rgb'):
+        if name in by_name and by_name[name][0] + 4 > int(point_step):
+            raise ValueError(f'point cloud field {name!r} at offset {by_name[name][0]} does '
+                             f'not fit in point_step {point_step}')
     n = int(width) * int(height)
     if len(data) != n * int(point_step):
         raise ValueError(f'point cloud data has {len(data)} bytes; expected '

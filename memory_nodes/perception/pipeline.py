@@ -130,8 +130,9 @@ class Preprocessor:
             num_classes=labeler.num_classes)
         self.clear_view_margin_m = clear_view_margin_m
 
-    def process(self, frame):
-        """Run every stage on one frame; raises ValueError on malformed input."""
+    def process(self, frame, with_cloud=True):
+        """Run every stage on one frame (the scene cloud only when ``with_cloud``: empty
+        otherwise); raises ValueError on malformed input."""
         timings = {}
         start = clock = time.perf_counter()
 
@@ -150,7 +151,9 @@ class Preprocessor:
                               self.clear_view_margin_m)
         tracks = self.tracker.update(measurements, frame.stamp, view)
         lap('tracking')
-        cloud_points, cloud_colors = self.scene_cloud(frame)
+        cloud_points, cloud_colors = (self.scene_cloud(frame) if with_cloud else
+                                      (np.zeros((0, 3), np.float32),
+                                       np.zeros((0, 3), np.float32)))
         lap('scene_cloud')
         perceptual, cognitive = check_tokens(*self.token_encoder.encode(TokenInputs(
             stamp=frame.stamp, rgb=frame.rgb, tracks=tracks, instruction=frame.instruction,
