@@ -38,6 +38,7 @@ from memory_nodes.evaluation.report import (  # noqa: E402
 import sim  # noqa: E402
 from sim.experts import make_expert  # noqa: E402
 from sim.recording import write_bag  # noqa: E402
+from tests.evaluation.box_bag import BOX_TOP, CAMERA_Z, MAPPING, write_box_bag  # noqa: E402
 
 
 def _wrong(qset):
@@ -110,80 +111,14 @@ def test_sim_bag_replays_and_questions_score_against_ground_truth(tmp_path):
 
 
 # ------------------------------------------------------------------ an independent bag
-W, H, F = 80, 60, 80.0  # image size and focal length (px)
-CAMERA_Z = 1.0          # camera 1 m above the table, looking straight down
-BOX_HALF, BOX_TOP = 0.04, 0.05
-
-
-def _box_frame(centre_xy):
-    """rgb8, 32FC1 depth (m) and 16UC1 instance ids of a red box on a gray table, seen from
-    above by a camera at (0, 0, CAMERA_Z) with optical z pointing down (world x = image u,
-    world y = -image v)."""
-    u, v = np.meshgrid(np.arange(W), np.arange(H))
-    cx, cy = (W - 1) / 2, (H - 1) / 2
-    table_x, table_y = (u - cx) * CAMERA_Z / F, -(v - cy) * CAMERA_Z / F
-    z_top = CAMERA_Z - BOX_TOP
-    top_x, top_y = (u - cx) * z_top / F, -(v - cy) * z_top / F
-    on_box = (np.abs(top_x - centre_xy[0]) <= BOX_HALF) & (np.abs(top_y - centre_xy[1])
-                                                          <= BOX_HALF)
-    depth = np.where(on_box, z_top, CAMERA_Z).astype(np.float32)
-    rgb = np.full((H, W, 3), 120, np.uint8)
-    rgb[on_box] = (220, 30, 30)
-    seg = np.where(on_box, 2 * 1000 + 1, 0).astype(np.uint16)  # class 2 (cube), instance 1
-    del table_x, table_y
-    return rgb, depth, seg
-
-
-def _write_independent_bag(path, positions, dt=0.1):
-    """A rosbag2 (sqlite3) with standard messages only, under names of its own."""
-    from rosbags.rosbag2 import StoragePlugin, Writer
-    from rosbags.typesys import Stores, get_typestore
-    ts = get_typestore(Stores.ROS2_HUMBLE)
-    T = ts.types  # noqa: N806
-    topics = {'/cam/rgb': 'sensor_msgs/msg/Image', '/cam/depth': 'sensor_msgs/msg/Image',
-              '/cam/instances': 'sensor_msgs/msg/Image',
-              '/cam/info': 'sensor_msgs/msg/CameraInfo',
-              '/robot/joints': 'sensor_msgs/msg/JointState'}
-    with Writer(path, version=8, storage_plugin=StoragePlugin.SQLITE3) as writer:
-        conns = {t: writer.add_connection(t, m, typestore=ts) for t, m in topics.items()}
-        for i, xy in enumerate(positions):
-            t = 100.0 + i * dt  # bag times need not start at zero
-            ns = int(round(t * 1e9))
-            stamp = T['builtin_interfaces/msg/Time'](sec=int(t), nanosec=ns % 1_000_000_000)
-            header = T['std_msgs/msg/Header'](stamp=stamp, frame_id='cam_optical')
-            rgb, depth, seg = _box_frame(xy)
-            for topic, array, enc, bpp in (('/cam/rgb', rgb, 'rgb8', 3),
-                                           ('/cam/depth', depth, '32FC1', 4),
-                                           ('/cam/instances', seg, '16UC1', 2)):
-                msg = T['sensor_msgs/msg/Image'](
-                    header=header, height=H, width=W, encoding=enc, is_bigendian=0,
-                    step=W * bpp, data=np.frombuffer(array.tobytes(), np.uint8))
-                writer.write(conns[topic], ns, ts.serialize_cdr(msg, msg.__msgtype__))
-            cx, cy = (W - 1) / 2, (H - 1) / 2
-            info = T['sensor_msgs/msg/CameraInfo'](
-                header=header, height=H, width=W, distortion_model='plumb_bob',
-                d=np.zeros(5), k=np.array([F, 0, cx, 0, F, cy, 0, 0, 1.0]),
-                r=np.eye(3).reshape(-1), p=np.array([F, 0, cx, 0, 0, F, cy, 0, 0, 0, 1, 0.0]),
-                binning_x=0, binning_y=0,
-                roi=T['sensor_msgs/msg/RegionOfInterest'](x_offset=0, y_offset=0, height=0,
-                                                          width=0, do_rectify=False))
-            writer.write(conns['/cam/info'], ns, ts.serialize_cdr(info, info.__msgtype__))
-            joints = T['sensor_msgs/msg/JointState'](
-                header=header, name=['j1', 'j2'], position=np.array([0.1, 0.2]),
-                velocity=np.zeros(2), effort=np.zeros(2))
-            writer.write(conns['/robot/joints'], ns,
-                         ts.serialize_cdr(joints, joints.__msgtype__))
-
-
 def test_independent_standard_message_bag_replays_with_topic_map(tmp_path):
     first, second = (0.10, 0.05), (-0.08, -0.06)
     glide = [tuple(np.add(first, np.subtract(second, first) * k / 12)) for k in range(1, 12)]
     positions = [first] * 15 + glide + [second] * 20   # pushed over 1.1 s from t = 101.5 s
-    _write_independent_bag(tmp_path / 'bag', positions)
-    mapping = {'/cam/rgb': '/camera/scene/color/image_raw',
-               '/cam/depth': '/camera/scene/depth/image_raw',
-               '/cam/instances': '/camera/scene/segmentation/image_raw',
-               '/cam/info': '/camera/scene/camera_info', '/robot/joints': '/joint_states'}
+    # bag times need not start at zero
+    write_box_bag(tmp_path / 'bag', [(100.0 + 0.1 * i, 100.0 + 0.1 * i, xy)
+                                     for i, xy in enumerate(positions)])
+    mapping = MAPPING
     qset = {'format': 'memory-eval-questions/1', 'questions': [
         {'id': 'where-now', 'type': 'where', 'object': 'red cube',
          'position': [second[0], second[1], BOX_TOP], 'axes': 'xy', 'tolerance_m': 0.01},

@@ -9,7 +9,6 @@ rejects (and counts) observations stamped before what it already has, so its tim
 answers stay consistent.
 """
 
-import numpy as np
 import pytest
 
 rclpy = pytest.importorskip('rclpy')
@@ -17,71 +16,13 @@ pytestmark = pytest.mark.ros
 
 from memory_interfaces.srv import QueryMemory  # noqa: E402
 from memory_nodes.evaluation.replay import ReplayConfig, ReplayGraph  # noqa: E402
+from tests.evaluation.box_bag import CAMERA_Z, MAPPING, write_box_bag  # noqa: E402
 
-W, H, F = 80, 60, 80.0
-CAMERA_Z, BOX_HALF, BOX_TOP = 1.0, 0.04, 0.05
 FIRST, SECOND = (0.10, 0.05), (-0.08, -0.06)
-MAPPING = {'/cam/rgb': '/camera/scene/color/image_raw',
-           '/cam/depth': '/camera/scene/depth/image_raw',
-           '/cam/instances': '/camera/scene/segmentation/image_raw',
-           '/cam/info': '/camera/scene/camera_info', '/robot/joints': '/joint_states'}
-
-
-def box_frame(xy):
-    u, v = np.meshgrid(np.arange(W), np.arange(H))
-    z_top = CAMERA_Z - BOX_TOP
-    top_x, top_y = (u - (W - 1) / 2) * z_top / F, -(v - (H - 1) / 2) * z_top / F
-    on_box = (np.abs(top_x - xy[0]) <= BOX_HALF) & (np.abs(top_y - xy[1]) <= BOX_HALF)
-    depth = np.where(on_box, z_top, CAMERA_Z).astype(np.float32)
-    rgb = np.full((H, W, 3), 120, np.uint8)
-    rgb[on_box] = (220, 30, 30)
-    seg = np.where(on_box, 2 * 1000 + 1, 0).astype(np.uint16)
-    return rgb, depth, seg
-
-
-def write_bag(path, frames):
-    """frames: [(log time s, header stamp s, (x, y) of the red box)]."""
-    from rosbags.rosbag2 import StoragePlugin, Writer
-    from rosbags.typesys import Stores, get_typestore
-    ts = get_typestore(Stores.ROS2_HUMBLE)
-    T = ts.types  # noqa: N806
-    topics = {'/cam/rgb': 'sensor_msgs/msg/Image', '/cam/depth': 'sensor_msgs/msg/Image',
-              '/cam/instances': 'sensor_msgs/msg/Image',
-              '/cam/info': 'sensor_msgs/msg/CameraInfo',
-              '/robot/joints': 'sensor_msgs/msg/JointState'}
-    with Writer(path, version=8, storage_plugin=StoragePlugin.SQLITE3) as writer:
-        conns = {t: writer.add_connection(t, m, typestore=ts) for t, m in topics.items()}
-        for log_s, stamp_s, xy in frames:
-            ns = int(round(log_s * 1e9))
-            sns = int(round(stamp_s * 1e9))
-            stamp = T['builtin_interfaces/msg/Time'](sec=sns // 1_000_000_000,
-                                                     nanosec=sns % 1_000_000_000)
-            header = T['std_msgs/msg/Header'](stamp=stamp, frame_id='cam_optical')
-            for topic, array, enc, bpp in zip(('/cam/rgb', '/cam/depth', '/cam/instances'),
-                                              box_frame(xy), ('rgb8', '32FC1', '16UC1'),
-                                              (3, 4, 2)):
-                msg = T['sensor_msgs/msg/Image'](
-                    header=header, height=H, width=W, encoding=enc, is_bigendian=0,
-                    step=W * bpp, data=np.frombuffer(array.tobytes(), np.uint8))
-                writer.write(conns[topic], ns, ts.serialize_cdr(msg, msg.__msgtype__))
-            cx, cy = (W - 1) / 2, (H - 1) / 2
-            info = T['sensor_msgs/msg/CameraInfo'](
-                header=header, height=H, width=W, distortion_model='plumb_bob',
-                d=np.zeros(5), k=np.array([F, 0, cx, 0, F, cy, 0, 0, 1.0]),
-                r=np.eye(3).reshape(-1), p=np.array([F, 0, cx, 0, 0, F, cy, 0, 0, 0, 1, 0.0]),
-                binning_x=0, binning_y=0,
-                roi=T['sensor_msgs/msg/RegionOfInterest'](x_offset=0, y_offset=0, height=0,
-                                                          width=0, do_rectify=False))
-            writer.write(conns['/cam/info'], ns, ts.serialize_cdr(info, info.__msgtype__))
-            joints = T['sensor_msgs/msg/JointState'](
-                header=header, name=['j1'], position=np.array([0.1]), velocity=np.zeros(1),
-                effort=np.zeros(1))
-            writer.write(conns['/robot/joints'], ns,
-                         ts.serialize_cdr(joints, joints.__msgtype__))
 
 
 def replay(tmp_path, frames, rate):
-    write_bag(tmp_path / 'bag', frames)
+    write_box_bag(tmp_path / 'bag', frames)
     config = ReplayConfig(
         bag=tmp_path / 'bag', memory_path=tmp_path / 'memory.db', topic_map=MAPPING,
         rate=rate, preprocessor_params={'camera_pose': [0.0, 0.0, CAMERA_Z, 1.0, 0.0, 0.0, 0.0],
