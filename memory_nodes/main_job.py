@@ -211,6 +211,13 @@ class Orchestrator:
         if self.frames_dir is None or not frames:
             return None
         import imageio.v2 as imageio
+        shape = frames[0].shape
+        kept = [f for f in frames if f.shape == shape]
+        if len(kept) < len(frames):   # another graph on this ROS domain publishes there too
+            print(f'[main_job] {name}: left {len(frames) - len(kept)} scene frames of another '
+                  f'size than {shape} out of the GIF (is another graph on ROS_DOMAIN_ID '
+                  f"{os.environ.get('ROS_DOMAIN_ID', '0')}?)", flush=True)
+            frames = kept
         path = Path(self.frames_dir) / f'{name}.gif'
         private_file(path)   # owner-only (0o600, folders 0o700) before imageio writes it
         imageio.mimsave(path, frames[::2], duration=0.2, loop=0)

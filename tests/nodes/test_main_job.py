@@ -66,3 +66,31 @@ def test_tasks_a_checkpoint_was_not_trained_on_are_reported_as_not_run(tmp_path)
     assert checkpoint_tasks(tmp_path / 'missing') is None
     rows = summarise([], ['count'], ['action_expert'])
     assert 'not run (checkpoint not trained on it)' in format_table(rows, ['action_expert'])
+
+
+def test_scene_gif_leaves_out_frames_of_another_size(tmp_path, capsys):
+    """A second graph on the same ROS domain (another size of scene camera) must not break
+    the episode's GIF: the odd frames are left out and said so."""
+    pytest.importorskip('rclpy')
+    import imageio.v2 as imageio
+    import numpy as np
+    from sensor_msgs.msg import Image
+
+    from memory_nodes.main_job import Orchestrator
+
+    def image(h, w, value):
+        return Image(height=h, width=w, encoding='rgb8', step=3 * w,
+                     data=np.full((h, w, 3), value, np.uint8).tobytes())
+
+    orchestrator = Orchestrator(frames_dir=tmp_path)
+    try:
+        for i in range(6):
+            orchestrator._on_image(image(96, 128, 20 * i))
+            if i % 2:
+                orchestrator._on_image(image(480, 640, 0))
+        path = orchestrator.save_frames('episode')
+    finally:
+        orchestrator.close()
+    frames = imageio.mimread(path)
+    assert len(frames) == 3 and frames[0].shape[:2] == (96, 128)   # every second one is kept
+    assert 'left 3 scene frames of another size' in capsys.readouterr().out
