@@ -19,7 +19,7 @@ from memory_nodes.evaluation.questions import (  # noqa: E402
     validate_questions,
 )
 from memory_nodes.evaluation.replay import ReplayConfig, plan_topics  # noqa: E402
-from tests.evaluation.test_replay_and_questions import _write_independent_bag  # noqa: E402
+from tests.evaluation.box_bag import write_box_bag  # noqa: E402
 
 INPUTS = {'color_topic': '/camera/scene/color/image_raw',
           'depth_topic': '/camera/scene/depth/image_raw',
@@ -32,7 +32,7 @@ INPUTS = {'color_topic': '/camera/scene/color/image_raw',
 @pytest.fixture(scope='module')
 def small_bag(tmp_path_factory):
     path = tmp_path_factory.mktemp('bags') / 'small'
-    _write_independent_bag(path, [(0.0, 0.0)] * 3)
+    write_box_bag(path, [(100.0 + 0.1 * i, 100.0 + 0.1 * i, (0.0, 0.0)) for i in range(3)])
     return path
 
 
