@@ -320,6 +320,8 @@ class SimBridgeNode(LifecycleNode):
             if 'render' in knobs:  # make_env's own option, set by the bridge
                 raise ValueError('knob render is not a task knob: the bridge renders its '
                                  'camera images itself')
+            if request.seed < 0:   # numpy would say only 'expected non-negative integer'
+                raise ValueError(f'seed={request.seed}: expected a non-negative integer')
         except ValueError as err:
             response.success, response.message = False, str(err)
             return response

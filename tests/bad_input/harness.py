@@ -19,12 +19,17 @@ PROFILE = settings.get_profile('bad_input')
 
 
 def hammer(strategy, body, max_examples):
-    """Run ``body(case)`` for ``max_examples`` cases drawn from ``strategy``."""
+    """Run ``body(case)`` for at most ``max_examples`` cases drawn from ``strategy``; return
+    how many ran (hypothesis stops early when a strategy has fewer distinct examples)."""
+    runs = []
+
     @settings(PROFILE, max_examples=max_examples)
     @given(strategy)
     def prop(case):
+        runs.append(1)
         body(case)
     prop()
+    return len(runs)
 
 
 def subscription(node, topic):

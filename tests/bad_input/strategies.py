@@ -118,7 +118,7 @@ def _floats(values):
 STREAM_ENCODINGS = {'color': COLOR_ENCODINGS, 'depth': DEPTH_ENCODINGS,
                     'segmentation': SEGMENTATION_ENCODINGS}
 SOME_ENCODINGS = ['rgb8', 'bgr8', 'rgba8', '32FC1', '16UC1', '32SC1', 'mono8', '8UC3',
-                  'RGB8', 'garbage', '', ' rgb8', '16UC1\x00', 'bayer_rggb8', '64FC1']
+                  'RGB8', 'garbage', '', ' rgb8', 'bayer_rggb8', '64FC1']
 
 
 def _image(encoding, height, width, step, data, bigendian=False, stamp=1.0):

@@ -91,9 +91,9 @@ class StoreWatch:
 def test_observations(memory, scale):
     watch = StoreWatch(memory)
     callback = memory.on_observations
-    hammer(S.observations_one_bad(), lambda c: watch.send(callback, c), 40 * scale)
+    bad = hammer(S.observations_one_bad(), lambda c: watch.send(callback, c), 40 * scale)
     hammer(S.observations_any(), lambda c: watch.send(callback, c), 40 * scale)
-    assert watch.rejected >= 40 * scale
+    assert bad > 0 and watch.rejected >= bad
     assert memory.guard.rejected['observations'] == watch.rejected
 
 
@@ -109,9 +109,9 @@ def test_huge_observation_array_with_one_bad_object(memory):
 
 def test_events(memory, scale):
     watch = StoreWatch(memory)
-    hammer(S.event_one_bad(), lambda c: watch.send(memory.on_event, c), 40 * scale)
+    bad = hammer(S.event_one_bad(), lambda c: watch.send(memory.on_event, c), 40 * scale)
     hammer(S.event_any(), lambda c: watch.send(memory.on_event, c), 40 * scale)
-    assert watch.rejected >= 40 * scale
+    assert bad > 0 and watch.rejected >= bad
 
 
 def test_episode_status(memory, scale):
@@ -122,9 +122,9 @@ def test_episode_status(memory, scale):
 
 def test_scene_cloud(memory, scale):
     watch = StoreWatch(memory)
-    hammer(S.cloud_one_bad(), lambda c: watch.send(memory.on_cloud, c), 30 * scale)
+    bad = hammer(S.cloud_one_bad(), lambda c: watch.send(memory.on_cloud, c), 30 * scale)
     hammer(S.cloud_any(), lambda c: watch.send(memory.on_cloud, c), 40 * scale)
-    assert watch.rejected >= 30 * scale
+    assert bad > 0 and watch.rejected >= bad
 
 
 ODD_TEXTS = ['', '   ', '\u202e\u200f', 'e\u0301' * 3, '\U0001f600 cube', 'x' * 513,

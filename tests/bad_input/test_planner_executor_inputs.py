@@ -47,9 +47,9 @@ def test_planner_inputs(planner, scale):
     hammer(S.observations_any(), then_tick('/perception/objects'), 40 * scale)
     nan_scene = st.builds(lambda x: S.case(S.observation_array([S.observation(
         position=(x, 0.0, 0.0))]), ['position'], True, f'object at x={x}'), S.NONFINITE)
-    hammer(nan_scene, then_tick('/perception/objects'), 5 * scale)
+    bad = hammer(nan_scene, then_tick('/perception/objects'), 5 * scale)
     hammer(S.event_any(), then_tick('/memory/events'), 30 * scale)
-    assert planner.guard.rejected['objects'] >= 5 * scale
+    assert bad > 0 and planner.guard.rejected['objects'] >= bad
 
 
 @pytest.fixture()
@@ -79,18 +79,18 @@ def _then_cycle(executor, topic, cycles=3):
 
 def test_executor_subgoals(executor, scale):
     send = _then_cycle(executor, '/planner/subgoal')
-    hammer(S.subgoal_one_bad(), send, 30 * scale)
+    bad = hammer(S.subgoal_one_bad(), send, 30 * scale)
     hammer(S.subgoal_any(), send, 40 * scale)
-    assert executor.guard.rejected['subgoal'] >= 30 * scale
+    assert bad > 0 and executor.guard.rejected['subgoal'] >= bad
 
 
 def test_executor_chunks_joint_states_and_episode_status(executor, scale):
     executor.on_subgoal(S.wire(S.subgoal(action='follow')))  # chunks drive the arm
     executor.primitive_verbs.discard('follow')
     chunk = _then_cycle(executor, '/action_expert/chunk')
-    hammer(S.chunk_one_bad(), chunk, 30 * scale)
+    bad = hammer(S.chunk_one_bad(), chunk, 30 * scale)
     hammer(S.chunk_any(), chunk, 40 * scale)
-    assert executor.guard.rejected['action_chunk'] >= 30 * scale
+    assert bad > 0 and executor.guard.rejected['action_chunk'] >= bad
     names = ['shoulder_pan', 'elbow']
     joints = _then_cycle(executor, '/joint_states', cycles=1)
     hammer(S.joint_state_one_bad(names), joints, 15 * scale)
