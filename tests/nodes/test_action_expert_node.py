@@ -28,29 +28,14 @@ from memory_nodes.ros_common import (  # noqa: E402
     SENSOR_QOS,
     sec_to_stamp,
 )
+from tests.nodes.action_expert_checkpoint import save_tiny_node_checkpoint  # noqa: E402
 
 JOINTS = DEFAULT_JOINTS + ['finger_left', 'finger_right']
 
 
 @pytest.fixture(scope='module')
 def checkpoint(tmp_path_factory):
-    from models.checkpoint import save_checkpoint
-    from models.config import PolicyConfig
-    from models.network import MemoryDiffusionNet
-
-    cfg = PolicyConfig(
-        encoder=dict(width=32, heads=2, cnn_channels=(8, 16, 16, 32), proprio_dim=11,
-                     object_slots=6, object_dim=10, perceptual_tokens=4),
-        memory=dict(capacity=8, write_every=4, heads=2),
-        denoiser=dict(width=32, layers=2, heads=2, unet_dims=(16, 32, 64), unet_cond_dim=32),
-        diffusion=dict(train_timesteps=50, inference_steps=5))
-    torch.manual_seed(0)
-    net = MemoryDiffusionNet(cfg)
-    n = 64
-    net.normalizer.fit({'action': torch.rand(n, 5), 'proprio': torch.rand(n, 11),
-                        'objects': torch.rand(n, 10)})
-    return save_checkpoint(tmp_path_factory.mktemp('ckpt') / 'tiny', net,
-                           {'command': 'test fixture (untrained)', 'seed': 0})
+    return save_tiny_node_checkpoint(tmp_path_factory.mktemp('ckpt') / 'tiny')
 
 
 def _image(t, w=128, h=96, bad=False):

@@ -14,7 +14,8 @@ import pytest
 
 torch = pytest.importorskip('torch')
 
-from models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint  # noqa: E402
+from models.checkpoint import CheckpointError, load_checkpoint  # noqa: E402
+from tests.nodes.action_expert_checkpoint import save_tiny_node_checkpoint  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,25 +30,9 @@ class Boobytrap:
         return (Path.write_text, (Path(self.marker), 'unpickled!'))
 
 
-def _node_config():
-    from models.config import PolicyConfig
-    # the input sizes the action expert node builds (as in tests/nodes/test_action_expert_node)
-    return PolicyConfig(
-        encoder=dict(width=32, heads=2, cnn_channels=(8, 16, 16, 32), proprio_dim=11,
-                     object_slots=6, object_dim=10, perceptual_tokens=4),
-        memory=dict(capacity=8, write_every=4, heads=2),
-        denoiser=dict(width=32, layers=2, heads=2, unet_dims=(16, 32, 64), unet_cond_dim=32),
-        diffusion=dict(train_timesteps=50, inference_steps=5))
-
-
 @pytest.fixture(scope='module')
 def good(tmp_path_factory):
-    from models.network import MemoryDiffusionNet
-    torch.manual_seed(0)
-    net = MemoryDiffusionNet(_node_config())
-    net.normalizer.fit({'action': torch.rand(64, 5), 'proprio': torch.rand(64, 11),
-                        'objects': torch.rand(64, 10)})
-    return save_checkpoint(tmp_path_factory.mktemp('ckpt') / 'good', net, {'seed': 0})
+    return save_tiny_node_checkpoint(tmp_path_factory.mktemp('ckpt') / 'good')
 
 
 def _copy(good, tmp_path, name='ckpt'):
