@@ -14,6 +14,7 @@ Accepts commands (reliable):
   /sim/gripper       std_msgs/Float64 in [0, 1], 1 = closed
   /sim/joint_command trajectory_msgs/JointTrajectory: arm joint targets (first point)
   /sim/action_chunk  memory_interfaces/ActionChunk: [x y z yaw gripper] rows, n_execute run
+                     (dt must be the simulation's 0.1 s step, n_execute <= horizon)
 Service /sim/start_episode (memory_interfaces/StartEpisode) starts a new episode.
 It steps at `real_time_factor` x real time, or as fast as it can when that is 0. The cameras
 publish `camera_rate_hz` frames per simulated second (default one per 0.1 s control step;
@@ -386,6 +387,12 @@ class SimBridgeNode(LifecycleNode):
             if msg.action_names and list(msg.action_names) != ['x', 'y', 'z', 'yaw', 'gripper']:
                 raise ValueError(f'action_chunk.action_names is {list(msg.action_names)}; '
                                  "expected [] or ['x', 'y', 'z', 'yaw', 'gripper']")
+            if msg.n_execute > msg.horizon:
+                raise ValueError(f'action_chunk.n_execute is {msg.n_execute}; expected at most '
+                                 f'horizon ({msg.horizon})')
+            if not abs(msg.dt - CONTROL_DT) <= 1e-6:  # float32 on the wire; NaN fails too
+                raise ValueError(f'action_chunk.dt is {msg.dt!r} s; this simulation steps '
+                                 f'{CONTROL_DT} s per action')
             rows = np.asarray(msg.actions, dtype=float).reshape(msg.horizon, 5)  # (H, 5)
             if not np.all(np.isfinite(rows)):
                 raise ValueError('action_chunk has non-finite actions')

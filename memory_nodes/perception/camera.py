@@ -13,6 +13,10 @@ import math
 import numpy as np
 
 
+# Where each intrinsic sits in a row-major K (sensor_msgs/CameraInfo.k), to name it in errors.
+K_INDEX = {'fx': 0, 'fy': 4, 'cx': 2, 'cy': 5}
+
+
 @dataclass(frozen=True)
 class CameraIntrinsics:
     """Pinhole intrinsics of a rectified image of ``width`` x ``height`` pixels."""
@@ -25,12 +29,13 @@ class CameraIntrinsics:
     height: int  # image height in pixels
 
     def __post_init__(self):
-        for name in ('fx', 'fy', 'cx', 'cy'):
+        for name, index in K_INDEX.items():
             value = getattr(self, name)
             if not math.isfinite(value):
-                raise ValueError(f'camera_info.{name} is {value!r}; expected a finite number')
+                raise ValueError(f'camera_info.k[{index}] ({name}) is {value!r}; '
+                                 'expected a finite number')
         if self.fx <= 0 or self.fy <= 0:
-            raise ValueError(f'camera_info focal lengths are fx={self.fx}, fy={self.fy}; '
+            raise ValueError(f'camera_info.k[0] (fx) is {self.fx}, k[4] (fy) is {self.fy}; '
                              'expected > 0 (is K all zeros, i.e. an uncalibrated camera?)')
         if self.width <= 0 or self.height <= 0:
             raise ValueError(f'camera_info size is {self.width}x{self.height}; expected > 0')
@@ -41,7 +46,7 @@ class CameraIntrinsics:
         k = np.asarray(k, dtype=np.float64).reshape(-1)
         if k.size != 9:
             raise ValueError(f'camera_info.k has {k.size} values; expected 9')
-        return cls(fx=float(k[0]), fy=float(k[4]), cx=float(k[2]), cy=float(k[5]),
+        return cls(**{name: float(k[index]) for name, index in K_INDEX.items()},
                    width=int(width), height=int(height))
 
     @classmethod

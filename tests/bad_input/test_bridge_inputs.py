@@ -56,9 +56,7 @@ def test_commands(bridge, scale):
     joints = _checked(bridge, '/sim/joint_command')
     hammer(S.joint_trajectory_one_bad(ARM_JOINTS), joints, 15 * scale)
     hammer(S.joint_trajectory_any(ARM_JOINTS), joints, 25 * scale)
-    # the bridge runs what it is given: dt and n_execute are the executor's business
-    chunk = _checked(bridge, '/sim/action_chunk', lambda c: c.must_reject and not (
-        c.what.startswith(('bad dt', 'n_execute'))))
+    chunk = _checked(bridge, '/sim/action_chunk')
     hammer(S.chunk_one_bad(), chunk, 20 * scale)
     hammer(S.chunk_any(), chunk, 25 * scale)
     assert bridge._worker is not None and bridge._worker.is_alive()

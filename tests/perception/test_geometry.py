@@ -66,8 +66,12 @@ def test_mujoco_camera_convention_flips_y_and_z():
 
 
 def test_bad_camera_info_is_named():
-    with pytest.raises(ValueError, match='fx=0.0'):
+    with pytest.raises(ValueError, match=r'camera_info.k\[0\] \(fx\) is 0.0'):
         CameraIntrinsics.from_k([0.0] * 9, 640, 480)
+    k = CameraIntrinsics.from_fovy(45.0, 640, 480).k()
+    k[5] = float('nan')
+    with pytest.raises(ValueError, match=r'camera_info.k\[5\] \(cy\) is nan'):
+        CameraIntrinsics.from_k(k, 640, 480)
     with pytest.raises(ValueError, match='camera_info.k has 4 values'):
         CameraIntrinsics.from_k([1.0] * 4, 640, 480)
     intrinsics = CameraIntrinsics.from_fovy(45.0, 8, 6)
