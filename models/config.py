@@ -78,6 +78,9 @@ class MemoryConfig:
     write_every: int = 4  # write one bank entry every this many control steps
     heads: int = 4  # attention heads of the retrieval cross-attention
     max_steps: int = 1024  # largest time step the temporal position encoding is tuned for
+    # one more conditioning token: the object slot the fused memory points at (a pointer over
+    # the step's visible object slots, models/goal_pointer.py); needs the step's objects
+    goal_pointer: bool = False
 
     def __post_init__(self) -> None:
         _positive(self, 'capacity', 'write_every', 'heads', 'max_steps')
@@ -156,11 +159,17 @@ class TrainConfig:
     # tokens of every query step after the cue, predict the episode's goal point (where the
     # gripper first closes in the act phase); the answer must then pass through the memory
     goal_loss_weight: float = 0.0
+    # auxiliary loss (0 = off; needs memory.goal_pointer): cross-entropy of the goal pointer
+    # on the object slot the demonstration grasped, at every query step after the cue where
+    # that slot is visible
+    pointer_loss_weight: float = 0.0
 
     def __post_init__(self) -> None:
         _positive(self, 'steps', 'batch_episodes', 'queries_per_episode', 'noise_draws')
         _require(self.goal_loss_weight >= 0, 'goal_loss_weight', self.goal_loss_weight,
                  'must be >= 0')
+        _require(self.pointer_loss_weight >= 0, 'pointer_loss_weight',
+                 self.pointer_loss_weight, 'must be >= 0')
         _require(self.lr > 0, 'lr', self.lr, 'must be > 0')
         _require(0.0 <= self.ema_decay < 1.0, 'ema_decay', self.ema_decay, 'must be in [0, 1)')
         _require(self.image_shift >= 0, 'image_shift', self.image_shift, 'must be >= 0')
@@ -187,6 +196,9 @@ class PolicyConfig:
                 setattr(self, name, _from_dict(cls, value, name))
             elif not isinstance(value, cls):
                 raise ValueError(f'{name}={value!r}: must be a {cls.__name__} or a dict')
+        if self.train.pointer_loss_weight > 0:
+            _require(self.memory.goal_pointer, 'train.pointer_loss_weight',
+                     self.train.pointer_loss_weight, 'needs memory.goal_pointer=True')
         if self.denoiser.kind.startswith('transformer'):
             _require(self.denoiser.width == self.encoder.width, 'denoiser.width',
                      self.denoiser.width, f'must equal encoder.width={self.encoder.width}')

@@ -170,6 +170,7 @@ class SequenceBatcher:
                                         | (np.arange(ep.length) >= _act_start(ep) - horizon))
                          for ep in episodes]
         self.goals = [goal_point(ep) for ep in episodes]  # the goal loss's targets
+        self.goal_slots = [goal_slot(ep) for ep in episodes]  # the pointer loss's targets
 
     def _query_steps(self, idx: int) -> np.ndarray:
         """Query steps of one episode: a share `act_fraction` from the decisive steps (act
@@ -211,6 +212,7 @@ class SequenceBatcher:
             item['actions'] = np.stack([action_chunk(ep.action, int(t), self.horizon)
                                         for t in queries])
             item['goal'] = self.goals[idx]
+            item['goal_slot'] = np.int64(self.goal_slots[idx])
             for name, value in item.items():
                 batch.setdefault(name, []).append(value)
         return {name: torch.from_numpy(np.stack(values)) for name, values in batch.items()}
@@ -224,6 +226,23 @@ def goal_point(ep: Episode) -> np.ndarray:
     closing = np.flatnonzero(ep.action[start:, 4] > 0.5)
     index = start + int(closing[0]) if len(closing) else len(ep.action) - 1
     return ep.action[index, :3].astype(np.float32)
+
+
+def goal_slot(ep: Episode, radius: float = 0.05) -> int:
+    """The object slot the demonstration grasped: the visible slot nearest (in x, y) to the
+    goal point at the step the gripper first closes in the act phase; -1 when none is within
+    `radius` metres (or the gripper never closes there). Slots keep their identity through
+    an episode, so this is the slot to point at from every step."""
+    start = _act_start(ep)
+    closing = np.flatnonzero(ep.action[start:, 4] > 0.5)
+    if not len(closing):
+        return -1
+    step = start + int(closing[0])
+    objects = ep.objects[step]  # (K, D_OBJ)
+    distance = np.linalg.norm(objects[:, 1:3] - ep.action[step, :2], axis=1)
+    distance[objects[:, 0] < 0.5] = np.inf
+    best = int(np.argmin(distance))
+    return best if distance[best] <= radius else -1
 
 
 def dataset_arrays(episodes: list[Episode], object_slots: int) -> dict[str, torch.Tensor]:

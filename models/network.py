@@ -16,6 +16,7 @@ from models.config import PolicyConfig
 from models.denoisers import build_denoiser
 from models.diffusion import ActionDiffusion
 from models.encoders import ObservationEncoder
+from models.goal_pointer import VISIBLE, GoalPointer
 from models.memory_bank import MemoryRetrieval
 from models.normalizer import MinMaxNormalizer
 
@@ -48,7 +49,9 @@ class MemoryDiffusionNet(nn.Module):
         self.encoder = ObservationEncoder(enc)
         self.retrieval = (MemoryRetrieval(cfg.memory, enc.width, enc.perceptual_tokens)
                           if cfg.memory.enabled else None)
-        self.cond_tokens = enc.perceptual_tokens + 1
+        self.pointer = (GoalPointer(enc.width, enc.object_dim, enc.object_slots)
+                        if cfg.memory.goal_pointer else None)
+        self.cond_tokens = enc.perceptual_tokens + 1 + (self.pointer is not None)
         self.denoiser = build_denoiser(cfg.denoiser, diff.action_dim, diff.horizon,
                                        self.cond_tokens, enc.width)
         self.diffusion = ActionDiffusion(diff)
@@ -74,14 +77,30 @@ class MemoryDiffusionNet(nn.Module):
         return self.encoder(images, proprio, objects, steps['phase'], text.float())
 
     def fuse(self, perceptual: torch.Tensor, cognitive: torch.Tensor, now: torch.Tensor,
-             bank: tuple[torch.Tensor, ...] | None) -> torch.Tensor:
+             bank: tuple[torch.Tensor, ...] | None,
+             objects: torch.Tensor | None = None) -> torch.Tensor:
         """Working memory (+ retrieval from `bank` entries) -> conditioning tokens
-        (B, N_p + 1, D). bank = (perceptual, cognitive, times, valid) or None."""
+        (B, cond_tokens, D). bank = (perceptual, cognitive, times, valid) or None; objects
+        (B, K, D_OBJ) the step's raw object slots (needed with a goal pointer)."""
         if self.retrieval is not None:
             if bank is None:
                 raise ValueError('bank: this network has a memory bank; pass its entries')
             perceptual, cognitive, _ = self.retrieval(perceptual, cognitive, now, *bank)
-        return torch.cat([perceptual, cognitive.unsqueeze(1)], 1)
+        return self.point(torch.cat([perceptual, cognitive.unsqueeze(1)], 1), objects)[0]
+
+    def point(self, cond: torch.Tensor, objects: torch.Tensor | None
+              ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Append the goal pointer's token to the fused tokens (unchanged without a
+        pointer). cond (B, N_p + 1, D); objects (B, K, D_OBJ) raw. -> (cond, slot logits)."""
+        if self.pointer is None:
+            return cond, None
+        if objects is None:
+            raise ValueError("objects: this network has a goal pointer; pass the step's "
+                             'object slots')
+        objects = objects.float()
+        token, logits = self.pointer(cond, self.normalizer.normalize('objects', objects),
+                                     objects[..., VISIBLE] > 0.5)
+        return torch.cat([cond, token.unsqueeze(1)], 1), logits
 
     # -- training ------------------------------------------------------------------------
     def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict]:
@@ -109,8 +128,11 @@ class MemoryDiffusionNet(nn.Module):
             cond = torch.cat([fp.flatten(0, 1), fc.flatten(0, 1).unsqueeze(1)], 1)
         else:
             cond = torch.cat([p_q, c_q.unsqueeze(1)], 1)  # (B*Q, N_p+1, D)
+        cond, logits = self.point(cond, batch['query_objects'].flatten(0, 1))
         actions = self.normalizer.normalize('action', batch['actions'].flatten(0, 1).float())
         goal_loss = self._goal_loss(cond, batch) if self.goal_head is not None else None
+        pointer_loss = (self._pointer_loss(logits, batch)
+                        if self.cfg.train.pointer_loss_weight > 0 else None)
         draws = self.cfg.train.noise_draws  # several noise levels per chunk: cheap samples
         if draws > 1:
             cond = cond.repeat_interleave(draws, 0)  # (B*Q*draws, N_p+1, D)
@@ -119,12 +141,28 @@ class MemoryDiffusionNet(nn.Module):
         pred = self.denoiser(noisy, t, cond)
         loss = F.mse_loss(pred, target)
         logs = {'loss': float(loss.detach())}
-        if goal_loss is not None:
-            logs['diffusion_loss'] = logs['loss']
-            logs['goal_loss'] = float(goal_loss.detach())
-            loss = loss + self.cfg.train.goal_loss_weight * goal_loss
-            logs['loss'] = float(loss.detach())
+        for name, extra, weight in (
+                ('goal_loss', goal_loss, self.cfg.train.goal_loss_weight),
+                ('pointer_loss', pointer_loss, self.cfg.train.pointer_loss_weight)):
+            if extra is not None:
+                logs.setdefault('diffusion_loss', logs['loss'])
+                logs[name] = float(extra.detach())
+                loss = loss + weight * extra
+                logs['loss'] = float(loss.detach())
         return loss, logs
+
+    def _pointer_loss(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]
+                      ) -> torch.Tensor:
+        """Cross-entropy of the pointer on the grasped slot, at the query steps after the
+        cue where that slot is visible (episodes without a grasped slot: goal_slot -1)."""
+        b, q = batch['query_step'].shape
+        target = batch['goal_slot'].long().repeat_interleave(q, 0)  # (B*Q,)
+        objects = batch['query_objects'].flatten(0, 1)  # (B*Q, K, D_OBJ)
+        rows = torch.arange(target.shape[0], device=target.device)
+        seen = objects[rows, target.clamp_min(0), VISIBLE] > 0.5
+        use = ((target >= 0) & seen & (batch['query_phase'].flatten() >= 1)).float()
+        ce = F.cross_entropy(logits, target.clamp_min(0), reduction='none')
+        return (ce * use).sum() / use.sum().clamp_min(1.0)
 
     def _goal_loss(self, cond: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """MSE of the goal head at the query steps after the cue (normalised units)."""

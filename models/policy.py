@@ -97,16 +97,20 @@ class MemoryDiffusionPolicy:
         return out
 
     @torch.no_grad()
-    def _encode(self, obs: dict[str, np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.net.encode_steps(self._tensors(obs), self.text)
+    def _encode(self, obs: dict[str, np.ndarray]
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """-> perceptual, cognitive and the step's (padded) object slots."""
+        steps = self._tensors(obs)
+        return (*self.net.encode_steps(steps, self.text), steps['objects'])
 
     @torch.no_grad()
-    def _chunk(self, perceptual: torch.Tensor, cognitive: torch.Tensor) -> torch.Tensor:
+    def _chunk(self, perceptual: torch.Tensor, cognitive: torch.Tensor,
+               objects: torch.Tensor) -> torch.Tensor:
         if not self.memory:
             self.bank.reset()  # memory switched off: same network, nothing remembered
         now = torch.full((self.batch,), float(self.step), device=self.device)
         bank = self.bank.entries() if self.net.retrieval is not None else None
-        cond = self.net.fuse(perceptual, cognitive, now, bank)
+        cond = self.net.fuse(perceptual, cognitive, now, bank, objects)
         noise = None
         if self.generator is not None:
             diff = self.cfg.diffusion
@@ -118,8 +122,7 @@ class MemoryDiffusionPolicy:
     @torch.no_grad()
     def predict_action_chunk(self, obs: dict[str, np.ndarray]) -> np.ndarray:
         """The full chunk (B, horizon, 5) for this observation; the bank is read, not written."""
-        perceptual, cognitive = self._encode(obs)
-        return self._chunk(perceptual, cognitive).cpu().numpy()
+        return self._chunk(*self._encode(obs)).cpu().numpy()
 
     @torch.no_grad()
     def select_action(self, obs: dict[str, np.ndarray]) -> np.ndarray:
@@ -128,9 +131,9 @@ class MemoryDiffusionPolicy:
         write = self.net.retrieval is not None and self.step % self.cfg.memory.write_every == 0
         need_chunk = not self.queue
         if write or need_chunk:
-            perceptual, cognitive = self._encode(obs)
+            perceptual, cognitive, objects = self._encode(obs)
             if need_chunk:
-                chunk = self._chunk(perceptual, cognitive).cpu().numpy()  # (B, H, A)
+                chunk = self._chunk(perceptual, cognitive, objects).cpu().numpy()  # (B, H, A)
                 for i in range(self.cfg.diffusion.n_action_steps):
                     self.queue.append(chunk[:, i])
             if write and self.memory:
@@ -146,8 +149,8 @@ class MemoryDiffusionPolicy:
         executor blends them): the bank is read, then written on the same ``write_every``
         schedule as ``select_action``; the step counter advances by one."""
         self._check(obs)
-        perceptual, cognitive = self._encode(obs)
-        chunk = self._chunk(perceptual, cognitive).cpu().numpy()
+        perceptual, cognitive, objects = self._encode(obs)
+        chunk = self._chunk(perceptual, cognitive, objects).cpu().numpy()
         if (self.net.retrieval is not None and self.memory
                 and self.step % self.cfg.memory.write_every == 0):
             self.bank.write(perceptual, cognitive, self.step)

@@ -164,7 +164,8 @@ def train(cfg: PolicyConfig, episodes: list[Episode], text: dict[str, np.ndarray
     ema = EMAModel(params, decay=tc.ema_decay, use_ema_warmup=True, power=0.75)
     loss_fn = torch.compile(net.compute_loss) if compile_model else net.compute_loss
     losses: list[float] = []
-    goal_losses: list[float] = []  # the auxiliary goal loss alone, when it is on
+    # the auxiliary losses alone, when they are on
+    extra: dict[str, list[float]] = {'goal_loss': [], 'pointer_loss': []}
     start = time.time()
     bar = tqdm(range(tc.steps), desc='train', disable=not progress, dynamic_ncols=True)
     for _ in bar:
@@ -178,17 +179,19 @@ def train(cfg: PolicyConfig, episodes: list[Episode], text: dict[str, np.ndarray
         sched.step()
         ema.step(params)
         losses.append(float(loss.detach()))
-        if 'goal_loss' in logs:
-            goal_losses.append(logs['goal_loss'])
+        for name, values in extra.items():
+            if name in logs:
+                values.append(logs[name])
         if len(losses) % 20 == 0:
             bar.set_postfix(loss=f'{np.mean(losses[-20:]):.4f}')
         if max_minutes and time.time() - start > 60.0 * max_minutes:
             print(f'[memory-train] time limit: stopping at step {len(losses)}', flush=True)
             break
         if not progress and len(losses) % 250 == 0:
-            goal = f' goal {np.mean(goal_losses[-50:]):.4f}' if goal_losses else ''
+            parts = ''.join(f' {name.split("_")[0]} {np.mean(values[-50:]):.4f}'
+                            for name, values in extra.items() if values)
             print(f'[memory-train] step {len(losses)}/{tc.steps} loss '
-                  f'{np.mean(losses[-50:]):.4f}{goal} ({time.time() - start:.0f} s)',
+                  f'{np.mean(losses[-50:]):.4f}{parts} ({time.time() - start:.0f} s)',
                   flush=True)
     ema.copy_to(params)
     net.eval()
@@ -197,8 +200,7 @@ def train(cfg: PolicyConfig, episodes: list[Episode], text: dict[str, np.ndarray
                 final_loss=float(np.mean(losses[-50:])), device=str(device),
                 parameters=sum(p.numel() for p in net.parameters()))
     save_checkpoint(out, net, meta)
-    write_private_text(out / 'loss.json', json.dumps({'loss': losses,
-                                                      'goal_loss': goal_losses}))
+    write_private_text(out / 'loss.json', json.dumps({'loss': losses, **extra}))
     plot_losses(losses, out / 'loss.png', f'{cfg.denoiser.kind}, memory='
                 f'{cfg.memory.enabled}')
     return net, losses
@@ -236,6 +238,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help='share of query steps drawn from the act phase and the chunk before')
     p.add_argument('--goal-loss-weight', type=float, default=0.0,
                    help='weight of the auxiliary goal loss (0 = off; see TrainConfig)')
+    p.add_argument('--goal-pointer', action='store_true',
+                   help='add the goal pointer (a conditioning token pointing at an object '
+                        'slot; see models/goal_pointer.py)')
+    p.add_argument('--pointer-loss-weight', type=float, default=0.0,
+                   help='weight of the pointer cross-entropy on the grasped slot (0 = off)')
     p.add_argument('--capacity', type=int, default=64)
     p.add_argument('--write-every', type=int, default=4)
     p.add_argument('--seed', type=int, default=0)
@@ -275,13 +282,14 @@ def main(argv: list[str] | None = None) -> int:
                      cnn_channels=_csv(args.cnn_channels, int, '--cnn-channels'),
                      perceptual_tokens=args.perceptual_tokens),
         memory=dict(enabled=not args.no_memory, capacity=args.capacity,
-                    write_every=args.write_every),
+                    write_every=args.write_every, goal_pointer=args.goal_pointer),
         denoiser=dict(kind=args.denoiser, width=args.width, layers=args.layers),
         diffusion=dict(prediction_type=args.prediction),
         train=dict(steps=args.steps, batch_episodes=args.batch,
                    queries_per_episode=args.queries, noise_draws=args.noise_draws,
                    lr=args.lr, seed=args.seed, act_fraction=args.act_fraction,
                    goal_loss_weight=args.goal_loss_weight,
+                   pointer_loss_weight=args.pointer_loss_weight,
                    warmup_steps=min(200, args.steps // 10)))
     cfg = config_for(episodes, base)
     meta = {

@@ -12,7 +12,6 @@ import math
 
 import numpy as np
 
-
 # Where each intrinsic sits in a row-major K (sensor_msgs/CameraInfo.k), to name it in errors.
 K_INDEX = {'fx': 0, 'fy': 4, 'cx': 2, 'cy': 5}
 

@@ -18,9 +18,10 @@ from tests.models.conftest import tiny_config
 TEXT = np.full((1, 384), 0.05, np.float32)
 
 
-def fitted_net(episodes, capacity=8, **denoiser):
+def fitted_net(episodes, capacity=8, goal_pointer=False, **denoiser):
     cfg = tiny_config(**denoiser)
     cfg.memory.capacity = capacity
+    cfg.memory.goal_pointer = goal_pointer
     net = MemoryDiffusionNet(cfg)
     net.normalizer.fit(dataset_arrays(episodes, 3))
     with torch.no_grad():  # wake up zero-initialised output layers
@@ -84,11 +85,13 @@ def test_memory_state_save_and_restore(synthetic_episodes):
     assert np.array_equal(other.select_action(obs), policy.select_action(obs))
 
 
-def test_step_by_step_inference_equals_training_path(synthetic_episodes):
+@pytest.mark.parametrize('goal_pointer', [False, True])
+def test_step_by_step_inference_equals_training_path(synthetic_episodes, goal_pointer):
     """The conditioning tokens the policy builds step by step (bank writes every
     write_every steps) equal those of the batched training path for the same steps, while
-    the bank is below capacity (no consolidation: the episode's 15 keyframes fit in 16)."""
-    net = fitted_net(synthetic_episodes, capacity=16)
+    the bank is below capacity (no consolidation: the episode's 15 keyframes fit in 16);
+    with a goal pointer, its token too."""
+    net = fitted_net(synthetic_episodes, capacity=16, goal_pointer=goal_pointer)
     ep = synthetic_episodes[0]
     batcher = SequenceBatcher([ep], {ep.instruction: TEXT[0]}, net.cfg.encoder.cameras, 3,
                               16, net.cfg.memory.write_every, queries=3, seed=4)
@@ -105,17 +108,18 @@ def test_step_by_step_inference_equals_training_path(synthetic_episodes):
             p[:q].view(b, q, *p.shape[1:]), c[:q].view(b, q, -1), batch['query_step'],
             p[q:].view(b, m, *p.shape[1:]), c[q:].view(b, m, -1), batch['key_step'],
             batch['key_valid'])
+        trained, _ = net.point(torch.cat([fp[0], fc[0].unsqueeze(1)], 1),
+                               batch['query_objects'][0])  # (Q, cond_tokens, D)
+    assert trained.shape[1] == net.cond_tokens == 4 + 1 + goal_pointer
     # step-by-step path, replaying the recorded observations
     policy = MemoryDiffusionPolicy(net, device='cpu')
     policy.reset(text_embedding=TEXT)
     for t in range(max(query_steps) + 1):
         obs = {k: getattr(ep, k)[t] for k in ('rgb', 'wrist_rgb', 'proprio', 'objects', 'phase')}
-        perceptual, cognitive = policy._encode(obs)
+        perceptual, cognitive, objects = policy._encode(obs)
         now = torch.tensor([float(t)])
         if t in query_steps:
-            cond = net.fuse(perceptual, cognitive, now, policy.bank.entries())
-            i = query_steps.index(t)
-            assert torch.allclose(cond[0, :-1], fp[0, i], atol=1e-4)
-            assert torch.allclose(cond[0, -1], fc[0, i], atol=1e-4)
+            cond = net.fuse(perceptual, cognitive, now, policy.bank.entries(), objects)
+            assert torch.allclose(cond[0], trained[query_steps.index(t)], atol=1e-4)
         if t % net.cfg.memory.write_every == 0:
             policy.bank.write(perceptual, cognitive, t)

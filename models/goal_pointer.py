@@ -1,0 +1,56 @@
+"""Goal pointer: which object slot the remembered answer designates, as a conditioning token.
+
+A memory task's answer is an object (the cup that hides the ball, the cube of the cue's
+colour). The denoiser alone must learn to turn a remembered cue into a target position, a
+comparison across object slots that a few hundred demonstrations did not teach it (remember
+colour stayed at chance). The pointer makes the comparison explicit, as a pointer network
+does: a query from the memory-fused conditioning tokens is matched by dot product against a
+key per currently visible object slot (its features: colour, class, position, ... plus a
+learned slot embedding, so a slot's identity counts too); the softmax weights point at a
+slot, and the weighted key and the weighted object position become one extra conditioning
+token. Trained by the denoiser's loss and, with ``TrainConfig.pointer_loss_weight``, by a
+cross-entropy on the slot the demonstration grasped (``models.episodes.goal_slot``).
+
+Object layout (the sim/models contract, ``sim.dataset.OBJECT_FEATURE_NAMES``): feature 0 is
+``visible`` (1/0) and features 1-3 the position x, y, z.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+VISIBLE = 0  # index of the visible flag in an object's features
+POSITION = slice(1, 4)  # x, y, z
+
+
+class GoalPointer(nn.Module):
+    """Conditioning tokens + the step's object slots -> a goal token and slot logits."""
+
+    def __init__(self, width: int, object_dim: int, slots: int) -> None:
+        super().__init__()
+        self.query = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, width))
+        self.key = nn.Sequential(nn.Linear(object_dim, width), nn.GELU(),
+                                 nn.Linear(width, width))
+        self.slot = nn.Parameter(torch.randn(slots, width) * 0.02)
+        self.out = nn.Sequential(nn.Linear(width + 3, width), nn.GELU(),
+                                 nn.Linear(width, width))
+        self.scale = 1.0 / math.sqrt(width)
+
+    def forward(self, cond: torch.Tensor, objects: torch.Tensor, visible: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """cond (N, T, D) conditioning tokens; objects (N, K, D_OBJ) normalised features;
+        visible (N, K) bool. -> goal token (N, D), logits (N, K) (hidden slots at -1e4).
+
+        A step with no visible slot gets zero weights everywhere (its token then carries
+        no position), not a uniform average of hidden slots."""
+        q = self.query(cond.mean(1))  # (N, D)
+        k = self.key(objects) + self.slot  # (N, K, D)
+        logits = torch.einsum('nd,nkd->nk', q, k) * self.scale
+        logits = logits.masked_fill(~visible, -1e4)  # finite: an all-hidden row stays NaN-free
+        weights = logits.softmax(-1) * visible.to(logits.dtype)  # (N, K)
+        pointed = torch.einsum('nk,nkd->nd', weights, k)
+        position = torch.einsum('nk,nkc->nc', weights, objects[..., POSITION])
+        return self.out(torch.cat([pointed, position], -1)), logits
