@@ -231,7 +231,7 @@ def test_malformed_messages_are_logged_counted_and_survived(scene, running):
     expected = ["color.encoding is 'mono16'", 'color.data has 100 bytes', 'color.height is 0',
                 "depth.encoding is 'rgb8'", "segmentation.encoding is '32FC1'",
                 'joint_states.position[1] is nan', 'joint_states has 1 names but 2 positions',
-                'fx=0.0', 'depth is 100x240 pixels']
+                'camera_info.k[0] (fx) is 0.0', 'depth is 100x240 pixels']
     deadline = time.monotonic() + 15.0  # a lost fragment is resent after a heartbeat
     while time.monotonic() < deadline and not all(e in node.log() for e in expected):
         time.sleep(0.2)
