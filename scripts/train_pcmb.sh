@@ -19,14 +19,15 @@ fi
 if [[ $STAGE == all || $STAGE == train ]]; then
   # one torch thread: on 2 shared cores a second thread mostly spins (3x slower here)
   # memory-mode episodes only (the answer is never visible when acting, so the policy cannot
-  # learn to read it off the current frame) and the auxiliary goal loss
-  nice -n 10 $PY -m models.train --data data/demos --tasks $TASKS --modes memory \
-    --seeds 1000-1149 --out runs/pcmb_goal_memonly --steps 4000 --max-minutes 40 --batch 8 \
+  # learn to read it off the current frame), the auxiliary goal loss, and the goal pointer
+  # with its cross-entropy on the grasped slot (models/goal_pointer.py)
+  nice -n 5 $PY -m models.train --data data/demos --tasks $TASKS --modes memory \
+    --seeds 1000-1149 --out runs/pcmb_pointer --steps 4000 --max-minutes 26 --batch 8 \
     --queries 12 --act-fraction 0.5 --width 96 --layers 3 --cnn-channels 16,32,48,96 \
     --perceptual-tokens 6 --cameras rgb --seed 0 --threads 1 --device cpu --no-progress \
-    --goal-loss-weight 1.0
+    --goal-loss-weight 1.0 --goal-pointer --pointer-loss-weight 1.0
   mkdir -p models/checkpoints/pcmb_adaln
-  cp runs/pcmb_goal_memonly/{model.safetensors,config.json,text_cache.json} \
+  cp runs/pcmb_pointer/{model.safetensors,config.json,text_cache.json} \
     models/checkpoints/pcmb_adaln/
 fi
 if [[ $STAGE == all || $STAGE == eval ]]; then
