@@ -218,26 +218,31 @@ class SequenceBatcher:
         return {name: torch.from_numpy(np.stack(values)) for name, values in batch.items()}
 
 
-def goal_point(ep: Episode) -> np.ndarray:
-    """The episode's goal point (x, y, z): the commanded end-effector position where the
-    gripper first closes in the act phase (the cup lifted, the cube picked); the last
-    commanded position if it never closes there. Read from the demonstration's actions."""
+def grasp_step(ep: Episode) -> int | None:
+    """The step at which the demonstration's gripper first closes in the act phase (the cup
+    lifted, the cube picked); None when it never closes there."""
     start = _act_start(ep)
     closing = np.flatnonzero(ep.action[start:, 4] > 0.5)
-    index = start + int(closing[0]) if len(closing) else len(ep.action) - 1
+    return start + int(closing[0]) if len(closing) else None
+
+
+def goal_point(ep: Episode) -> np.ndarray:
+    """The episode's goal point (x, y, z): the commanded end-effector position at
+    `grasp_step`; the last commanded position if the gripper never closes in the act phase.
+    Read from the demonstration's actions."""
+    step = grasp_step(ep)
+    index = len(ep.action) - 1 if step is None else step
     return ep.action[index, :3].astype(np.float32)
 
 
 def goal_slot(ep: Episode, radius: float = 0.05) -> int:
     """The object slot the demonstration grasped: the visible slot nearest (in x, y) to the
-    goal point at the step the gripper first closes in the act phase; -1 when none is within
-    `radius` metres (or the gripper never closes there). Slots keep their identity through
-    an episode, so this is the slot to point at from every step."""
-    start = _act_start(ep)
-    closing = np.flatnonzero(ep.action[start:, 4] > 0.5)
-    if not len(closing):
+    goal point at `grasp_step`; -1 when none is within `radius` metres (or the gripper
+    never closes there). Slots keep their identity through an episode, so this is the slot
+    to point at from every step."""
+    step = grasp_step(ep)
+    if step is None:
         return -1
-    step = start + int(closing[0])
     objects = ep.objects[step]  # (K, D_OBJ)
     distance = np.linalg.norm(objects[:, 1:3] - ep.action[step, :2], axis=1)
     distance[objects[:, 0] < 0.5] = np.inf

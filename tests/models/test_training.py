@@ -8,6 +8,14 @@ from models.train import main, parse_seeds, train
 from tests.models.conftest import tiny_config
 
 
+def train_logged(cfg, episodes, out):
+    """Train `cfg` on `episodes` into `out`; -> the network and its loss.json (every loss
+    per step, the auxiliary ones included)."""
+    text = {e.instruction: np.full(384, 0.05, np.float32) for e in episodes}
+    net, _ = train(cfg, episodes, text, out, device='cpu', meta={'seed': 0}, progress=False)
+    return net, json.loads((out / 'loss.json').read_text())
+
+
 def test_short_training_lowers_the_loss(tmp_path, synthetic_episodes):
     cfg = tiny_config()
     text = {e.instruction: np.full(384, 0.05, np.float32) for e in synthetic_episodes}
@@ -66,10 +74,8 @@ def test_goal_loss_trains_a_goal_head_that_round_trips(tmp_path, synthetic_episo
     cfg = tiny_config()
     cfg.train.goal_loss_weight = 1.0
     cfg.train.steps = 40
-    text = {e.instruction: np.full(384, 0.05, np.float32) for e in synthetic_episodes}
-    net, losses = train(cfg, synthetic_episodes, text, tmp_path / 'goal', device='cpu',
-                        meta={'seed': 0}, progress=False)
-    goal = json.loads((tmp_path / 'goal' / 'loss.json').read_text())['goal_loss']
+    net, logged = train_logged(cfg, synthetic_episodes, tmp_path / 'goal')
+    goal = logged['goal_loss']
     assert len(goal) == 40 and np.mean(goal[-10:]) < np.mean(goal[:10])
     loaded, _ = load_checkpoint(tmp_path / 'goal', 'cpu')
     assert loaded.goal_head is not None
@@ -107,10 +113,8 @@ def test_pointer_loss_teaches_the_pointer_the_grasped_slot(tmp_path, synthetic_e
     cfg.memory.goal_pointer = True
     cfg.train.pointer_loss_weight = 1.0
     cfg.train.steps = 60
-    text = {e.instruction: np.full(384, 0.05, np.float32) for e in synthetic_episodes}
-    net, _ = train(cfg, synthetic_episodes, text, tmp_path / 'ptr', device='cpu',
-                   meta={'seed': 0}, progress=False)
-    pointer = json.loads((tmp_path / 'ptr' / 'loss.json').read_text())['pointer_loss']
+    net, logged = train_logged(cfg, synthetic_episodes, tmp_path / 'ptr')
+    pointer = logged['pointer_loss']
     assert len(pointer) == 60 and np.mean(pointer[-10:]) < 0.8 * np.mean(pointer[:10])
     loaded, _ = load_checkpoint(tmp_path / 'ptr', 'cpu')
     assert loaded.pointer is not None and loaded.cond_tokens == net.cond_tokens
