@@ -19,6 +19,7 @@ NUM_PHASES = 3
 DENOISER_KINDS = ('transformer_adaln', 'transformer_xattn', 'unet')
 PREDICTION_TYPES = ('epsilon', 'sample')
 INFERENCE_SCHEDULERS = ('ddim', 'dpm')
+POINTER_QUERIES = ('fused', 'retrieved')  # MemoryConfig.pointer_query
 
 
 def _require(condition: bool, name: str, value: Any, what: str) -> None:
@@ -81,10 +82,19 @@ class MemoryConfig:
     # one more conditioning token: the object slot the fused memory points at (a pointer over
     # the step's visible object slots, models/goal_pointer.py); needs the step's objects
     goal_pointer: bool = False
+    # what the pointer's query is made from: 'fused' (the memory-fused conditioning tokens,
+    # current observation included) or 'retrieved' (only what retrieval read from the bank:
+    # the current frame cannot steer the pointer; models/goal_pointer.py says why)
+    pointer_query: str = 'fused'
 
     def __post_init__(self) -> None:
         _positive(self, 'capacity', 'write_every', 'heads', 'max_steps')
         _require(self.capacity >= 2, 'capacity', self.capacity, 'must be at least 2')
+        _require(self.pointer_query in POINTER_QUERIES, 'pointer_query', self.pointer_query,
+                 f'must be one of {POINTER_QUERIES}')
+        if self.pointer_query == 'retrieved':
+            _require(self.enabled, 'pointer_query', self.pointer_query,
+                     'needs the memory bank (enabled=True)')
 
 
 @dataclass

@@ -131,14 +131,17 @@ class MemoryRetrieval(nn.Module):
 
     def retrieve_batched(self, perceptual: torch.Tensor, cognitive: torch.Tensor,
                          now: torch.Tensor, key_p: torch.Tensor, key_c: torch.Tensor,
-                         key_t: torch.Tensor, key_valid: torch.Tensor
+                         key_t: torch.Tensor, key_valid: torch.Tensor,
+                         retrieved: dict[str, torch.Tensor] | None = None
                          ) -> tuple[torch.Tensor, torch.Tensor]:
         """Training view: Q query steps per episode over the episode's keyframes.
 
         perceptual (B, Q, N_p, D), cognitive (B, Q, D), now (B, Q); keyframes key_p
         (B, M, N_p, D), key_c (B, M, D), key_t (B, M), key_valid (B, M). A query at step t
         sees keyframes with time < t only (causal), as the step-by-step bank does.
-        Returns fused perceptual (B, Q, N_p, D) and cognitive (B, Q, D).
+        Returns fused perceptual (B, Q, N_p, D) and cognitive (B, Q, D); `retrieved`, when
+        given, receives what was read before fusion ('retrieved_p', 'retrieved_c'), as
+        `forward`'s diagnostics carry it.
         """
         b, q = now.shape
         n_p = self.n_p
@@ -153,7 +156,10 @@ class MemoryRetrieval(nn.Module):
         d = query_c.shape[-1]
         got_p = self.attn_p(query_p.reshape(b, q * n_p, d), mask=mask_p, kv=kv_p)
         got_c = self.attn_c(query_c, mask=mask_c, kv=kv_c)  # (B, Q, D)
-        fused_p, _ = self.fuse_p(perceptual, got_p.view(b, q, n_p, d))
+        got_p = got_p.view(b, q, n_p, d)
+        if retrieved is not None:
+            retrieved.update(retrieved_p=got_p, retrieved_c=got_c)
+        fused_p, _ = self.fuse_p(perceptual, got_p)
         fused_c, _ = self.fuse_c(cognitive, got_c)
         return fused_p, fused_c
 

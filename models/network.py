@@ -82,23 +82,35 @@ class MemoryDiffusionNet(nn.Module):
         """Working memory (+ retrieval from `bank` entries) -> conditioning tokens
         (B, cond_tokens, D). bank = (perceptual, cognitive, times, valid) or None; objects
         (B, K, D_OBJ) the step's raw object slots (needed with a goal pointer)."""
+        info: dict[str, torch.Tensor] = {}
         if self.retrieval is not None:
             if bank is None:
                 raise ValueError('bank: this network has a memory bank; pass its entries')
-            perceptual, cognitive, _ = self.retrieval(perceptual, cognitive, now, *bank)
-        return self.point(torch.cat([perceptual, cognitive.unsqueeze(1)], 1), objects)[0]
+            perceptual, cognitive, info = self.retrieval(perceptual, cognitive, now, *bank)
+        cond = torch.cat([perceptual, cognitive.unsqueeze(1)], 1)
+        return self.point(cond, objects, info)[0]
 
-    def point(self, cond: torch.Tensor, objects: torch.Tensor | None
+    def point(self, cond: torch.Tensor, objects: torch.Tensor | None,
+              retrieved: dict[str, torch.Tensor] | None = None
               ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Append the goal pointer's token to the fused tokens (unchanged without a
-        pointer). cond (B, N_p + 1, D); objects (B, K, D_OBJ) raw. -> (cond, slot logits)."""
+        pointer). cond (B, N_p + 1, D); objects (B, K, D_OBJ) raw; retrieved: the retrieval's
+        'retrieved_p' (B, N_p, D) and 'retrieved_c' (B, D), the query's source with
+        memory.pointer_query='retrieved'. -> (cond, slot logits)."""
         if self.pointer is None:
             return cond, None
         if objects is None:
             raise ValueError("objects: this network has a goal pointer; pass the step's "
                              'object slots')
+        query = cond
+        if self.cfg.memory.pointer_query == 'retrieved':
+            if not retrieved:
+                raise ValueError("retrieved: pointer_query='retrieved' needs the retrieval's "
+                                 'read-out (retrieved_p, retrieved_c)')
+            query = torch.cat([retrieved['retrieved_p'],
+                               retrieved['retrieved_c'].unsqueeze(1)], 1)
         objects = objects.float()
-        token, logits = self.pointer(cond, self.normalizer.normalize('objects', objects),
+        token, logits = self.pointer(query, self.normalizer.normalize('objects', objects),
                                      objects[..., VISIBLE] > 0.5)
         return torch.cat([cond, token.unsqueeze(1)], 1), logits
 
@@ -108,6 +120,7 @@ class MemoryDiffusionNet(nn.Module):
         b, q = batch['query_step'].shape
         m = batch['key_step'].shape[1]
         use_bank = self.retrieval is not None
+        retrieved: dict[str, torch.Tensor] = {}
         names = [*self.cfg.encoder.cameras, 'proprio', 'objects', 'phase']
         steps = {}
         for name in names:
@@ -124,11 +137,12 @@ class MemoryDiffusionNet(nn.Module):
             c_k = cognitive[b * q:].view(b, m, -1)  # (B, M, D)
             fp, fc = self.retrieval.retrieve_batched(
                 p_q.view(b, q, *p_q.shape[1:]), c_q.view(b, q, -1), batch['query_step'],
-                p_k, c_k, batch['key_step'], batch['key_valid'])
+                p_k, c_k, batch['key_step'], batch['key_valid'], retrieved)
             cond = torch.cat([fp.flatten(0, 1), fc.flatten(0, 1).unsqueeze(1)], 1)
+            retrieved = {k: v.flatten(0, 1) for k, v in retrieved.items()}
         else:
             cond = torch.cat([p_q, c_q.unsqueeze(1)], 1)  # (B*Q, N_p+1, D)
-        cond, logits = self.point(cond, batch['query_objects'].flatten(0, 1))
+        cond, logits = self.point(cond, batch['query_objects'].flatten(0, 1), retrieved)
         actions = self.normalizer.normalize('action', batch['actions'].flatten(0, 1).float())
         goal_loss = self._goal_loss(cond, batch) if self.goal_head is not None else None
         pointer_loss = (self._pointer_loss(logits, batch)

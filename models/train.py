@@ -241,6 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--goal-pointer', action='store_true',
                    help='add the goal pointer (a conditioning token pointing at an object '
                         'slot; see models/goal_pointer.py)')
+    p.add_argument('--pointer-query', default='fused', choices=('fused', 'retrieved'),
+                   help="the pointer's query: the fused tokens (current frame included) or "
+                        'only what retrieval read from the bank (MemoryConfig.pointer_query)')
     p.add_argument('--pointer-loss-weight', type=float, default=0.0,
                    help='weight of the pointer cross-entropy on the grasped slot (0 = off)')
     p.add_argument('--capacity', type=int, default=64)
@@ -282,7 +285,8 @@ def main(argv: list[str] | None = None) -> int:
                      cnn_channels=_csv(args.cnn_channels, int, '--cnn-channels'),
                      perceptual_tokens=args.perceptual_tokens),
         memory=dict(enabled=not args.no_memory, capacity=args.capacity,
-                    write_every=args.write_every, goal_pointer=args.goal_pointer),
+                    write_every=args.write_every, goal_pointer=args.goal_pointer,
+                    pointer_query=args.pointer_query),
         denoiser=dict(kind=args.denoiser, width=args.width, layers=args.layers),
         diffusion=dict(prediction_type=args.prediction),
         train=dict(steps=args.steps, batch_episodes=args.batch,

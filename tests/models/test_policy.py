@@ -18,10 +18,11 @@ from tests.models.conftest import tiny_config
 TEXT = np.full((1, 384), 0.05, np.float32)
 
 
-def fitted_net(episodes, capacity=8, goal_pointer=False, **denoiser):
+def fitted_net(episodes, capacity=8, goal_pointer=False, pointer_query='fused', **denoiser):
     cfg = tiny_config(**denoiser)
     cfg.memory.capacity = capacity
     cfg.memory.goal_pointer = goal_pointer
+    cfg.memory.pointer_query = pointer_query
     net = MemoryDiffusionNet(cfg)
     net.normalizer.fit(dataset_arrays(episodes, 3))
     with torch.no_grad():  # wake up zero-initialised output layers
@@ -85,13 +86,16 @@ def test_memory_state_save_and_restore(synthetic_episodes):
     assert np.array_equal(other.select_action(obs), policy.select_action(obs))
 
 
-@pytest.mark.parametrize('goal_pointer', [False, True])
-def test_step_by_step_inference_equals_training_path(synthetic_episodes, goal_pointer):
+@pytest.mark.parametrize('pointer', [None, 'fused', 'retrieved'])
+def test_step_by_step_inference_equals_training_path(synthetic_episodes, pointer):
     """The conditioning tokens the policy builds step by step (bank writes every
     write_every steps) equal those of the batched training path for the same steps, while
     the bank is below capacity (no consolidation: the episode's 15 keyframes fit in 16);
-    with a goal pointer, its token too."""
-    net = fitted_net(synthetic_episodes, capacity=16, goal_pointer=goal_pointer)
+    with a goal pointer (its query from the fused tokens or from the retrieval's read-out),
+    its token too."""
+    goal_pointer = pointer is not None
+    net = fitted_net(synthetic_episodes, capacity=16, goal_pointer=goal_pointer,
+                     pointer_query=pointer or 'fused')
     ep = synthetic_episodes[0]
     batcher = SequenceBatcher([ep], {ep.instruction: TEXT[0]}, net.cfg.encoder.cameras, 3,
                               16, net.cfg.memory.write_every, queries=3, seed=4)
@@ -104,12 +108,14 @@ def test_step_by_step_inference_equals_training_path(synthetic_episodes, goal_po
     text = torch.from_numpy(TEXT).expand(q + m, -1)
     with torch.no_grad():
         p, c = net.encode_steps(steps, text)
+        read: dict = {}
         fp, fc = net.retrieval.retrieve_batched(
             p[:q].view(b, q, *p.shape[1:]), c[:q].view(b, q, -1), batch['query_step'],
             p[q:].view(b, m, *p.shape[1:]), c[q:].view(b, m, -1), batch['key_step'],
-            batch['key_valid'])
+            batch['key_valid'], read)
         trained, _ = net.point(torch.cat([fp[0], fc[0].unsqueeze(1)], 1),
-                               batch['query_objects'][0])  # (Q, cond_tokens, D)
+                               batch['query_objects'][0],
+                               {k: v[0] for k, v in read.items()})  # (Q, cond_tokens, D)
     assert trained.shape[1] == net.cond_tokens == 4 + 1 + goal_pointer
     # step-by-step path, replaying the recorded observations
     policy = MemoryDiffusionPolicy(net, device='cpu')
