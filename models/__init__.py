@@ -24,13 +24,15 @@ DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / 'checkpoints' / 'pcmb_ada
 
 def load_policy(path: str | Path | None = None, device: str | None = None,
                 memory: bool = True, batch: int = 1,
-                seed: int | None = None) -> MemoryDiffusionPolicy:
+                seed: int | None = None,
+                replan_every: int | None = None) -> MemoryDiffusionPolicy:
     """Load a checkpoint folder (default: DEFAULT_CHECKPOINT) as a closed-loop policy.
 
     path: folder with model.safetensors + config.json (+ text_cache.json: instruction
     embeddings precomputed at training time; instructions not in it are encoded with MiniLM
     on first use). device: 'cpu', 'cuda', or None / 'auto' (CUDA when present).
     memory=False runs the same network with the bank cleared every step (the ablation).
+    replan_every: predict a new chunk every this many steps (None: the checkpoint's config).
     Call `policy.reset(instruction)` at the start of each episode, then
     `policy.select_action(obs)` every control step (see docs/models.md for `obs`).
     """
@@ -54,7 +56,8 @@ def load_policy(path: str | Path | None = None, device: str | None = None,
             raise CheckpointError(f'instruction cache {str(cache)!r}: expected a JSON object '
                                   '{instruction: vector}')
         text = InstructionEncoder(cache={t: np.asarray(v, np.float32) for t, v in data.items()})
-    return MemoryDiffusionPolicy(net, text, dev, memory=memory, batch=batch, seed=seed)
+    return MemoryDiffusionPolicy(net, text, dev, memory=memory, batch=batch, seed=seed,
+                                 replan_every=replan_every)
 
 
 __all__ = ['DEFAULT_CHECKPOINT', 'load_policy']

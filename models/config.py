@@ -126,7 +126,12 @@ class DiffusionConfig:
     """Noise schedule, action chunking and sampling."""
 
     horizon: int = 16  # actions predicted per chunk
-    n_action_steps: int = 8  # actions of each chunk executed before predicting again
+    n_action_steps: int = 8  # actions of each chunk that may be executed (its valid window)
+    # the step-by-step policy predicts a new chunk every this many steps (0 = n_action_steps,
+    # Diffusion Policy's receding horizon); fewer closes the loop sooner: a chunk predicted
+    # before the answer's objects appear is not run for long (the ROS graph re-plans every
+    # control step and keeps n_action_steps as the chunk's window)
+    replan_every: int = 0
     action_dim: int = ACTION_DIM  # x y z yaw gripper
     train_timesteps: int = 100  # DDPM training steps
     inference_steps: int = 10  # DDIM / DPM-Solver steps at inference
@@ -139,6 +144,8 @@ class DiffusionConfig:
                   'inference_steps')
         _require(self.n_action_steps <= self.horizon, 'n_action_steps', self.n_action_steps,
                  f'must be <= horizon={self.horizon}')
+        _require(0 <= self.replan_every <= self.n_action_steps, 'replan_every',
+                 self.replan_every, f'must be in 0..n_action_steps={self.n_action_steps}')
         _require(self.horizon % 4 == 0, 'horizon', self.horizon,
                  'must be divisible by 4 (two U-Net down-samplings)')
         _require(self.inference_steps <= self.train_timesteps, 'inference_steps',

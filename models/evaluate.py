@@ -135,7 +135,8 @@ def run_episodes(policy: MemoryDiffusionPolicy, envs: list[Any],
 def evaluate(checkpoint: Path, tasks: list[str], seeds: list[int],
              variants: tuple[str, ...] = DEFAULT_VARIANTS, batch: int = 10,
              device: str = 'auto', progress: bool = True,
-             text_cache: Path | None = None) -> dict[str, Any]:
+             text_cache: Path | None = None,
+             replan_every: int | None = None) -> dict[str, Any]:
     from tqdm import tqdm
 
     dev = pick_device(device)
@@ -143,9 +144,11 @@ def evaluate(checkpoint: Path, tasks: list[str], seeds: list[int],
     cache = text_cache or Path(checkpoint) / 'text_cache.json'
     text = (InstructionEncoder.from_cache_file(cache) if cache.exists()
             else InstructionEncoder())
+    diff = net.cfg.diffusion
+    replan = int(replan_every if replan_every is not None else diff.replan_every)
     results: dict[str, Any] = {'checkpoint': str(checkpoint), 'seeds': [min(seeds), max(seeds)],
                                'episodes_per_cell': len(seeds), 'trained_on': meta,
-                               'tasks': {}}
+                               'replan_every': replan or diff.n_action_steps, 'tasks': {}}
     overlap = sorted(trained_seeds(meta) & set(seeds))
     if overlap:
         raise ValueError(f'seeds: {len(overlap)} of them were trained on (e.g. {overlap[:5]}); '
@@ -160,7 +163,8 @@ def evaluate(checkpoint: Path, tasks: list[str], seeds: list[int],
             bar = tqdm(chunks, desc=f'{task}/{variant}', disable=not progress, leave=False)
             for chunk in bar:
                 policy = MemoryDiffusionPolicy(net, text, dev, memory=variant != 'memory_off',
-                                               batch=len(chunk), seed=chunk[0])
+                                               batch=len(chunk), seed=chunk[0],
+                                               replan_every=replan)
                 ablation = variant if variant in ('wiped_at_delay', 'shuffled') else None
                 successes += run_episodes(policy, [make_env(task, s, env_mode) for s in chunk],
                                           ablation)
@@ -213,6 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--text-cache', type=Path,
                    help='JSON {instruction: vector}; default <checkpoint>/text_cache.json')
     p.add_argument('--out', type=Path, help='write results JSON (+ .md table) here')
+    p.add_argument('--replan-every', type=int, default=None,
+                   help="predict a new chunk every N steps (default: the checkpoint's "
+                        'diffusion.replan_every; 0 = n_action_steps)')
     p.add_argument('--no-progress', action='store_true')
     return p
 
@@ -236,7 +243,8 @@ def main(argv: list[str] | None = None) -> int:
         raise ValueError(f'seeds={args.seeds!r}: give --seeds or --protocol-episodes')
     tasks = [t for t in args.tasks.split(',') if t]
     results = evaluate(args.checkpoint, tasks, seeds, variants, args.batch, args.device,
-                       progress=not args.no_progress, text_cache=args.text_cache)
+                       progress=not args.no_progress, text_cache=args.text_cache,
+                       replan_every=args.replan_every)
     table = markdown_table(results)
     print(table)
     if args.out:

@@ -3,7 +3,8 @@
 `MemoryDiffusionPolicy` runs the network step by step in a closed loop. Every control step
 it encodes the observation when it needs it (a bank write every `write_every` steps, or a
 new chunk); when its action queue is empty it retrieves from the memory bank, fuses, and
-denoises a chunk of `horizon` actions, of which it queues `n_action_steps`. The bank is
+denoises a chunk of `horizon` actions, of which it queues `replan_every` (the config's
+`diffusion.replan_every`, 0 meaning `n_action_steps`; an argument overrides it). The bank is
 written after the retrieval of the same step, so retrieval at step t sees steps < t, as in
 training. With `memory=False` the same network runs with the bank cleared every step
 ("memory switched off"). The bank's state can be saved and restored.
@@ -38,7 +39,8 @@ class MemoryDiffusionPolicy:
 
     def __init__(self, net: MemoryDiffusionNet, text_encoder: InstructionEncoder | None = None,
                  device: str | torch.device | None = None, memory: bool = True,
-                 batch: int = 1, fast_sampler: bool = True, seed: int | None = None) -> None:
+                 batch: int = 1, fast_sampler: bool = True, seed: int | None = None,
+                 replan_every: int | None = None) -> None:
         self.device = pick_device(str(device) if device is not None else None)
         self.net = net.to(self.device).eval()
         self.cfg = net.cfg
@@ -46,6 +48,12 @@ class MemoryDiffusionPolicy:
         self.memory = memory
         self.batch = batch
         self.fast_sampler = fast_sampler
+        diff = self.cfg.diffusion
+        self.replan_every = int(replan_every if replan_every is not None
+                                else diff.replan_every) or diff.n_action_steps
+        if not 1 <= self.replan_every <= diff.n_action_steps:
+            raise ValueError(f'replan_every={self.replan_every}: must be in '
+                             f'1..n_action_steps={diff.n_action_steps}')
         self.generator = None
         if seed is not None:
             self.generator = torch.Generator(device=self.device).manual_seed(seed)
@@ -134,7 +142,7 @@ class MemoryDiffusionPolicy:
             perceptual, cognitive, objects = self._encode(obs)
             if need_chunk:
                 chunk = self._chunk(perceptual, cognitive, objects).cpu().numpy()  # (B, H, A)
-                for i in range(self.cfg.diffusion.n_action_steps):
+                for i in range(self.replan_every):
                     self.queue.append(chunk[:, i])
             if write and self.memory:
                 self.bank.write(perceptual, cognitive, self.step)

@@ -246,6 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
                         'only what retrieval read from the bank (MemoryConfig.pointer_query)')
     p.add_argument('--pointer-loss-weight', type=float, default=0.0,
                    help='weight of the pointer cross-entropy on the grasped slot (0 = off)')
+    p.add_argument('--replan-every', type=int, default=0,
+                   help='the policy predicts a new chunk every N steps (0 = n_action_steps); '
+                        'an inference setting written into the config')
     p.add_argument('--capacity', type=int, default=64)
     p.add_argument('--write-every', type=int, default=4)
     p.add_argument('--seed', type=int, default=0)
@@ -288,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
                     write_every=args.write_every, goal_pointer=args.goal_pointer,
                     pointer_query=args.pointer_query),
         denoiser=dict(kind=args.denoiser, width=args.width, layers=args.layers),
-        diffusion=dict(prediction_type=args.prediction),
+        diffusion=dict(prediction_type=args.prediction, replan_every=args.replan_every),
         train=dict(steps=args.steps, batch_episodes=args.batch,
                    queries_per_episode=args.queries, noise_draws=args.noise_draws,
                    lr=args.lr, seed=args.seed, act_fraction=args.act_fraction,

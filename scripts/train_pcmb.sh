@@ -4,7 +4,7 @@
 # protocol's seeds 0.., 100000.., 200000..), train, copy the checkpoint into the package,
 # and evaluate on the protocol seeds. These are the exact commands behind docs/models.md.
 #
-#   scripts/train_pcmb.sh            # everything (about 3 + 25 + 10-25 min on 2 cores)
+#   scripts/train_pcmb.sh            # everything (about 3 + 27 + 10-25 min on 2 cores)
 #   STAGE=eval scripts/train_pcmb.sh # only the evaluation of the shipped checkpoint
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,12 +20,14 @@ if [[ $STAGE == all || $STAGE == train ]]; then
   # one torch thread: on 2 shared cores a second thread mostly spins (3x slower here)
   # memory-mode episodes only (the answer is never visible when acting, so the policy cannot
   # learn to read it off the current frame), the auxiliary goal loss, and the goal pointer
-  # with its cross-entropy on the grasped slot (models/goal_pointer.py)
+  # with its cross-entropy on the grasped slot, its query read from the bank only
+  # (models/goal_pointer.py); the policy re-plans every 2 steps (DiffusionConfig.replan_every)
   nice -n 5 $PY -m models.train --data data/demos --tasks $TASKS --modes memory \
-    --seeds 1000-1149 --out runs/pcmb_pointer --steps 4000 --max-minutes 26 --batch 8 \
+    --seeds 1000-1149 --out runs/pcmb_pointer --steps 3600 --max-minutes 40 --batch 8 \
     --queries 12 --act-fraction 0.5 --width 96 --layers 3 --cnn-channels 16,32,48,96 \
     --perceptual-tokens 6 --cameras rgb --seed 0 --threads 1 --device cpu --no-progress \
-    --goal-loss-weight 1.0 --goal-pointer --pointer-loss-weight 1.0
+    --goal-loss-weight 1.0 --goal-pointer --pointer-query retrieved --pointer-loss-weight 1.0 \
+    --replan-every 2
   mkdir -p models/checkpoints/pcmb_adaln
   cp runs/pcmb_pointer/{model.safetensors,config.json,text_cache.json} \
     models/checkpoints/pcmb_adaln/

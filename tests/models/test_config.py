@@ -19,6 +19,9 @@ def test_round_trip_through_dict():
     (lambda: EncoderConfig(width=130, heads=4), 'width'),
     (lambda: DiffusionConfig(n_action_steps=20, horizon=16), 'n_action_steps'),
     (lambda: DiffusionConfig(scheduler='euler'), 'scheduler'),
+    (lambda: DiffusionConfig(replan_every=9, n_action_steps=8), 'replan_every'),
+    (lambda: MemoryConfig(pointer_query='current'), 'pointer_query'),
+    (lambda: MemoryConfig(enabled=False, pointer_query='retrieved'), 'pointer_query'),
     (lambda: PolicyConfig(denoiser=dict(kind='mlp')), 'kind'),
     (lambda: PolicyConfig(denoiser=dict(width=64)), 'denoiser.width'),
 ])

@@ -70,6 +70,34 @@ def test_closed_loop_api_memory_on_and_off(synthetic_episodes):
         policy.select_action({'rgb': obs['rgb']})
 
 
+@pytest.mark.parametrize('replan_every, chunks', [(None, 2), (2, 5), (1, 10)])
+def test_replan_every_sets_how_often_a_chunk_is_predicted(synthetic_episodes, replan_every,
+                                                            chunks):
+    """10 control steps: a chunk every n_action_steps = 8 steps by default (steps 0 and 8),
+    every 2 or every step when asked; each executed action is the chunk's next one."""
+    net = fitted_net(synthetic_episodes)
+    policy = MemoryDiffusionPolicy(net, device='cpu', seed=0, replan_every=replan_every)
+    policy.reset(text_embedding=TEXT)
+    predicted = []
+    sample = net.sample_actions
+
+    def counting(cond, noise=None, fast=True):
+        predicted.append(sample(cond, noise, fast))
+        return predicted[-1]
+
+    net.sample_actions = counting
+    env = SyntheticCupsEnv(seed=52)
+    obs = env.reset()
+    for step in range(10):
+        action = policy.select_action(obs)
+        period = replan_every or 8
+        assert np.allclose(action, predicted[-1][0, step % period].numpy())
+        obs, _, _ = env.step(action)
+    assert len(predicted) == chunks
+    with pytest.raises(ValueError, match='replan_every=9'):
+        MemoryDiffusionPolicy(net, device='cpu', replan_every=9)
+
+
 def test_memory_state_save_and_restore(synthetic_episodes):
     net = fitted_net(synthetic_episodes)
     env = SyntheticCupsEnv(seed=51)
