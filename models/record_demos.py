@@ -56,6 +56,24 @@ def record_one(task: str, seed: int, mode: str, out: str) -> tuple[str, int, str
     return task, seed, mode, ok, len(actions)
 
 
+def folder_meta(out: Path, run: dict) -> dict:
+    """meta.json's content after a recording run: the tasks and episode counts of everything
+    now in the folder (earlier runs' tasks kept), and the list of recording runs."""
+    from models.episodes import read_meta
+
+    old = read_meta(out)
+    runs = old.get('recordings') or ([{k: old[k] for k in ('tasks', 'modes', 'seeds')}]
+                                     if {'tasks', 'modes', 'seeds'} <= set(old) else [])
+    files = sorted(Path(out).glob('*/ep_*.npz'))
+    episodes: dict[str, int] = {}
+    for path in files:
+        episodes[path.parent.name] = episodes.get(path.parent.name, 0) + 1
+    return {'tasks': sorted(episodes), 'modes': sorted({m for r in [*runs, run]
+                                                        for m in r['modes']}),
+            'episodes': episodes, 'recordings': [*runs, run],
+            'recorded_by': 'models.record_demos (scripted experts)'}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--out', type=Path, required=True)
@@ -84,9 +102,8 @@ def main(argv: list[str] | None = None) -> int:
             counts[task][0] += 1
             counts[task][1] += int(ok)
             counts[task][2] += length if ok else 0
-    write_meta(args.out, {'tasks': tasks, 'modes': modes, 'seeds': args.seeds,
-                          'episodes': {t: c[1] for t, c in counts.items()},
-                          'recorded_by': 'models.record_demos (scripted experts)'})
+    write_meta(args.out, folder_meta(args.out, {'tasks': tasks, 'modes': modes,
+                                                'seeds': args.seeds}))
     for task, (n, ok, steps) in counts.items():
         print(f'[record] {task:22s} {ok}/{n} expert successes kept, {steps} steps')
     return 0
