@@ -88,12 +88,14 @@ def bench_net(net: MemoryDiffusionNet, batch: int, device: torch.device, repeats
 
 
 def baseline_config(cfg: PolicyConfig, target_params: int) -> PolicyConfig:
-    """Diffusion-Policy shape: 1-D U-Net denoiser, no memory bank, same encoder and steps;
+    """Diffusion-Policy shape: 1-D U-Net denoiser, no memory bank (and no goal pointer),
+    same encoder and steps;
     U-Net widths chosen so that the whole network's size is closest to `target_params`."""
     best, best_gap = None, None
     for base in (8, 12, 16, 24, 32, 48, 64):
         data = cfg.to_dict()
-        data['memory']['enabled'] = False
+        data['memory'].update(enabled=False, goal_pointer=False, pointer_query='fused')
+        data['train']['pointer_loss_weight'] = 0.0  # no pointer, no pointer loss
         data['denoiser']['kind'] = 'unet'
         data['denoiser']['unet_dims'] = (base, 2 * base, 4 * base)
         data['denoiser']['unet_cond_dim'] = 4 * base

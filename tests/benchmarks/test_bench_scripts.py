@@ -102,6 +102,19 @@ def test_bench_models_figures_for_cpu_and_cuda_results():
     assert throughput.baseline_value == pytest.approx(500.0) and throughput.ratio == 16.0
 
 
+def test_bench_models_baseline_has_neither_bank_nor_pointer():
+    """The Diffusion-Policy-shaped baseline is built from the shipped config (here one with
+    a goal pointer reading the bank) without the memory bank and without the pointer."""
+    from models.config import PolicyConfig
+
+    bench_models = load_script('bench_models')
+    cfg = PolicyConfig(memory=dict(goal_pointer=True, pointer_query='retrieved'),
+                       train=dict(pointer_loss_weight=1.0))
+    base = bench_models.baseline_config(cfg, 1_000_000)
+    assert not base.memory.enabled and not base.memory.goal_pointer
+    assert base.denoiser.kind == 'unet' and base.train.pointer_loss_weight == 0.0
+
+
 def bench_all(tmp_path, *args, timeout=300):
     return subprocess.run([sys.executable, str(SCRIPTS / 'bench_all.py'), '--out', tmp_path,
                            '--quiet', *args], cwd=ROOT, capture_output=True, text=True,
