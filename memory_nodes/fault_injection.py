@@ -72,9 +72,15 @@ def path_length(points):
 class NodeKiller:
     """Kills the node chosen for an episode at its trigger and restarts it (see module)."""
 
-    def __init__(self, orchestrator, stack, at='delay', ready_timeout_s=120.0):
+    def __init__(self, orchestrator, stack, at='delay', ready_timeout_s=120.0, down_s=0.0):
         if at not in KILL_AT:
             raise ValueError(f'kill at {at!r}: expected one of {KILL_AT}')
+        if not 0.0 <= down_s <= 60.0:
+            raise ValueError(f'down_s={down_s!r}: expected 0..60 seconds')
+        # how long the node stays dead before its restart (0: restarted at once). A still
+        # arm can only be seen when the outage outlasts the step the arm was converging on
+        # plus STILL_WINDOW_S; a restart within about a second measures the convergence.
+        self.down_s = float(down_s)
         self.orchestrator = orchestrator
         self.stack = stack
         self.at = at
@@ -146,6 +152,8 @@ class NodeKiller:
         print(f'[main_job] fault: killed the {node} node (exit {code}) in the '
               f'{PHASE_NAMES.get(phase, phase)} phase (--kill-at {self.at}); restarting it',
               flush=True)
+        while time.monotonic() - t_kill < self.down_s:
+            o.spin_for(0.05)
         self.stack.start(node)
         back, events = self._wait_back(node, before, t_kill)
         t_back = time.monotonic() if back >= 0 else t_kill + self.ready_timeout_s

@@ -467,6 +467,9 @@ def main(argv=None):
                         help='when --kill strikes: delay (the delay phase begins), act (the '
                         'act phase begins) or motion (1 s after the executor took the '
                         'first subgoal); default delay')
+    parser.add_argument('--kill-down-s', type=float, default=0.0,
+                        help='seconds a killed node stays dead before it is restarted '
+                        '(default 0: at once)')
     parser.add_argument('--where-unrelated', nargs='*', default=list(DEFAULT_UNRELATED),
                         choices=sorted(sim.TASKS), metavar='TASK',
                         help=f'{WHERE_TASK} runs as a trial across episodes: place, these '
@@ -538,7 +541,8 @@ def main(argv=None):
             orchestrator.wait_for_bridge()
             orchestrator.wait_for_graph(nodes)
             orchestrator.spin_for(1.0)
-            killer = NodeKiller(orchestrator, stack, args.kill_at) if args.kill else None
+            killer = NodeKiller(orchestrator, stack, args.kill_at,
+                                down_s=args.kill_down_s) if args.kill else None
             for task in args.tasks:
                 if ('action_expert' in nodes and trained_tasks is not None
                         and task not in trained_tasks):

@@ -26,18 +26,19 @@ def run_main_job(out, *args, timeout=900):
     return result, json.loads((out / 'results.json').read_text())
 
 
-@pytest.mark.slow   # failed 2 of 4 full-suite runs on 2 cores (cause not found yet); see docs
 def test_executor_killed_mid_motion_the_arm_holds_and_the_episode_completes(tmp_path):
-    """The executor dies one second into the lift: the sim bridge holds the last target (the
-    arm stops, no drift), the new executor announces itself idle, the planner sends the
-    step again and the cup is lifted."""
+    """The executor dies one second into the lift and stays dead for 2 s: the sim bridge
+    holds the last target (the arm stops, no drift), the new executor announces itself idle,
+    the planner sends the step again and the cup is lifted. (Restarted at once, the new
+    process was back within about a second, so the 'last second' still held the arm's
+    convergence on its last target: the test failed 1 run in 4, with 17 mm moved in all.)"""
     out = tmp_path / 'run'
     result, results = run_main_job(out, '--episodes', '1', '--kill', 'executor',
-                                   '--kill-at', 'motion', timeout=400)
+                                   '--kill-at', 'motion', '--kill-down-s', '2', timeout=400)
     (episode,) = results['episodes']
     (kill,) = episode['faults']
     assert kill['node'] == 'executor' and kill['exit_code'] == -9
-    assert kill['phase'] == 2 and kill['back_after_s'] > 0
+    assert kill['phase'] == 2 and kill['back_after_s'] > 2.0
     # the arm stopped: it may finish the step it was on (converging on its last target), then
     # stands still; a moving primitive covers 10 cm and more per second (measured: 17 mm in
     # all, 0.0-2.2 mm in the last second)
