@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from models.goal_pointer import POSITION, VISIBLE
+
 EPISODE_NAME = re.compile(r'^ep_(?P<seed>-?\d+)_(?P<mode>[a-z_]+)\.npz$')
 STEP_KEYS = ('rgb', 'wrist_rgb', 'proprio', 'objects', 'phase')
 
@@ -244,8 +246,9 @@ def goal_slot(ep: Episode, radius: float = 0.05) -> int:
     if step is None:
         return -1
     objects = ep.objects[step]  # (K, D_OBJ)
-    distance = np.linalg.norm(objects[:, 1:3] - ep.action[step, :2], axis=1)
-    distance[objects[:, 0] < 0.5] = np.inf
+    xy = objects[:, POSITION][:, :2]
+    distance = np.linalg.norm(xy - ep.action[step, :2], axis=1)
+    distance[objects[:, VISIBLE] < 0.5] = np.inf
     best = int(np.argmin(distance))
     return best if distance[best] <= radius else -1
 
