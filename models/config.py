@@ -172,6 +172,10 @@ class TrainConfig:
     seed: int = 0  # torch / numpy seed
     image_shift: int = 2  # random-shift augmentation in pixels (0 = none)
     act_fraction: float = 0.0  # share of query steps drawn from the act phase (+ one chunk)
+    # shuffle the object slots of each sampled episode by one random permutation (the same
+    # at every step of it): the ROS graph orders slots by class and track number, not in the
+    # simulator's task order, so a policy that learned the sim's order picks by slot index
+    permute_slots: bool = False
     # auxiliary loss (0 = off, and no goal head in the network): from the conditioning
     # tokens of every query step after the cue, predict the episode's goal point (where the
     # gripper first closes in the act phase); the answer must then pass through the memory

@@ -153,7 +153,7 @@ class SequenceBatcher:
     def __init__(self, episodes: list[Episode], text_vectors: dict[str, np.ndarray],
                  cameras: tuple[str, ...], object_slots: int, horizon: int,
                  write_every: int, queries: int, seed: int = 0,
-                 act_fraction: float = 0.0) -> None:
+                 act_fraction: float = 0.0, permute_slots: bool = False) -> None:
         if not episodes:
             raise ValueError('episodes: empty; nothing to train on')
         if not 0.0 <= act_fraction <= 1.0:
@@ -166,6 +166,7 @@ class SequenceBatcher:
         self.write_every = write_every
         self.queries = queries
         self.act_fraction = act_fraction
+        self.permute_slots = permute_slots
         self.rng = np.random.default_rng(seed)
         # steps whose chunk reaches into the act phase: where the remembered answer is used
         self.decisive = [np.flatnonzero((ep.phase >= 2)
@@ -183,10 +184,14 @@ class SequenceBatcher:
                  self.rng.choice(self.decisive[idx], size=n_act)]
         return np.sort(np.concatenate(steps))
 
-    def _steps(self, ep: Episode, steps: np.ndarray) -> dict[str, np.ndarray]:
+    def _steps(self, ep: Episode, steps: np.ndarray,
+               order: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Inputs at `steps`; `order` (K,) reorders the object slots: slot i <- order[i]."""
         out = {cam: getattr(ep, cam)[steps] for cam in self.cameras}
         out['proprio'] = ep.proprio[steps]
         out['objects'] = pad_objects(ep.objects[steps], self.slots)
+        if order is not None:
+            out['objects'] = out['objects'][:, order]
         out['phase'] = ep.phase[steps]
         out['step'] = steps.astype(np.float32)
         return out
@@ -204,9 +209,11 @@ class SequenceBatcher:
         m = max(1, max(len(k) for _, _, _, k in per_ep))
         batch: dict[str, list[np.ndarray]] = {}
         for idx, ep, queries, keys in per_ep:
-            q = self._steps(ep, queries)
+            # one slot permutation per sampled episode, shared by its queries and its bank
+            order = self.rng.permutation(self.slots) if self.permute_slots else None
+            q = self._steps(ep, queries, order)
             padded_keys = np.concatenate([keys, np.zeros(m - len(keys), np.int64)])
-            k = self._steps(ep, padded_keys.astype(np.int64))
+            k = self._steps(ep, padded_keys.astype(np.int64), order)
             item = {f'query_{n}': v for n, v in q.items()}
             item.update({f'key_{n}': v for n, v in k.items()})
             item['key_valid'] = np.arange(m) < len(keys)
@@ -214,7 +221,10 @@ class SequenceBatcher:
             item['actions'] = np.stack([action_chunk(ep.action, int(t), self.horizon)
                                         for t in queries])
             item['goal'] = self.goals[idx]
-            item['goal_slot'] = np.int64(self.goal_slots[idx])
+            slot = self.goal_slots[idx]
+            if order is not None and slot >= 0:
+                slot = int(np.flatnonzero(order == slot)[0])  # where the grasped slot went
+            item['goal_slot'] = np.int64(slot)
             for name, value in item.items():
                 batch.setdefault(name, []).append(value)
         return {name: torch.from_numpy(np.stack(values)) for name, values in batch.items()}
@@ -237,11 +247,13 @@ def goal_point(ep: Episode) -> np.ndarray:
     return ep.action[index, :3].astype(np.float32)
 
 
-def goal_slot(ep: Episode, radius: float = 0.05) -> int:
+def goal_slot(ep: Episode, radius: float = 0.09) -> int:
     """The object slot the demonstration grasped: the visible slot nearest (in x, y) to the
     goal point at `grasp_step`; -1 when none is within `radius` metres (or the gripper
-    never closes there). Slots keep their identity through an episode, so this is the slot
-    to point at from every step."""
+    never closes there). The radius allows for a drawer, grasped by its knob 7.5 cm in front
+    of the drawer's centre (neighbouring objects of the suite stand 10 cm or more apart).
+    Slots keep their identity through an episode, so this is the slot to point at from
+    every step."""
     step = grasp_step(ep)
     if step is None:
         return -1

@@ -18,6 +18,10 @@ For each task it runs these variants on the same held-out seeds:
   the batch: a real memory of the same task, from another seed; needs a batch of 2 or
   more);
 and reports the task's chance ceiling (what a memoryless policy can reach by guessing).
+`--slot-order shuffled` runs every variant with each episode's object slots in a random
+order (one permutation per episode, seeded by it; `SlotShuffledEnv`) instead of the task's
+order: the ROS graph orders slots by class and track number, so a policy for the graph must
+not depend on the simulator's order (train with `memory-train --permute-slots`).
 A bank that holds the answer makes `memory` beat both ablations; if it does not, the
 policy is not using what it remembers.
 Tasks come from `sim.make_env`; 'synthetic_cups' is the models' own synthetic task.
@@ -55,6 +59,31 @@ def make_env(task: str, seed: int, mode: str) -> Any:
     from sim import make_env as sim_make_env
 
     return sim_make_env(task, seed=seed, mode=mode)
+
+
+class SlotShuffledEnv:
+    """An env whose observations carry the object slots in a fixed random order (one
+    permutation per episode, drawn from `seed`); everything else is the wrapped env's."""
+
+    def __init__(self, env: Any, seed: int) -> None:
+        self.env = env
+        self.rng = np.random.default_rng([seed, 0x510])
+        self.order: np.ndarray | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.env, name)
+
+    def _shuffled(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return dict(obs, objects=obs['objects'][self.order])
+
+    def reset(self) -> dict[str, np.ndarray]:
+        obs = self.env.reset()
+        self.order = self.rng.permutation(len(obs['objects']))
+        return self._shuffled(obs)
+
+    def step(self, action: np.ndarray) -> tuple[dict[str, np.ndarray], bool, Any]:
+        obs, done, info = self.env.step(action)
+        return self._shuffled(obs), done, info
 
 
 def chance_ceiling(task: str) -> float | None:
@@ -136,7 +165,8 @@ def evaluate(checkpoint: Path, tasks: list[str], seeds: list[int],
              variants: tuple[str, ...] = DEFAULT_VARIANTS, batch: int = 10,
              device: str = 'auto', progress: bool = True,
              text_cache: Path | None = None,
-             replan_every: int | None = None) -> dict[str, Any]:
+             replan_every: int | None = None,
+             slot_order: str = 'task') -> dict[str, Any]:
     from tqdm import tqdm
 
     dev = pick_device(device)
@@ -146,7 +176,10 @@ def evaluate(checkpoint: Path, tasks: list[str], seeds: list[int],
             else InstructionEncoder())
     diff = net.cfg.diffusion
     replan = int(replan_every if replan_every is not None else diff.replan_every)
+    if slot_order not in ('task', 'shuffled'):
+        raise ValueError(f"slot_order={slot_order!r}: expected 'task' or 'shuffled'")
     results: dict[str, Any] = {'checkpoint': str(checkpoint), 'seeds': [min(seeds), max(seeds)],
+                               'slot_order': slot_order,
                                'episodes_per_cell': len(seeds), 'trained_on': meta,
                                'replan_every': replan or diff.n_action_steps, 'tasks': {}}
     overlap = sorted(trained_seeds(meta) & set(seeds))
@@ -166,8 +199,10 @@ def evaluate(checkpoint: Path, tasks: list[str], seeds: list[int],
                                                batch=len(chunk), seed=chunk[0],
                                                replan_every=replan)
                 ablation = variant if variant in ('wiped_at_delay', 'shuffled') else None
-                successes += run_episodes(policy, [make_env(task, s, env_mode) for s in chunk],
-                                          ablation)
+                envs = [make_env(task, s, env_mode) for s in chunk]
+                if slot_order == 'shuffled':
+                    envs = [SlotShuffledEnv(env, s) for env, s in zip(envs, chunk)]
+                successes += run_episodes(policy, envs, ablation)
                 bar.set_postfix(success=f'{np.mean(successes):.2f}')
             row[variant] = float(np.mean(successes))
             row[f'{variant}_ci95'] = success_cell(successes)['ci95']
@@ -220,6 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--replan-every', type=int, default=None,
                    help="predict a new chunk every N steps (default: the checkpoint's "
                         'diffusion.replan_every; 0 = n_action_steps)')
+    p.add_argument('--slot-order', default='task', choices=('task', 'shuffled'),
+                   help="object slots in the task's order, or shuffled per episode (as "
+                        'the ROS graph, which orders them by class and track number)')
     p.add_argument('--no-progress', action='store_true')
     return p
 
@@ -244,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     tasks = [t for t in args.tasks.split(',') if t]
     results = evaluate(args.checkpoint, tasks, seeds, variants, args.batch, args.device,
                        progress=not args.no_progress, text_cache=args.text_cache,
-                       replan_every=args.replan_every)
+                       replan_every=args.replan_every, slot_order=args.slot_order)
     table = markdown_table(results)
     print(table)
     if args.out:

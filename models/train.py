@@ -157,7 +157,8 @@ def train(cfg: PolicyConfig, episodes: list[Episode], text: dict[str, np.ndarray
     batcher = SequenceBatcher(episodes, text, cfg.encoder.cameras, cfg.encoder.object_slots,
                               cfg.diffusion.horizon, cfg.memory.write_every,
                               tc.queries_per_episode, seed=tc.seed,
-                              act_fraction=tc.act_fraction)
+                              act_fraction=tc.act_fraction,
+                              permute_slots=tc.permute_slots)
     params = [p for p in net.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=tc.lr, weight_decay=tc.weight_decay)
     sched = get_cosine_schedule_with_warmup(opt, tc.warmup_steps, tc.steps)
@@ -236,6 +237,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help='N_p perceptual tokens per step (N_p - 1 pooled + 1 state token)')
     p.add_argument('--act-fraction', type=float, default=0.0,
                    help='share of query steps drawn from the act phase and the chunk before')
+    p.add_argument('--permute-slots', action='store_true',
+                   help='shuffle the object slots of each training episode (one permutation '
+                        "per episode): a policy that does not rely on the simulator's slot "
+                        'order, as the ROS graph orders slots by class and track number')
     p.add_argument('--goal-loss-weight', type=float, default=0.0,
                    help='weight of the auxiliary goal loss (0 = off; see TrainConfig)')
     p.add_argument('--goal-pointer', action='store_true',
@@ -295,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         train=dict(steps=args.steps, batch_episodes=args.batch,
                    queries_per_episode=args.queries, noise_draws=args.noise_draws,
                    lr=args.lr, seed=args.seed, act_fraction=args.act_fraction,
-                   goal_loss_weight=args.goal_loss_weight,
+                   permute_slots=args.permute_slots, goal_loss_weight=args.goal_loss_weight,
                    pointer_loss_weight=args.pointer_loss_weight,
                    warmup_steps=min(200, args.steps // 10)))
     cfg = config_for(episodes, base)

@@ -96,3 +96,35 @@ def test_evaluate_runs_the_ablations_and_refuses_a_lone_shuffle(checkpoint):
     with pytest.raises(ValueError, match='at least 2'):
         evaluate(checkpoint, [TASK_NAME], [100], batch=1, device='cpu', progress=False,
                  variants=('shuffled',))
+
+
+def test_slot_shuffled_env_keeps_one_order_per_episode(checkpoint):
+    """SlotShuffledEnv shows the wrapped env's object slots in one random order for the
+    whole episode (a new order on the next reset), and the evaluation records the order."""
+    from models.evaluate import SlotShuffledEnv, make_env
+
+    plain, shuffled = make_env(TASK_NAME, 100, 'memory'), SlotShuffledEnv(
+        make_env(TASK_NAME, 100, 'memory'), seed=100)
+    pairs = [(plain.reset(), shuffled.reset())]
+    action = np.zeros(5, np.float32)
+    for _ in range(12):
+        pairs.append((plain.step(action)[0], shuffled.step(action)[0]))
+    order = shuffled.order
+    assert sorted(order.tolist()) == list(range(len(order)))
+    for a, b in pairs:
+        assert np.array_equal(b['objects'], a['objects'][order])
+        assert np.array_equal(b['proprio'], a['proprio'])
+    assert shuffled.instruction == plain.instruction  # everything else passes through
+    orders = set()
+    for seed in range(100, 110):
+        env = SlotShuffledEnv(make_env(TASK_NAME, seed, 'memory'), seed)
+        env.reset()
+        orders.add(tuple(env.order))
+    assert len(orders) > 1  # episodes differ in their order
+    results = evaluate(checkpoint, [TASK_NAME], [100, 101], variants=('memory',), batch=2,
+                       device='cpu', progress=False, slot_order='shuffled')
+    assert results['slot_order'] == 'shuffled'
+    assert 0.0 <= results['tasks'][TASK_NAME]['memory'] <= 1.0
+    with pytest.raises(ValueError, match="slot_order='random'"):
+        evaluate(checkpoint, [TASK_NAME], [100], batch=1, device='cpu', progress=False,
+                 slot_order='random')
