@@ -25,8 +25,8 @@ Observation mapping (docs/models.md has the policy's side): images are centre-cr
 square and resized to the checkpoint's image size (a square render of the same vertical
 field of view, as in training); proprio = arm joint positions, gripper opening (sum of the
 finger joints), end-effector x, y, z, yaw; object slots = observed objects ordered by class
-then track number, features (visible, x, y, z, r, g, b, lit, class / number of classes,
-state), unseen ones zero.
+then track number when first seen, then kept by their track for the episode (`SlotTable`),
+features (visible, x, y, z, r, g, b, lit, class / number of classes, state), unseen ones zero.
 """
 
 import math
@@ -79,23 +79,61 @@ def square_resize(rgb, size):
     return y[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).numpy()
 
 
-def object_slots(msg, slots, classes):
-    """ObjectObservationArray -> (slots, 10) features, ordered by class then track number."""
-    def order(o):
-        number = ''.join(c for c in o.track_id if c in '0123456789')  # not '²'
-        cls = classes.index(o.label) if o.label in classes else len(classes)
-        return (cls, int(number) if number else 0, o.track_id)
+def track_order(track, classes):
+    """Sort key of a tracked object: class, then track number (the order tracks were made)."""
+    number = ''.join(c for c in track.track_id if c in '0123456789')  # not '²'
+    cls = classes.index(track.label) if track.label in classes else len(classes)
+    return (cls, int(number) if number else 0, track.track_id)
 
-    out = np.zeros((slots, 10), np.float32)
-    for i, o in enumerate(sorted(msg.objects, key=order)[:slots]):
-        if not o.visible or o.label not in classes:
-            continue
-        p = o.position
-        if not all(math.isfinite(v) for v in (p.x, p.y, p.z)):
-            raise ValueError(f'object {o.track_id!r}: position ({p.x}, {p.y}, {p.z}) not finite')
-        out[i] = [1.0, p.x, p.y, p.z, *o.rgb, float(o.state == 'lit'),
-                  classes.index(o.label) / len(classes), 0.0]
-    return out
+
+class SlotTable:
+    """Object slots that keep their track for a whole episode.
+
+    A track gets a slot the first time it is seen in the episode (in class-then-track-number
+    order among the tracks new in one message) and keeps it, visible or not, until the
+    episode ends (`reset`): the policy's memory bank remembers per slot, so a slot must not
+    change its object when another track appears or is dropped. A track with no free slot
+    takes the slot of a track missing from the message; with none, it is left out (counted
+    in `overflow`). Features per slot: visible, x, y, z, r, g, b, lit, class / number of
+    classes, state; slots without a visible object are zero."""
+
+    def __init__(self, slots, classes):
+        self.slots, self.classes = int(slots), list(classes)
+        self.overflow = 0
+        self.reset()
+
+    def reset(self):
+        self.slot_of = {}  # track id -> slot
+
+    def features(self, msg):
+        """ObjectObservationArray -> (slots, 10) float32."""
+        tracks = sorted((o for o in msg.objects if o.label in self.classes),
+                        key=lambda o: track_order(o, self.classes))
+        present = {o.track_id for o in tracks}
+        for o in tracks:
+            if o.track_id in self.slot_of:
+                continue
+            used = set(self.slot_of.values())
+            free = [i for i in range(self.slots) if i not in used]
+            if not free:  # reuse the slot of a track this message no longer has
+                gone = [t for t in self.slot_of if t not in present]
+                if not gone:
+                    self.overflow += 1
+                    continue
+                free = [self.slot_of.pop(gone[0])]
+            self.slot_of[o.track_id] = free[0]
+        out = np.zeros((self.slots, 10), np.float32)
+        for o in tracks:
+            slot = self.slot_of.get(o.track_id)
+            if slot is None or not o.visible:
+                continue
+            p = o.position
+            if not all(math.isfinite(v) for v in (p.x, p.y, p.z)):
+                raise ValueError(f'object {o.track_id!r}: position ({p.x}, {p.y}, {p.z}) not '
+                                 'finite')
+            out[slot] = [1.0, p.x, p.y, p.z, *o.rgb, float(o.state == 'lit'),
+                         self.classes.index(o.label) / len(self.classes), 0.0]
+        return out
 
 
 def yaw_of(q):
@@ -212,6 +250,7 @@ class ActionExpertNode(LifecycleNode):
                         objects=np.zeros((enc.object_slots, 10), np.float32),
                         phase=np.int64(2))
             self.policy.act_chunk(warm)
+            self.slot_table = SlotTable(enc.object_slots, p['class_names'])
         except (ValueError, OSError, ImportError) as error:
             self.get_logger().error(f'configure failed: {error}')
             return TransitionCallbackReturn.FAILURE
@@ -382,8 +421,7 @@ class ActionExpertNode(LifecycleNode):
             raise ValueError(f'proprio from joint_states / ee pose is not finite: {proprio}')
         obs['proprio'] = proprio
         objects = snap.get('objects')
-        obs['objects'] = (object_slots(objects, enc.object_slots, p['class_names'])
-                          if objects is not None else
+        obs['objects'] = (self.slot_table.features(objects) if objects is not None else
                           np.zeros((enc.object_slots, 10), np.float32))
         status = snap.get('status')
         obs['phase'] = np.int64(status.phase if status is not None else 2)
@@ -398,6 +436,7 @@ class ActionExpertNode(LifecycleNode):
         key = (status.episode_id if status is not None else '', instruction.data)
         if key != self.episode_key:
             self.policy.reset(instruction.data)  # a new episode: an empty memory bank
+            self.slot_table.reset()  # and object slots assigned afresh
             self.episode_key = key
             with self._lock:  # the arm starts the episode at rest, not where it last was
                 self.latest.pop('ee', None)

@@ -322,7 +322,8 @@ class Orchestrator:
 # -- where_did_i_leave_it across episodes and a memory restart ------------------------------
 
 WHERE_TASK = 'where_did_i_leave_it'
-STAGE_PLACE, STAGE_PROBE = 1.0, 2.0  # choice indices of its 'stage' knob (sim/knobs.py)
+# choice indices of its 'stage' knob (sim/knobs.py)
+STAGE_FULL, STAGE_PLACE, STAGE_PROBE = 0.0, 1.0, 2.0
 # Closed drawers show only their knobs to the scene camera: about 3 px each at 128x96, under
 # the preprocessor's minimum; about 13 px at 192x144.
 WHERE_IMAGE_SIZE = (192, 144)
@@ -553,7 +554,13 @@ def main(argv=None):
                     seed = args.seed + i
                     limit = 60.0 + 2.0 * sim.make_env(task, seed, render=False).max_steps \
                         * 0.1 / max(rtf, 0.5)
-                    if task == WHERE_TASK:
+                    if task == WHERE_TASK and 'action_expert' in nodes:
+                        # the policy's bank lives for one episode: it plays the 'full' stage
+                        # (place, delay, probe in one episode), what it was trained on; the
+                        # trial across episodes is the lifelong memory's (planner variants)
+                        outcome = orchestrator.run_episode(task, seed, variant, limit,
+                                                           knobs={'stage': STAGE_FULL})
+                    elif task == WHERE_TASK:
                         outcome, others = run_where_trial(
                             orchestrator, stack, seed, variant, args.where_unrelated,
                             rtf, restart_memory='memory' in nodes)

@@ -51,6 +51,10 @@ class EncoderConfig:
     perceptual_tokens: int = 8  # N_p: perceptual tokens per step (N_p - 1 pooled + 1 state)
     heads: int = 4  # attention heads of the token compressor and cognitive summariser
     pretrained_vision_path: str = ''  # local transformers model folder; '' = train the CNN
+    # object slot order the network sees: 'given' (as the source lists them) or 'first_seen'
+    # (by first sight, then class, y, x: the same from the simulator and the ROS graph;
+    # models/slot_order.py). Training and the policy both apply it.
+    slot_order: str = 'given'
 
     def __post_init__(self) -> None:
         self.cameras = tuple(self.cameras)
@@ -61,6 +65,8 @@ class EncoderConfig:
         _require(self.width % self.heads == 0, 'width', self.width,
                  f'must be divisible by heads={self.heads}')
         _require(len(self.cameras) > 0, 'cameras', self.cameras, 'needs at least one camera')
+        _require(self.slot_order in ('given', 'first_seen'), 'slot_order', self.slot_order,
+                 "must be 'given' or 'first_seen'")
         side = int(round(self.tokens_per_camera ** 0.5))
         _require(side * side == self.tokens_per_camera, 'tokens_per_camera',
                  self.tokens_per_camera, 'must be a square number (1, 4, 9, ...)')
@@ -172,10 +178,6 @@ class TrainConfig:
     seed: int = 0  # torch / numpy seed
     image_shift: int = 2  # random-shift augmentation in pixels (0 = none)
     act_fraction: float = 0.0  # share of query steps drawn from the act phase (+ one chunk)
-    # shuffle the object slots of each sampled episode by one random permutation (the same
-    # at every step of it): the ROS graph orders slots by class and track number, not in the
-    # simulator's task order, so a policy that learned the sim's order picks by slot index
-    permute_slots: bool = False
     # auxiliary loss (0 = off, and no goal head in the network): from the conditioning
     # tokens of every query step after the cue, predict the episode's goal point (where the
     # gripper first closes in the act phase); the answer must then pass through the memory

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from models.goal_pointer import POSITION, VISIBLE
+from models.slot_order import first_seen_order
 
 EPISODE_NAME = re.compile(r'^ep_(?P<seed>-?\d+)_(?P<mode>[a-z_]+)\.npz$')
 STEP_KEYS = ('rgb', 'wrist_rgb', 'proprio', 'objects', 'phase')
@@ -153,7 +154,7 @@ class SequenceBatcher:
     def __init__(self, episodes: list[Episode], text_vectors: dict[str, np.ndarray],
                  cameras: tuple[str, ...], object_slots: int, horizon: int,
                  write_every: int, queries: int, seed: int = 0,
-                 act_fraction: float = 0.0, permute_slots: bool = False) -> None:
+                 act_fraction: float = 0.0, slot_order: str = 'given') -> None:
         if not episodes:
             raise ValueError('episodes: empty; nothing to train on')
         if not 0.0 <= act_fraction <= 1.0:
@@ -166,7 +167,6 @@ class SequenceBatcher:
         self.write_every = write_every
         self.queries = queries
         self.act_fraction = act_fraction
-        self.permute_slots = permute_slots
         self.rng = np.random.default_rng(seed)
         # steps whose chunk reaches into the act phase: where the remembered answer is used
         self.decisive = [np.flatnonzero((ep.phase >= 2)
@@ -174,6 +174,15 @@ class SequenceBatcher:
                          for ep in episodes]
         self.goals = [goal_point(ep) for ep in episodes]  # the goal loss's targets
         self.goal_slots = [goal_slot(ep) for ep in episodes]  # the pointer loss's targets
+        # the slot order the network sees (models/slot_order.py), fixed per episode
+        self.orders: list[np.ndarray | None] = [None] * len(episodes)
+        if slot_order == 'first_seen':
+            self.orders = [first_seen_order(pad_objects(ep.objects, object_slots))
+                           for ep in episodes]
+            self.goal_slots = [slot if slot < 0 else int(np.flatnonzero(order == slot)[0])
+                               for slot, order in zip(self.goal_slots, self.orders)]
+        elif slot_order != 'given':
+            raise ValueError(f"slot_order={slot_order!r}: expected 'given' or 'first_seen'")
 
     def _query_steps(self, idx: int) -> np.ndarray:
         """Query steps of one episode: a share `act_fraction` from the decisive steps (act
@@ -209,8 +218,7 @@ class SequenceBatcher:
         m = max(1, max(len(k) for _, _, _, k in per_ep))
         batch: dict[str, list[np.ndarray]] = {}
         for idx, ep, queries, keys in per_ep:
-            # one slot permutation per sampled episode, shared by its queries and its bank
-            order = self.rng.permutation(self.slots) if self.permute_slots else None
+            order = self.orders[idx]
             q = self._steps(ep, queries, order)
             padded_keys = np.concatenate([keys, np.zeros(m - len(keys), np.int64)])
             k = self._steps(ep, padded_keys.astype(np.int64), order)
@@ -221,10 +229,7 @@ class SequenceBatcher:
             item['actions'] = np.stack([action_chunk(ep.action, int(t), self.horizon)
                                         for t in queries])
             item['goal'] = self.goals[idx]
-            slot = self.goal_slots[idx]
-            if order is not None and slot >= 0:
-                slot = int(np.flatnonzero(order == slot)[0])  # where the grasped slot went
-            item['goal_slot'] = np.int64(slot)
+            item['goal_slot'] = np.int64(self.goal_slots[idx])
             for name, value in item.items():
                 batch.setdefault(name, []).append(value)
         return {name: torch.from_numpy(np.stack(values)) for name, values in batch.items()}

@@ -22,6 +22,7 @@ import torch
 from models.episodes import pad_objects
 from models.memory_bank import MemoryBank
 from models.network import MemoryDiffusionNet
+from models.slot_order import FirstSeenSlots
 from models.text_encoder import InstructionEncoder
 
 OBS_KEYS = ('proprio', 'objects', 'phase')
@@ -63,6 +64,8 @@ class MemoryDiffusionPolicy:
         self.text: torch.Tensor | None = None
         self.queue: deque[np.ndarray] = deque()
         self.step = 0
+        # the checkpoint's object slot order, built step by step (models/slot_order.py)
+        self.slot_order = (FirstSeenSlots(batch) if enc.slot_order == 'first_seen' else None)
 
     # -- episode control -----------------------------------------------------------------
     def reset(self, instruction: str | list[str] | None = None,
@@ -83,6 +86,8 @@ class MemoryDiffusionPolicy:
         self.bank.reset()
         self.queue.clear()
         self.step = 0
+        if self.slot_order is not None:
+            self.slot_order.reset()
 
     def _check(self, obs: dict[str, np.ndarray]) -> None:
         if self.text is None:
@@ -95,14 +100,24 @@ class MemoryDiffusionPolicy:
         self._check(obs)
         out = {}
         for key in (*self.cfg.encoder.cameras, *OBS_KEYS):
-            value = np.asarray(obs[key])
             if key == 'objects':
-                value = pad_objects(value.astype(np.float32), self.cfg.encoder.object_slots)
-            unbatched = {'objects': 2, 'proprio': 1, 'phase': 0}.get(key, 3)
+                out[key] = torch.as_tensor(self._objects(obs)).to(self.device)
+                continue
+            value = np.asarray(obs[key])
+            unbatched = {'proprio': 1, 'phase': 0}.get(key, 3)
             if value.ndim == unbatched:
                 value = value[None]
             out[key] = torch.as_tensor(value).to(self.device)
         return out
+
+    def _objects(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        """The step's object slots (B, K, D_OBJ): padded, batched, in the checkpoint's order
+        (updating the first-seen order: call once per step, as the policy steps do)."""
+        value = pad_objects(np.asarray(obs['objects'], np.float32),
+                            self.cfg.encoder.object_slots)
+        if value.ndim == 2:
+            value = value[None]
+        return self.slot_order(value) if self.slot_order is not None else value
 
     @torch.no_grad()
     def _encode(self, obs: dict[str, np.ndarray]
@@ -138,6 +153,8 @@ class MemoryDiffusionPolicy:
         self._check(obs)
         write = self.net.retrieval is not None and self.step % self.cfg.memory.write_every == 0
         need_chunk = not self.queue
+        if not (write or need_chunk) and self.slot_order is not None:
+            self._objects(obs)  # a step not encoded still dates what it shows first
         if write or need_chunk:
             perceptual, cognitive, objects = self._encode(obs)
             if need_chunk:
@@ -174,6 +191,8 @@ class MemoryDiffusionPolicy:
         state['queue'] = torch.from_numpy(np.asarray(queue, np.float32))
         if self.text is not None:
             state['text'] = self.text.clone()
+        if self.slot_order is not None:
+            state['slot_order'] = torch.from_numpy(self.slot_order.state())
         return state
 
     def load_memory_state(self, state: dict[str, torch.Tensor]) -> None:
@@ -182,3 +201,5 @@ class MemoryDiffusionPolicy:
         self.queue = deque(np.asarray(a) for a in state['queue'].numpy())
         if 'text' in state:
             self.text = state['text'].to(self.device)
+        if self.slot_order is not None and 'slot_order' in state:
+            self.slot_order.load_state(state['slot_order'].numpy())

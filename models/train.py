@@ -158,7 +158,7 @@ def train(cfg: PolicyConfig, episodes: list[Episode], text: dict[str, np.ndarray
                               cfg.diffusion.horizon, cfg.memory.write_every,
                               tc.queries_per_episode, seed=tc.seed,
                               act_fraction=tc.act_fraction,
-                              permute_slots=tc.permute_slots)
+                              slot_order=cfg.encoder.slot_order)
     params = [p for p in net.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=tc.lr, weight_decay=tc.weight_decay)
     sched = get_cosine_schedule_with_warmup(opt, tc.warmup_steps, tc.steps)
@@ -237,10 +237,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help='N_p perceptual tokens per step (N_p - 1 pooled + 1 state token)')
     p.add_argument('--act-fraction', type=float, default=0.0,
                    help='share of query steps drawn from the act phase and the chunk before')
-    p.add_argument('--permute-slots', action='store_true',
-                   help='shuffle the object slots of each training episode (one permutation '
-                        "per episode): a policy that does not rely on the simulator's slot "
-                        'order, as the ROS graph orders slots by class and track number')
+    p.add_argument('--slot-order', default='given', choices=('given', 'first_seen'),
+                   help="object slot order the network sees: as recorded, or 'first_seen' "
+                        '(by first sight, class, y, x; the same in the ROS graph: '
+                        'models/slot_order.py)')
     p.add_argument('--goal-loss-weight', type=float, default=0.0,
                    help='weight of the auxiliary goal loss (0 = off; see TrainConfig)')
     p.add_argument('--goal-pointer', action='store_true',
@@ -291,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     base = PolicyConfig(
         encoder=dict(width=args.width, cameras=_csv(args.cameras, str, '--cameras'),
                      cnn_channels=_csv(args.cnn_channels, int, '--cnn-channels'),
-                     perceptual_tokens=args.perceptual_tokens),
+                     perceptual_tokens=args.perceptual_tokens, slot_order=args.slot_order),
         memory=dict(enabled=not args.no_memory, capacity=args.capacity,
                     write_every=args.write_every, goal_pointer=args.goal_pointer,
                     pointer_query=args.pointer_query),
@@ -300,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         train=dict(steps=args.steps, batch_episodes=args.batch,
                    queries_per_episode=args.queries, noise_draws=args.noise_draws,
                    lr=args.lr, seed=args.seed, act_fraction=args.act_fraction,
-                   permute_slots=args.permute_slots, goal_loss_weight=args.goal_loss_weight,
+                   goal_loss_weight=args.goal_loss_weight,
                    pointer_loss_weight=args.pointer_loss_weight,
                    warmup_steps=min(200, args.steps // 10)))
     cfg = config_for(episodes, base)

@@ -32,28 +32,26 @@ def test_bad_act_fraction_is_refused(synthetic_episodes):
         batcher(synthetic_episodes, act_fraction=1.5)
 
 
-def test_permute_slots_moves_every_step_and_the_grasped_slot_together(synthetic_episodes):
-    """One permutation per sampled episode: its queries, its bank and its pointer target are
-    shuffled alike, and different episodes get different orders."""
-    from models.episodes import goal_slot
 
-    plain = batcher(synthetic_episodes).sample(24)
-    shuffled = batcher(synthetic_episodes, permute_slots=True).sample(24)
-    # same rng draws for episodes and steps: only the slot order differs
-    assert np.array_equal(plain['query_step'], shuffled['query_step'])
-    orders = set()
-    for b in range(24):
-        q0, q1 = plain['query_objects'][b].numpy(), shuffled['query_objects'][b].numpy()
-        k0, k1 = plain['key_objects'][b].numpy(), shuffled['key_objects'][b].numpy()
-        # the permutation that maps the plain slots onto the shuffled ones, from the keys
-        # and queries stacked (slots are told apart by their whole history)
-        h0 = np.concatenate([q0, k0]).transpose(1, 0, 2).reshape(3, -1)
-        h1 = np.concatenate([q1, k1]).transpose(1, 0, 2).reshape(3, -1)
-        order = [int(np.flatnonzero((h0 == row).all(1))[0]) for row in h1]
-        assert sorted(order) == [0, 1, 2]
-        assert np.array_equal(h1, h0[order])
-        orders.add(tuple(order))
-        target = int(plain['goal_slot'][b])
-        assert target >= 0 and order[int(shuffled['goal_slot'][b])] == target
-    assert len(orders) > 1
-    assert goal_slot(synthetic_episodes[0]) >= 0
+def test_first_seen_slot_order_moves_every_step_and_the_grasped_slot_together(
+        synthetic_episodes):
+    """slot_order='first_seen': one order per episode (models/slot_order.py), shared by its
+    queries, its bank and its pointer target."""
+    from models.episodes import goal_slot
+    from models.slot_order import first_seen_order
+
+    plain = batcher(synthetic_episodes).sample(12)
+    ordered = batcher(synthetic_episodes, slot_order='first_seen').sample(12)
+    assert np.array_equal(plain['query_step'], ordered['query_step'])
+    chosen = np.random.default_rng(1).integers(len(synthetic_episodes), size=12)
+    for b, idx in enumerate(chosen):
+        ep = synthetic_episodes[idx]
+        order = first_seen_order(ep.objects)
+        steps = ordered['query_step'][b].long().numpy()
+        assert np.array_equal(ordered['query_objects'][b].numpy(), ep.objects[steps][:, order])
+        keys = ordered['key_step'][b].long().numpy()[ordered['key_valid'][b].numpy()]
+        assert np.array_equal(ordered['key_objects'][b].numpy()[:len(keys)],
+                              ep.objects[keys][:, order])
+        assert order[int(ordered['goal_slot'][b])] == goal_slot(ep)
+    with pytest.raises(ValueError, match="slot_order='random'"):
+        batcher(synthetic_episodes, slot_order='random')

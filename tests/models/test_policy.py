@@ -98,8 +98,10 @@ def test_replan_every_sets_how_often_a_chunk_is_predicted(synthetic_episodes, re
         MemoryDiffusionPolicy(net, device='cpu', replan_every=9)
 
 
-def test_memory_state_save_and_restore(synthetic_episodes):
+@pytest.mark.parametrize('slot_order', ['given', 'first_seen'])
+def test_memory_state_save_and_restore(synthetic_episodes, slot_order):
     net = fitted_net(synthetic_episodes)
+    net.cfg.encoder.slot_order = slot_order
     env = SyntheticCupsEnv(seed=51)
     policy = MemoryDiffusionPolicy(net, device='cpu', seed=0)
     policy.reset(text_embedding=TEXT)
@@ -111,22 +113,31 @@ def test_memory_state_save_and_restore(synthetic_episodes):
     other.reset(text_embedding=np.zeros((1, 384), np.float32))
     other.load_memory_state(state)
     assert other.step == policy.step and len(other.bank) == len(policy.bank)
+    if slot_order == 'first_seen':  # the slot order travels with the episode state
+        assert other.slot_order.placed == policy.slot_order.placed
+        assert sorted(policy.slot_order.placed[0]) == [0, 1, 2]
     assert np.array_equal(other.select_action(obs), policy.select_action(obs))
 
 
-@pytest.mark.parametrize('pointer', [None, 'fused', 'retrieved'])
-def test_step_by_step_inference_equals_training_path(synthetic_episodes, pointer):
+@pytest.mark.parametrize('pointer, slot_order', [(None, 'given'), ('fused', 'given'),
+                                                 ('retrieved', 'given'),
+                                                 ('retrieved', 'first_seen')])
+def test_step_by_step_inference_equals_training_path(synthetic_episodes, pointer,
+                                                     slot_order):
     """The conditioning tokens the policy builds step by step (bank writes every
     write_every steps) equal those of the batched training path for the same steps, while
     the bank is below capacity (no consolidation: the episode's 15 keyframes fit in 16);
     with a goal pointer (its query from the fused tokens or from the retrieval's read-out),
-    its token too."""
+    its token too. With the first-seen slot order the policy is given the objects in
+    reverse order and must still build what training saw."""
     goal_pointer = pointer is not None
     net = fitted_net(synthetic_episodes, capacity=16, goal_pointer=goal_pointer,
                      pointer_query=pointer or 'fused')
+    net.cfg.encoder.slot_order = slot_order
     ep = synthetic_episodes[0]
     batcher = SequenceBatcher([ep], {ep.instruction: TEXT[0]}, net.cfg.encoder.cameras, 3,
-                              16, net.cfg.memory.write_every, queries=3, seed=4)
+                              16, net.cfg.memory.write_every, queries=3, seed=4,
+                              slot_order=slot_order)
     batch = batcher.sample(1)
     query_steps = batch['query_step'][0].long().tolist()
     # training path
@@ -150,6 +161,8 @@ def test_step_by_step_inference_equals_training_path(synthetic_episodes, pointer
     policy.reset(text_embedding=TEXT)
     for t in range(max(query_steps) + 1):
         obs = {k: getattr(ep, k)[t] for k in ('rgb', 'wrist_rgb', 'proprio', 'objects', 'phase')}
+        if slot_order == 'first_seen':
+            obs['objects'] = obs['objects'][::-1]
         perceptual, cognitive, objects = policy._encode(obs)
         now = torch.tensor([float(t)])
         if t in query_steps:
