@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Rebuild the shipped checkpoint models/checkpoints/pcmb_adaln from scratch on the CPU:
-# record expert demonstrations (training seeds 1000-1149, disjoint from the evaluation
+# record expert demonstrations (training seeds 1000-1299, disjoint from the evaluation
 # protocol's seeds 0.., 100000.., 200000..), train, copy the checkpoint into the package,
 # and evaluate on the protocol seeds. These are the exact commands behind docs/models.md.
 #
-#   scripts/train_pcmb.sh            # everything (about 3 + 27 + 10-25 min on 2 cores)
+#   scripts/train_pcmb.sh            # everything (about 7 + 40 + 10-25 min on 2 cores)
 #   STAGE=eval scripts/train_pcmb.sh # only the evaluation of the shipped checkpoint
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,22 +14,24 @@ STAGE=${STAGE:-all}
 
 if [[ $STAGE == all || $STAGE == record ]]; then
   nice -n 10 $PY -m models.record_demos --out data/demos --tasks $TASKS \
-    --seeds 1000-1149 --modes memory,oracle --workers 2
+    --seeds 1000-1299 --modes memory --workers 2
 fi
 if [[ $STAGE == all || $STAGE == train ]]; then
   # one torch thread: on 2 shared cores a second thread mostly spins (3x slower here)
   # memory-mode episodes only (the answer is never visible when acting, so the policy cannot
   # learn to read it off the current frame), the auxiliary goal loss, and the goal pointer
   # with its cross-entropy on the grasped slot, its query read from the bank only
-  # (models/goal_pointer.py); the policy re-plans every 2 steps (DiffusionConfig.replan_every)
+  # (models/goal_pointer.py); the policy re-plans every 2 steps (DiffusionConfig.replan_every);
+  # object slots in first-seen order, the same in the simulator and the ROS graph
+  # (models/slot_order.py)
   nice -n 5 $PY -m models.train --data data/demos --tasks $TASKS --modes memory \
-    --seeds 1000-1149 --out runs/pcmb_pointer --steps 3600 --max-minutes 40 --batch 8 \
+    --seeds 1000-1299 --out runs/pcmb_fs2 --steps 3600 --max-minutes 50 --batch 8 \
     --queries 12 --act-fraction 0.5 --width 96 --layers 3 --cnn-channels 16,32,48,96 \
     --perceptual-tokens 6 --cameras rgb --seed 0 --threads 1 --device cpu --no-progress \
     --goal-loss-weight 1.0 --goal-pointer --pointer-query retrieved --pointer-loss-weight 1.0 \
-    --replan-every 2
+    --replan-every 2 --slot-order first_seen
   mkdir -p models/checkpoints/pcmb_adaln
-  cp runs/pcmb_pointer/{model.safetensors,config.json,text_cache.json} \
+  cp runs/pcmb_fs2/{model.safetensors,config.json,text_cache.json} \
     models/checkpoints/pcmb_adaln/
 fi
 if [[ $STAGE == all || $STAGE == eval ]]; then
