@@ -443,6 +443,7 @@ class ReplayGraph:
         clock_faults = {'log_time_jumps': 0, 'skipped_wall_s': 0.0, 'stamps_backwards': 0,
                         'stamp_jumps_forward': 0}
         last_stamp = {}  # bag topic -> newest header stamp (ns) seen on it
+        info_sent = False  # a CameraInfo went out to the preprocessor
         for conn, t_ns, raw in _images_last(reader.messages(connections=conns), images):
             if t_first is None:
                 t_first = t_ns
@@ -490,8 +491,17 @@ class ReplayGraph:
                 stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
                 with self._lock:
                     self._published_wall[stamp] = time.perf_counter()
+            if (stream and info_sent and self.pre.intrinsics is None
+                    and dst == self.pre.params['color_topic']):
+                # the first image waits for the preprocessor to hold the CameraInfo sent
+                # before it (its callback may run later on a contended machine, and a frame
+                # without a camera model is dropped as waiting)
+                self._wait(lambda: self.pre.intrinsics is not None, 5.0,
+                           'the preprocessor to take the first CameraInfo')
             publishers[conn.topic].publish(data)
             published[dst] += 1
+            if dst == self.pre.params['camera_info_topic']:
+                info_sent = True
             if stream:
                 sent[stream] += 1
         self._wait(lambda: self._images_taken(sent), cfg.step_timeout_s,
