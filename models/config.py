@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+SLOT_ORDERS = ('given', 'first_seen')  # EncoderConfig.slot_order: models/slot_order.py
+
 # The action layout fixed by the sim/models contract: absolute end-effector target + gripper.
 ACTION_NAMES = ('x', 'y', 'z', 'yaw', 'gripper')
 ACTION_DIM = len(ACTION_NAMES)
@@ -54,7 +56,7 @@ class EncoderConfig:
     # object slot order the network sees: 'given' (as the source lists them) or 'first_seen'
     # (by first sight, then class, y, x: the same from the simulator and the ROS graph;
     # models/slot_order.py). Training and the policy both apply it.
-    slot_order: str = 'given'
+    slot_order: str = 'given'  # one of SLOT_ORDERS
 
     def __post_init__(self) -> None:
         self.cameras = tuple(self.cameras)
@@ -65,8 +67,8 @@ class EncoderConfig:
         _require(self.width % self.heads == 0, 'width', self.width,
                  f'must be divisible by heads={self.heads}')
         _require(len(self.cameras) > 0, 'cameras', self.cameras, 'needs at least one camera')
-        _require(self.slot_order in ('given', 'first_seen'), 'slot_order', self.slot_order,
-                 "must be 'given' or 'first_seen'")
+        _require(self.slot_order in SLOT_ORDERS, 'slot_order', self.slot_order,
+                 f'must be one of {SLOT_ORDERS}')
         side = int(round(self.tokens_per_camera ** 0.5))
         _require(side * side == self.tokens_per_camera, 'tokens_per_camera',
                  self.tokens_per_camera, 'must be a square number (1, 4, 9, ...)')

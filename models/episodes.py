@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from models.config import SLOT_ORDERS
 from models.goal_pointer import POSITION, VISIBLE
 from models.slot_order import first_seen_order
 
@@ -175,14 +176,14 @@ class SequenceBatcher:
         self.goals = [goal_point(ep) for ep in episodes]  # the goal loss's targets
         self.goal_slots = [goal_slot(ep) for ep in episodes]  # the pointer loss's targets
         # the slot order the network sees (models/slot_order.py), fixed per episode
+        if slot_order not in SLOT_ORDERS:
+            raise ValueError(f'slot_order={slot_order!r}: expected one of {SLOT_ORDERS}')
         self.orders: list[np.ndarray | None] = [None] * len(episodes)
         if slot_order == 'first_seen':
             self.orders = [first_seen_order(pad_objects(ep.objects, object_slots))
                            for ep in episodes]
             self.goal_slots = [slot if slot < 0 else int(np.flatnonzero(order == slot)[0])
                                for slot, order in zip(self.goal_slots, self.orders)]
-        elif slot_order != 'given':
-            raise ValueError(f"slot_order={slot_order!r}: expected 'given' or 'first_seen'")
 
     def _query_steps(self, idx: int) -> np.ndarray:
         """Query steps of one episode: a share `act_fraction` from the decisive steps (act

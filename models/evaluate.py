@@ -20,8 +20,9 @@ For each task it runs these variants on the same held-out seeds:
 and reports the task's chance ceiling (what a memoryless policy can reach by guessing).
 `--slot-order shuffled` runs every variant with each episode's object slots in a random
 order (one permutation per episode, seeded by it; `SlotShuffledEnv`) instead of the task's
-order: the ROS graph orders slots by class and track number, so a policy for the graph must
-not depend on the simulator's order (train with `memory-train --permute-slots`).
+order: the ROS graph lists the slots in another order than the simulator, so a policy for
+the graph must not depend on the simulator's order (train with `memory-train --slot-order
+first_seen`: the policy then orders the slots itself, models/slot_order.py).
 A bank that holds the answer makes `memory` beat both ablations; if it does not, the
 policy is not using what it remembers.
 Tasks come from `sim.make_env`; 'synthetic_cups' is the models' own synthetic task.

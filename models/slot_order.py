@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import numpy as np
 
-VISIBLE, X, Y, CLASS = 0, 1, 2, 8  # feature indices (sim.dataset.OBJECT_FEATURE_NAMES)
+from models.goal_pointer import VISIBLE
+
+X, Y, CLASS = 1, 2, 8  # feature indices (sim.dataset.OBJECT_FEATURE_NAMES)
 
 
 def _tie_key(features: np.ndarray) -> tuple[float, float, float]:

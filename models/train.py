@@ -26,7 +26,7 @@ import torch
 
 from memory_nodes.file_safety import private_dir, private_file, write_private_text
 from models.checkpoint import git_commit, save_checkpoint
-from models.config import PolicyConfig
+from models.config import SLOT_ORDERS, PolicyConfig
 from models.episodes import (
     Episode,
     SequenceBatcher,
@@ -237,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help='N_p perceptual tokens per step (N_p - 1 pooled + 1 state token)')
     p.add_argument('--act-fraction', type=float, default=0.0,
                    help='share of query steps drawn from the act phase and the chunk before')
-    p.add_argument('--slot-order', default='given', choices=('given', 'first_seen'),
+    p.add_argument('--slot-order', default='given', choices=SLOT_ORDERS,
                    help="object slot order the network sees: as recorded, or 'first_seen' "
                         '(by first sight, class, y, x; the same in the ROS graph: '
                         'models/slot_order.py)')
