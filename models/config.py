@@ -180,6 +180,11 @@ class TrainConfig:
     seed: int = 0  # torch / numpy seed
     image_shift: int = 2  # random-shift augmentation in pixels (0 = none)
     act_fraction: float = 0.0  # share of query steps drawn from the act phase (+ one chunk)
+    # share of query steps drawn from the act phase's onset: its steps before the
+    # demonstrator's arm has moved (models.episodes.onset_steps). There the remembered answer
+    # is the only clue; from the first move on the arm's heading gives it away, and a pointer
+    # trained mostly on those steps learns to read the heading (docs/models.md)
+    onset_fraction: float = 0.0
     # auxiliary loss (0 = off, and no goal head in the network): from the conditioning
     # tokens of every query step after the cue, predict the episode's goal point (where the
     # gripper first closes in the act phase); the answer must then pass through the memory
@@ -200,6 +205,8 @@ class TrainConfig:
         _require(self.image_shift >= 0, 'image_shift', self.image_shift, 'must be >= 0')
         _require(0.0 <= self.act_fraction <= 1.0, 'act_fraction', self.act_fraction,
                  'must be in [0, 1]')
+        _require(0.0 <= self.onset_fraction <= 1.0 - self.act_fraction, 'onset_fraction',
+                 self.onset_fraction, f'must be in [0, 1 - act_fraction={self.act_fraction}]')
 
 
 @dataclass

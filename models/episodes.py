@@ -26,6 +26,8 @@ from models.slot_order import first_seen_order
 
 EPISODE_NAME = re.compile(r'^ep_(?P<seed>-?\d+)_(?P<mode>[a-z_]+)\.npz$')
 STEP_KEYS = ('rgb', 'wrist_rgb', 'proprio', 'objects', 'phase')
+# proprio ends with the pinch point's x, y, z, yaw (sim.env's and models.synthetic's)
+PINCH = slice(-4, None)
 
 
 @dataclass
@@ -135,10 +137,25 @@ def pad_objects(objects: np.ndarray, slots: int) -> np.ndarray:
     return np.pad(objects, pad)
 
 
-def _act_start(ep: Episode) -> int:
+def act_start(ep: Episode) -> int:
     """First step of the act phase (the episode length when it has none)."""
     act = np.flatnonzero(ep.phase >= 2)
     return int(act[0]) if len(act) else ep.length
+
+
+def onset_steps(ep: Episode, tolerance: float = 1e-3) -> np.ndarray:
+    """The act phase's first steps, before the arm has moved (its pinch pose within
+    `tolerance` m / rad of where it was when the act phase began); empty without an act phase.
+    Here the answer must come from memory: from the arm's first move on, a demonstration's
+    heading shows where it is going."""
+    start = act_start(ep)
+    if start >= ep.length:
+        return np.zeros(0, np.int64)
+    pinch = ep.proprio[start:, PINCH]
+    still = np.abs(pinch - pinch[0]).max(1) <= tolerance
+    moved = np.flatnonzero(~still)
+    end = int(moved[0]) if len(moved) else len(still)
+    return np.arange(start, start + end, dtype=np.int64)
 
 
 def action_chunk(actions: np.ndarray, t: int, horizon: int) -> np.ndarray:
@@ -155,11 +172,15 @@ class SequenceBatcher:
     def __init__(self, episodes: list[Episode], text_vectors: dict[str, np.ndarray],
                  cameras: tuple[str, ...], object_slots: int, horizon: int,
                  write_every: int, queries: int, seed: int = 0,
-                 act_fraction: float = 0.0, slot_order: str = 'given') -> None:
+                 act_fraction: float = 0.0, slot_order: str = 'given',
+                 onset_fraction: float = 0.0) -> None:
         if not episodes:
             raise ValueError('episodes: empty; nothing to train on')
         if not 0.0 <= act_fraction <= 1.0:
             raise ValueError(f'act_fraction={act_fraction!r}: must be in [0, 1]')
+        if not 0.0 <= onset_fraction <= 1.0 - act_fraction:
+            raise ValueError(f'onset_fraction={onset_fraction!r}: must be in [0, 1 - '
+                             f'act_fraction={act_fraction}]')
         self.episodes = episodes
         self.text = text_vectors
         self.cameras = cameras
@@ -168,11 +189,13 @@ class SequenceBatcher:
         self.write_every = write_every
         self.queries = queries
         self.act_fraction = act_fraction
+        self.onset_fraction = onset_fraction
         self.rng = np.random.default_rng(seed)
         # steps whose chunk reaches into the act phase: where the remembered answer is used
         self.decisive = [np.flatnonzero((ep.phase >= 2)
-                                        | (np.arange(ep.length) >= _act_start(ep) - horizon))
+                                        | (np.arange(ep.length) >= act_start(ep) - horizon))
                          for ep in episodes]
+        self.onsets = [onset_steps(ep) for ep in episodes]
         self.goals = [goal_point(ep) for ep in episodes]  # the goal loss's targets
         self.goal_slots = [goal_slot(ep) for ep in episodes]  # the pointer loss's targets
         # the slot order the network sees (models/slot_order.py), fixed per episode
@@ -187,11 +210,15 @@ class SequenceBatcher:
 
     def _query_steps(self, idx: int) -> np.ndarray:
         """Query steps of one episode: a share `act_fraction` from the decisive steps (act
-        phase and the chunk before it, a small part of a long episode), the rest uniform."""
+        phase and the chunk before it, a small part of a long episode), a share
+        `onset_fraction` from the act phase's onset (`onset_steps`), the rest uniform."""
         ep = self.episodes[idx]
         n_act = int(round(self.queries * self.act_fraction)) if len(self.decisive[idx]) else 0
-        steps = [self.rng.integers(ep.length, size=self.queries - n_act),
-                 self.rng.choice(self.decisive[idx], size=n_act)]
+        n_onset = (int(round(self.queries * self.onset_fraction))
+                   if len(self.onsets[idx]) else 0)
+        steps = [self.rng.integers(ep.length, size=self.queries - n_act - n_onset),
+                 self.rng.choice(self.decisive[idx], size=n_act),
+                 self.rng.choice(self.onsets[idx], size=n_onset)]
         return np.sort(np.concatenate(steps))
 
     def _steps(self, ep: Episode, steps: np.ndarray,
@@ -239,7 +266,7 @@ class SequenceBatcher:
 def grasp_step(ep: Episode) -> int | None:
     """The step at which the demonstration's gripper first closes in the act phase (the cup
     lifted, the cube picked); None when it never closes there."""
-    start = _act_start(ep)
+    start = act_start(ep)
     closing = np.flatnonzero(ep.action[start:, 4] > 0.5)
     return start + int(closing[0]) if len(closing) else None
 

@@ -158,6 +158,7 @@ def train(cfg: PolicyConfig, episodes: list[Episode], text: dict[str, np.ndarray
                               cfg.diffusion.horizon, cfg.memory.write_every,
                               tc.queries_per_episode, seed=tc.seed,
                               act_fraction=tc.act_fraction,
+                              onset_fraction=tc.onset_fraction,
                               slot_order=cfg.encoder.slot_order)
     params = [p for p in net.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=tc.lr, weight_decay=tc.weight_decay)
@@ -237,6 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help='N_p perceptual tokens per step (N_p - 1 pooled + 1 state token)')
     p.add_argument('--act-fraction', type=float, default=0.0,
                    help='share of query steps drawn from the act phase and the chunk before')
+    p.add_argument('--onset-fraction', type=float, default=0.0,
+                   help="share of query steps drawn from the act phase's onset, before the "
+                        "demonstrator's arm moves (TrainConfig.onset_fraction)")
     p.add_argument('--slot-order', default='given', choices=SLOT_ORDERS,
                    help="object slot order the network sees: as recorded, or 'first_seen' "
                         '(by first sight, class, y, x; the same in the ROS graph: '
@@ -300,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         train=dict(steps=args.steps, batch_episodes=args.batch,
                    queries_per_episode=args.queries, noise_draws=args.noise_draws,
                    lr=args.lr, seed=args.seed, act_fraction=args.act_fraction,
+                   onset_fraction=args.onset_fraction,
                    goal_loss_weight=args.goal_loss_weight,
                    pointer_loss_weight=args.pointer_loss_weight,
                    warmup_steps=min(200, args.steps // 10)))

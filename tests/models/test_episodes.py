@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from models.episodes import SequenceBatcher
+from models.episodes import Episode, SequenceBatcher, onset_steps
 
 
 def batcher(episodes, **kwargs) -> SequenceBatcher:
@@ -30,6 +30,45 @@ def test_act_fraction_draws_queries_where_the_answer_is_used(synthetic_episodes)
 def test_bad_act_fraction_is_refused(synthetic_episodes):
     with pytest.raises(ValueError, match='act_fraction=1.5'):
         batcher(synthetic_episodes, act_fraction=1.5)
+    with pytest.raises(ValueError, match='onset_fraction=0.75'):
+        batcher(synthetic_episodes, act_fraction=0.5, onset_fraction=0.75)
+
+
+def _episode(phase, pinch_x):
+    n = len(phase)
+    proprio = np.zeros((n, 11), np.float32)
+    proprio[:, -4] = pinch_x  # the pinch pose closes proprio: x, y, z, yaw
+    proprio[:, :6] = np.arange(n)[:, None]  # joints change: only the pinch pose counts
+    return Episode(task='t', seed=0, mode='memory', instruction='i', success=True,
+                   rgb=np.zeros((n, 8, 8, 3), np.uint8), wrist_rgb=None, proprio=proprio,
+                   objects=np.zeros((n, 2, 10), np.float32), phase=np.asarray(phase, np.int8),
+                   action=np.zeros((n, 5), np.float32))
+
+
+def test_onset_steps_are_the_act_steps_before_the_arm_moves():
+    # act phase from step 4; the pinch point leaves at step 7 (2 mm), as an expert that
+    # holds for a while before it heads for the answer
+    ep = _episode([0, 0, 1, 1, 2, 2, 2, 2, 2], [0, 0, 0, 0, 0.3, 0.3005, 0.3, 0.302, 0.31])
+    assert onset_steps(ep).tolist() == [4, 5, 6]
+    # an arm that never moves in the act phase: all of it; no act phase: none
+    assert onset_steps(_episode([0, 1, 2, 2], [0, 0, 0.1, 0.1])).tolist() == [2, 3]
+    assert onset_steps(_episode([0, 1, 1], [0, 0, 0])).tolist() == []
+
+
+def test_onset_fraction_draws_that_share_of_queries_from_the_onset(synthetic_episodes):
+    onsets = [set(onset_steps(e).tolist()) for e in synthetic_episodes]
+    assert all(onsets)  # the synthetic expert holds one step before it moves
+    b = batcher(synthetic_episodes, act_fraction=0.25, onset_fraction=0.5)
+    chosen = np.random.default_rng(1).integers(len(synthetic_episodes), size=8)
+    batch = b.sample(8)  # the batcher's own draw of episodes: the same seed, the same draw
+    for row, idx in enumerate(chosen):
+        steps = batch['query_step'][row].tolist()
+        assert sum(s in onsets[idx] for s in steps) >= 4  # 8 queries, half from the onset
+    # without it, an onset step is a rare draw (1 of 60 steps per episode)
+    plain = batcher(synthetic_episodes, act_fraction=0.25).sample(8)
+    hits = sum(s in onsets[idx] for row, idx in enumerate(chosen)
+               for s in plain['query_step'][row].tolist())
+    assert hits < 16
 
 
 
