@@ -23,6 +23,9 @@ order (one permutation per episode, seeded by it; `SlotShuffledEnv`) instead of 
 order: the ROS graph lists the slots in another order than the simulator, so a policy for
 the graph must not depend on the simulator's order (train with `memory-train --slot-order
 first_seen`: the policy then orders the slots itself, models/slot_order.py).
+`--inputs graph` gives the policy two of the graph's other differences (`GraphInputsEnv`):
+the commanded end-effector pose in place of the measured one, and object slots one step
+old.
 A bank that holds the answer makes `memory` beat both ablations; if it does not, the
 policy is not using what it remembers.
 Tasks come from `sim.make_env`; 'synthetic_cups' is the models' own synthetic task.
@@ -52,6 +55,7 @@ from models.train import parse_seeds
 VARIANTS = ('memory', 'memory_off', 'oracle', 'wiped_at_delay', 'shuffled')
 DEFAULT_VARIANTS = ('memory', 'memory_off', 'oracle')
 DELAY_PHASE = 1  # sim.dataset.PHASE_NAMES: cue, delay, act
+INPUTS = ('sim', 'graph')  # --inputs: the simulator's observations, or the graph's (below)
 
 
 def make_env(task: str, seed: int, mode: str) -> Any:
@@ -85,6 +89,42 @@ class SlotShuffledEnv:
     def step(self, action: np.ndarray) -> tuple[dict[str, np.ndarray], bool, Any]:
         obs, done, info = self.env.step(action)
         return self._shuffled(obs), done, info
+
+
+class GraphInputsEnv:
+    """An env whose observations differ from the simulator's as the ROS graph's do for the
+    action-expert node: the proprio vector's end-effector pose (its last 4 values, x, y, z,
+    yaw) is the last commanded target, not the measured pinch pose (the node reads
+    /sim/ee_target; the measured one before the first action), and the object slots are one
+    step old (the node's 'image' trigger pairs a frame with the newest perception output,
+    made from the frame before). Everything else is the wrapped env's."""
+
+    EE_POSE = slice(-4, None)
+
+    def __init__(self, env: Any) -> None:
+        self.env = env
+        self.commanded: np.ndarray | None = None
+        self.previous_objects: np.ndarray | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.env, name)
+
+    def _as_graph(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        proprio = np.array(obs['proprio'], np.float32)
+        if self.commanded is not None:
+            proprio[self.EE_POSE] = self.commanded
+        objects = obs['objects'] if self.previous_objects is None else self.previous_objects
+        self.previous_objects = np.array(obs['objects'])
+        return dict(obs, proprio=proprio, objects=objects)
+
+    def reset(self) -> dict[str, np.ndarray]:
+        self.commanded, self.previous_objects = None, None
+        return self._as_graph(self.env.reset())
+
+    def step(self, action: np.ndarray) -> tuple[dict[str, np.ndarray], bool, Any]:
+        self.commanded = np.asarray(action, np.float32)[:4]
+        obs, done, info = self.env.step(action)
+        return self._as_graph(obs), done, info
 
 
 def chance_ceiling(task: str) -> float | None:
@@ -167,7 +207,7 @@ def evaluate(checkpoint: Path, tasks: list[str], seeds: list[int],
              device: str = 'auto', progress: bool = True,
              text_cache: Path | None = None,
              replan_every: int | None = None,
-             slot_order: str = 'task') -> dict[str, Any]:
+             slot_order: str = 'task', inputs: str = 'sim') -> dict[str, Any]:
     from tqdm import tqdm
 
     dev = pick_device(device)
@@ -179,8 +219,10 @@ def evaluate(checkpoint: Path, tasks: list[str], seeds: list[int],
     replan = int(replan_every if replan_every is not None else diff.replan_every)
     if slot_order not in ('task', 'shuffled'):
         raise ValueError(f"slot_order={slot_order!r}: expected 'task' or 'shuffled'")
+    if inputs not in INPUTS:
+        raise ValueError(f'inputs={inputs!r}: expected one of {INPUTS}')
     results: dict[str, Any] = {'checkpoint': str(checkpoint), 'seeds': [min(seeds), max(seeds)],
-                               'slot_order': slot_order,
+                               'slot_order': slot_order, 'inputs': inputs,
                                'episodes_per_cell': len(seeds), 'trained_on': meta,
                                'replan_every': replan or diff.n_action_steps, 'tasks': {}}
     overlap = sorted(trained_seeds(meta) & set(seeds))
@@ -203,6 +245,8 @@ def evaluate(checkpoint: Path, tasks: list[str], seeds: list[int],
                 envs = [make_env(task, s, env_mode) for s in chunk]
                 if slot_order == 'shuffled':
                     envs = [SlotShuffledEnv(env, s) for env, s in zip(envs, chunk)]
+                if inputs == 'graph':
+                    envs = [GraphInputsEnv(env) for env in envs]
                 successes += run_episodes(policy, envs, ablation)
                 bar.set_postfix(success=f'{np.mean(successes):.2f}')
             row[variant] = float(np.mean(successes))
@@ -259,6 +303,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--slot-order', default='task', choices=('task', 'shuffled'),
                    help="object slots in the task's order, or shuffled per episode (as "
                         'the ROS graph, which orders them by class and track number)')
+    p.add_argument('--inputs', default='sim', choices=INPUTS,
+                   help="'graph': the end-effector pose in proprio is the commanded one and "
+                        'the object slots are one step old, as the ROS action-expert node '
+                        'sees them (GraphInputsEnv)')
     p.add_argument('--no-progress', action='store_true')
     return p
 
@@ -283,7 +331,8 @@ def main(argv: list[str] | None = None) -> int:
     tasks = [t for t in args.tasks.split(',') if t]
     results = evaluate(args.checkpoint, tasks, seeds, variants, args.batch, args.device,
                        progress=not args.no_progress, text_cache=args.text_cache,
-                       replan_every=args.replan_every, slot_order=args.slot_order)
+                       replan_every=args.replan_every, slot_order=args.slot_order,
+                       inputs=args.inputs)
     table = markdown_table(results)
     print(table)
     if args.out:

@@ -128,3 +128,37 @@ def test_slot_shuffled_env_keeps_one_order_per_episode(checkpoint):
     with pytest.raises(ValueError, match="slot_order='random'"):
         evaluate(checkpoint, [TASK_NAME], [100], batch=1, device='cpu', progress=False,
                  slot_order='random')
+
+
+def test_graph_inputs_env_gives_the_commanded_pose_and_one_step_old_slots(checkpoint):
+    """GraphInputsEnv (memory-eval --inputs graph): proprio's end-effector pose is the last
+    commanded target, object slots lag one step; the rest is the wrapped env's."""
+    from models.evaluate import GraphInputsEnv, make_env
+
+    plain, graph = make_env(TASK_NAME, 100, 'memory'), GraphInputsEnv(
+        make_env(TASK_NAME, 100, 'memory'))
+    first_plain, first_graph = plain.reset(), graph.reset()
+    assert np.array_equal(first_graph['proprio'], first_plain['proprio'])
+    assert np.array_equal(first_graph['objects'], first_plain['objects'])
+    previous = first_plain
+    rng = np.random.default_rng(0)
+    moved = False
+    for _ in range(30):
+        action = np.array([0.45 + 0.1 * rng.uniform(), 0.1 * rng.uniform(-1, 1), 0.2, 0.3, 0.0],
+                          np.float32)
+        a, _, _ = plain.step(action)
+        b, _, _ = graph.step(action)
+        np.testing.assert_array_equal(b['proprio'][-4:], action[:4])  # commanded, not measured
+        np.testing.assert_array_equal(b['proprio'][:-4], a['proprio'][:-4])
+        np.testing.assert_array_equal(b['objects'], previous['objects'])  # one step old
+        np.testing.assert_array_equal(b['rgb'], a['rgb'])
+        moved |= not np.array_equal(a['objects'], previous['objects'])
+        moved_pose = not np.allclose(a['proprio'][-4:], action[:4])
+        previous = a
+    assert moved and moved_pose  # the checks above could tell the wrapper from the plain env
+    results = evaluate(checkpoint, [TASK_NAME], [100, 101], variants=('memory',), batch=2,
+                       device='cpu', progress=False, inputs='graph')
+    assert results['inputs'] == 'graph'
+    with pytest.raises(ValueError, match="inputs='robot'"):
+        evaluate(checkpoint, [TASK_NAME], [100], batch=1, device='cpu', progress=False,
+                 inputs='robot')
