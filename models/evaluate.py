@@ -47,6 +47,7 @@ import torch
 
 from memory_nodes.file_safety import write_private_text
 from models.checkpoint import load_checkpoint
+from models.episodes import PINCH
 from models.policy import MemoryDiffusionPolicy, pick_device
 from models.synthetic import CHANCE_CEILING, TASK_NAME, SyntheticCupsEnv
 from models.text_encoder import InstructionEncoder
@@ -99,8 +100,6 @@ class GraphInputsEnv:
     step old (the node's 'image' trigger pairs a frame with the newest perception output,
     made from the frame before). Everything else is the wrapped env's."""
 
-    EE_POSE = slice(-4, None)
-
     def __init__(self, env: Any) -> None:
         self.env = env
         self.commanded: np.ndarray | None = None
@@ -112,7 +111,7 @@ class GraphInputsEnv:
     def _as_graph(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         proprio = np.array(obs['proprio'], np.float32)
         if self.commanded is not None:
-            proprio[self.EE_POSE] = self.commanded
+            proprio[PINCH] = self.commanded
         objects = obs['objects'] if self.previous_objects is None else self.previous_objects
         self.previous_objects = np.array(obs['objects'])
         return dict(obs, proprio=proprio, objects=objects)

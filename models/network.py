@@ -169,14 +169,21 @@ class MemoryDiffusionNet(nn.Module):
                       ) -> torch.Tensor:
         """Cross-entropy of the pointer on the grasped slot, at the query steps after the
         cue where that slot is visible (episodes without a grasped slot: goal_slot -1)."""
+        target, scored = self.pointer_targets(batch)
+        use = scored.float()
+        ce = F.cross_entropy(logits, target.clamp_min(0), reduction='none')
+        return (ce * use).sum() / use.sum().clamp_min(1.0)
+
+    @staticmethod
+    def pointer_targets(batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The pointer's target slot per query (B*Q,) (-1: none) and whether it is scored:
+        a query step after the cue where the grasped slot is visible."""
         b, q = batch['query_step'].shape
         target = batch['goal_slot'].long().repeat_interleave(q, 0)  # (B*Q,)
         objects = batch['query_objects'].flatten(0, 1)  # (B*Q, K, D_OBJ)
         rows = torch.arange(target.shape[0], device=target.device)
         seen = objects[rows, target.clamp_min(0), VISIBLE] > 0.5
-        use = ((target >= 0) & seen & (batch['query_phase'].flatten() >= 1)).float()
-        ce = F.cross_entropy(logits, target.clamp_min(0), reduction='none')
-        return (ce * use).sum() / use.sum().clamp_min(1.0)
+        return target, (target >= 0) & seen & (batch['query_phase'].flatten() >= 1)
 
     def _goal_loss(self, cond: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """MSE of the goal head at the query steps after the cue (normalised units)."""

@@ -27,7 +27,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from models.checkpoint import load_checkpoint  # noqa: E402
 from models.episodes import SequenceBatcher, act_start, find_episode_files, load_episode  # noqa: E402
-from models.goal_pointer import VISIBLE  # noqa: E402
 from models.train import parse_seeds  # noqa: E402
 
 LAST_OFFSET = 6  # offsets from here on are pooled
@@ -58,11 +57,8 @@ def probe_task(net, text: dict[str, np.ndarray], episodes, batches: int, seed: i
                 batch = batcher.sample(8)
                 net.compute_loss(batch)
                 q = batch['query_step'].shape[1]
-                target = batch['goal_slot'].long().repeat_interleave(q, 0)
-                objects = batch['query_objects'].flatten(0, 1)
-                rows = torch.arange(len(target))
-                seen = objects[rows, target.clamp_min(0), VISIBLE] > 0.5
-                scored = (target >= 0) & seen & (batch['query_phase'].flatten() >= 2)
+                target, scored = net.pointer_targets(batch)  # the pointer loss's targets
+                scored &= batch['query_phase'].flatten() >= 2  # the act phase only
                 right = captured['logits'].argmax(-1) == target
                 starts = torch.tensor([act_start(episodes[int(i)]) for i in chosen])
                 offsets = batch['query_step'].flatten() - starts.repeat_interleave(q)
