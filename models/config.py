@@ -193,9 +193,18 @@ class TrainConfig:
     # on the object slot the demonstration grasped, at every query step after the cue where
     # that slot is visible
     pointer_loss_weight: float = 0.0
+    # relative sampling weight of each task's episodes in a batch (task name -> weight;
+    # a task not named weighs 1; empty = every episode equally likely). A task whose
+    # pointer lags the others gets more batches without recording more demonstrations
+    task_weights: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _positive(self, 'steps', 'batch_episodes', 'queries_per_episode', 'noise_draws')
+        _require(isinstance(self.task_weights, dict), 'task_weights', self.task_weights,
+                 'must be a dict of task name -> weight')
+        for task, weight in self.task_weights.items():
+            _require(isinstance(weight, (int, float)) and weight > 0,
+                     f'task_weights[{task!r}]', weight, 'must be a number > 0')
         _require(self.goal_loss_weight >= 0, 'goal_loss_weight', self.goal_loss_weight,
                  'must be >= 0')
         _require(self.pointer_loss_weight >= 0, 'pointer_loss_weight',

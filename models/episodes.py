@@ -166,6 +166,22 @@ def action_chunk(actions: np.ndarray, t: int, horizon: int) -> np.ndarray:
     return chunk
 
 
+def episode_probabilities(episodes: list[Episode],
+                          task_weights: dict[str, float]) -> np.ndarray | None:
+    """Per-episode sampling probabilities such that each task's share of the batches is
+    proportional to its weight (default 1), whatever its number of episodes; None (uniform
+    over episodes, the old behaviour) when no weights are given."""
+    if not task_weights:
+        return None
+    tasks = sorted({ep.task for ep in episodes})
+    unknown = sorted(set(task_weights) - set(tasks))
+    if unknown:
+        raise ValueError(f'task_weights: task(s) {unknown} not in the dataset {tasks}')
+    counts = {task: sum(ep.task == task for ep in episodes) for task in tasks}
+    p = np.array([task_weights.get(ep.task, 1.0) / counts[ep.task] for ep in episodes])
+    return p / p.sum()
+
+
 class SequenceBatcher:
     """Random training batches: bank keyframes + query steps + target chunks per episode."""
 
@@ -173,7 +189,8 @@ class SequenceBatcher:
                  cameras: tuple[str, ...], object_slots: int, horizon: int,
                  write_every: int, queries: int, seed: int = 0,
                  act_fraction: float = 0.0, slot_order: str = 'given',
-                 onset_fraction: float = 0.0) -> None:
+                 onset_fraction: float = 0.0,
+                 task_weights: dict[str, float] | None = None) -> None:
         if not episodes:
             raise ValueError('episodes: empty; nothing to train on')
         if not 0.0 <= act_fraction <= 1.0:
@@ -191,6 +208,7 @@ class SequenceBatcher:
         self.act_fraction = act_fraction
         self.onset_fraction = onset_fraction
         self.rng = np.random.default_rng(seed)
+        self.episode_p = episode_probabilities(episodes, task_weights or {})
         # steps whose chunk reaches into the act phase: where the remembered answer is used
         self.decisive = [np.flatnonzero((ep.phase >= 2)
                                         | (np.arange(ep.length) >= act_start(ep) - horizon))
@@ -235,7 +253,10 @@ class SequenceBatcher:
 
     def sample(self, batch_episodes: int) -> dict[str, torch.Tensor]:
         """One batch; keyframe tensors are padded to the batch's longest bank (key_valid)."""
-        chosen = self.rng.integers(len(self.episodes), size=batch_episodes)
+        if self.episode_p is None:
+            chosen = self.rng.integers(len(self.episodes), size=batch_episodes)
+        else:
+            chosen = self.rng.choice(len(self.episodes), size=batch_episodes, p=self.episode_p)
         per_ep = []
         for idx in chosen:
             ep = self.episodes[idx]

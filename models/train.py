@@ -79,6 +79,21 @@ def _csv(text: str, kind: type, flag: str) -> tuple:
     return values
 
 
+def _task_weights(text: str) -> dict[str, float]:
+    """'remember_color=2,count=1.5' -> {'remember_color': 2.0, 'count': 1.5}; '' -> {}."""
+    weights: dict[str, float] = {}
+    for item in (v.strip() for v in text.split(',') if v.strip()):
+        task, sep, value = item.partition('=')
+        try:
+            weights[task.strip()] = float(value)
+        except ValueError:
+            sep = ''
+        if not sep or not task.strip():
+            raise ValueError(f'--task-weights={text!r}: expected TASK=WEIGHT[,TASK=WEIGHT], '
+                             f'got {item!r}')
+    return weights
+
+
 def load_episodes(root: Path, tasks: list[str] | None, modes: tuple[str, ...],
                   seeds: set[int] | None) -> list[Episode]:
     files = find_episode_files(root, tasks, modes, seeds)
@@ -159,6 +174,7 @@ def train(cfg: PolicyConfig, episodes: list[Episode], text: dict[str, np.ndarray
                               tc.queries_per_episode, seed=tc.seed,
                               act_fraction=tc.act_fraction,
                               onset_fraction=tc.onset_fraction,
+                              task_weights=tc.task_weights,
                               slot_order=cfg.encoder.slot_order)
     params = [p for p in net.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=tc.lr, weight_decay=tc.weight_decay)
@@ -241,6 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--onset-fraction', type=float, default=0.0,
                    help="share of query steps drawn from the act phase's onset, before the "
                         "demonstrator's arm moves (TrainConfig.onset_fraction)")
+    p.add_argument('--task-weights', default='', metavar='TASK=W,...',
+                   help='relative share of batches per task, e.g. remember_color=2 (others '
+                        '1; default: every episode equally likely; TrainConfig.task_weights)')
     p.add_argument('--slot-order', default='given', choices=SLOT_ORDERS,
                    help="object slot order the network sees: as recorded, or 'first_seen' "
                         '(by first sight, class, y, x; the same in the ROS graph: '
@@ -305,6 +324,7 @@ def main(argv: list[str] | None = None) -> int:
                    queries_per_episode=args.queries, noise_draws=args.noise_draws,
                    lr=args.lr, seed=args.seed, act_fraction=args.act_fraction,
                    onset_fraction=args.onset_fraction,
+                   task_weights=_task_weights(args.task_weights),
                    goal_loss_weight=args.goal_loss_weight,
                    pointer_loss_weight=args.pointer_loss_weight,
                    warmup_steps=min(200, args.steps // 10)))

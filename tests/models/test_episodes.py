@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from models.episodes import Episode, SequenceBatcher, onset_steps
+from models.config import TrainConfig
+from models.episodes import Episode, SequenceBatcher, episode_probabilities, onset_steps
 
 
 def batcher(episodes, **kwargs) -> SequenceBatcher:
@@ -34,12 +35,12 @@ def test_bad_act_fraction_is_refused(synthetic_episodes):
         batcher(synthetic_episodes, act_fraction=0.5, onset_fraction=0.75)
 
 
-def _episode(phase, pinch_x):
+def _episode(phase, pinch_x, task='t'):
     n = len(phase)
     proprio = np.zeros((n, 11), np.float32)
     proprio[:, -4] = pinch_x  # the pinch pose closes proprio: x, y, z, yaw
     proprio[:, :6] = np.arange(n)[:, None]  # joints change: only the pinch pose counts
-    return Episode(task='t', seed=0, mode='memory', instruction='i', success=True,
+    return Episode(task=task, seed=0, mode='memory', instruction='i', success=True,
                    rgb=np.zeros((n, 8, 8, 3), np.uint8), wrist_rgb=None, proprio=proprio,
                    objects=np.zeros((n, 2, 10), np.float32), phase=np.asarray(phase, np.int8),
                    action=np.zeros((n, 5), np.float32))
@@ -70,6 +71,29 @@ def test_onset_fraction_draws_that_share_of_queries_from_the_onset(synthetic_epi
                for s in plain['query_step'][row].tolist())
     assert hits < 16
 
+
+def test_task_weights_set_each_tasks_share_of_the_batches_whatever_its_episode_count():
+    # 6 episodes of task a, 2 of task b: uniform over episodes gives b a quarter
+    episodes = ([_episode([0, 1, 2, 2], [0, 0, 0, 0.1], task='a') for _ in range(6)]
+                + [_episode([0, 1, 2, 2], [0, 0, 0, 0.1], task='b') for _ in range(2)])
+    assert episode_probabilities(episodes, {}) is None
+    p = episode_probabilities(episodes, {'b': 2.0})
+    assert p[6:].sum() == pytest.approx(2 / 3) and p[:6].sum() == pytest.approx(1 / 3)
+    assert np.allclose(p[:6], p[0]) and np.allclose(p[6:], p[6])  # equal within a task
+    for ep in episodes[6:]:
+        ep.instruction = 'j'  # tell the tasks apart in a batch by their text vector
+    text = {'i': np.zeros(384, np.float32), 'j': np.ones(384, np.float32)}
+
+    def share_of_b(**kwargs):
+        b = SequenceBatcher(episodes, text, ('rgb',), 3, 16, 4, queries=4, seed=1, **kwargs)
+        return np.mean([b.sample(8)['text'][:, 0].mean().item() for _ in range(100)])
+
+    assert 0.6 < share_of_b(task_weights={'b': 2.0}) < 0.73  # about 2/3 of 800 draws
+    assert 0.18 < share_of_b() < 0.32  # uniform over episodes: 1/4
+    with pytest.raises(ValueError, match=r"\['c'\] not in the dataset"):
+        episode_probabilities(episodes, {'c': 1.0})
+    with pytest.raises(ValueError, match="task_weights\\['b'\\]"):
+        TrainConfig(task_weights={'b': 0.0})
 
 
 def test_first_seen_slot_order_moves_every_step_and_the_grasped_slot_together(
