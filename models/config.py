@@ -197,9 +197,16 @@ class TrainConfig:
     # a task not named weighs 1; empty = every episode equally likely). A task whose
     # pointer lags the others gets more batches without recording more demonstrations
     task_weights: dict[str, float] = field(default_factory=dict)
+    # what the goal loss and the pointer aim at (models.episodes.goal_targets): 'episode',
+    # the grasp's point and slot at every step (one answer per episode); 'next_contact', at
+    # each step the next grasp, place or press of the demonstration (several targets in
+    # turn: button sequence, count, put back)
+    goal_targets: str = 'episode'
 
     def __post_init__(self) -> None:
         _positive(self, 'steps', 'batch_episodes', 'queries_per_episode', 'noise_draws')
+        _require(self.goal_targets in ('episode', 'next_contact'), 'goal_targets',
+                 self.goal_targets, "expected 'episode' or 'next_contact'")
         _require(isinstance(self.task_weights, dict), 'task_weights', self.task_weights,
                  'must be a dict of task name -> weight')
         for task, weight in self.task_weights.items():

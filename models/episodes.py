@@ -190,7 +190,8 @@ class SequenceBatcher:
                  write_every: int, queries: int, seed: int = 0,
                  act_fraction: float = 0.0, slot_order: str = 'given',
                  onset_fraction: float = 0.0,
-                 task_weights: dict[str, float] | None = None) -> None:
+                 task_weights: dict[str, float] | None = None,
+                 goal_kind: str = 'episode') -> None:
         if not episodes:
             raise ValueError('episodes: empty; nothing to train on')
         if not 0.0 <= act_fraction <= 1.0:
@@ -214,8 +215,10 @@ class SequenceBatcher:
                                         | (np.arange(ep.length) >= act_start(ep) - horizon))
                          for ep in episodes]
         self.onsets = [onset_steps(ep) for ep in episodes]
-        self.goals = [goal_point(ep) for ep in episodes]  # the goal loss's targets
-        self.goal_slots = [goal_slot(ep) for ep in episodes]  # the pointer loss's targets
+        # the goal loss's and the pointer loss's targets, per step (`goal_targets`)
+        targets = [goal_targets(ep, goal_kind) for ep in episodes]
+        self.goals = [points for points, _ in targets]
+        self.goal_slots = [slots for _, slots in targets]
         # the slot order the network sees (models/slot_order.py), fixed per episode
         if slot_order not in SLOT_ORDERS:
             raise ValueError(f'slot_order={slot_order!r}: expected one of {SLOT_ORDERS}')
@@ -223,8 +226,10 @@ class SequenceBatcher:
         if slot_order == 'first_seen':
             self.orders = [first_seen_order(pad_objects(ep.objects, object_slots))
                            for ep in episodes]
-            self.goal_slots = [slot if slot < 0 else int(np.flatnonzero(order == slot)[0])
-                               for slot, order in zip(self.goal_slots, self.orders)]
+            # slot i shows recorded slot order[i]: a target recorded as slot s is now at
+            # the position of s in order (-1 stays -1)
+            self.goal_slots = [np.where(slots < 0, -1, np.argsort(order)[slots.clip(0)])
+                               for slots, order in zip(self.goal_slots, self.orders)]
 
     def _query_steps(self, idx: int) -> np.ndarray:
         """Query steps of one episode: a share `act_fraction` from the decisive steps (act
@@ -277,8 +282,8 @@ class SequenceBatcher:
             item['text'] = self.text[ep.instruction]
             item['actions'] = np.stack([action_chunk(ep.action, int(t), self.horizon)
                                         for t in queries])
-            item['goal'] = self.goals[idx]
-            item['goal_slot'] = np.int64(self.goal_slots[idx])
+            item['goal'] = self.goals[idx][queries]  # (Q, 3)
+            item['goal_slot'] = self.goal_slots[idx][queries]  # (Q,)
             for name, value in item.items():
                 batch.setdefault(name, []).append(value)
         return {name: torch.from_numpy(np.stack(values)) for name, values in batch.items()}
@@ -303,20 +308,58 @@ def goal_point(ep: Episode) -> np.ndarray:
 
 def goal_slot(ep: Episode, radius: float = 0.09) -> int:
     """The object slot the demonstration grasped: the visible slot nearest (in x, y) to the
-    goal point at `grasp_step`; -1 when none is within `radius` metres (or the gripper
-    never closes there). The radius allows for a drawer, grasped by its knob 7.5 cm in front
-    of the drawer's centre (neighbouring objects of the suite stand 10 cm or more apart).
-    Slots keep their identity through an episode, so this is the slot to point at from
-    every step."""
+    goal point at `grasp_step` (`slot_at`); -1 when none is within `radius` metres (or the
+    gripper never closes there). Slots keep their identity through an episode, so this is
+    the slot to point at from every step."""
     step = grasp_step(ep)
-    if step is None:
-        return -1
+    return -1 if step is None else slot_at(ep, step, radius)
+
+
+def slot_at(ep: Episode, step: int, radius: float = 0.09) -> int:
+    """The visible object slot nearest (in x, y) to the commanded end-effector position at
+    `step`; -1 when none is within `radius` metres. The radius allows for a drawer, grasped
+    by its knob 7.5 cm in front of the drawer's centre (neighbouring objects of the suite
+    stand 10 cm or more apart)."""
     objects = ep.objects[step]  # (K, D_OBJ)
     xy = objects[:, POSITION][:, :2]
     distance = np.linalg.norm(xy - ep.action[step, :2], axis=1)
     distance[objects[:, VISIBLE] < 0.5] = np.inf
     best = int(np.argmin(distance))
     return best if distance[best] <= radius else -1
+
+
+def contact_steps(ep: Episode, min_travel: float = 0.03) -> np.ndarray:
+    """The act phase's contacts: the first step of every descent of the commanded
+    end-effector height below the middle of its act-phase range (a grasp, a place, a button
+    press). Empty when the act phase has no vertical travel of `min_travel` metres."""
+    start = act_start(ep)
+    z = ep.action[start:, 2]
+    if len(z) == 0 or z.max() - z.min() < min_travel:
+        return np.zeros(0, np.int64)
+    low = z < 0.5 * (z.max() + z.min())
+    first = low & ~np.concatenate([[False], low[:-1]])
+    return start + np.flatnonzero(first)
+
+
+def goal_targets(ep: Episode, kind: str = 'episode') -> tuple[np.ndarray, np.ndarray]:
+    """Per-step targets of the goal loss and the goal pointer: points (T, 3) and slots (T,)
+    (-1: no object there). 'episode': the same at every step, the grasp's (`goal_point`,
+    `goal_slot`): one answer per episode. 'next_contact': at each step the next contact at or
+    after it (`contact_steps`; after the last one, the last one): where the arm must go
+    next, for tasks with several targets in turn (buttons in the remembered order, the
+    blue button K times then the white one, the tray and then the remembered start place,
+    which no object marks: slot -1)."""
+    t = ep.length
+    contacts = contact_steps(ep) if kind == 'next_contact' else np.zeros(0, np.int64)
+    if kind not in ('episode', 'next_contact'):
+        raise ValueError(f"goal_targets kind={kind!r}: expected 'episode' or 'next_contact'")
+    if len(contacts) == 0:
+        return (np.repeat(goal_point(ep)[None], t, 0),
+                np.full(t, goal_slot(ep), np.int64))
+    following = np.minimum(np.searchsorted(contacts, np.arange(t)), len(contacts) - 1)
+    step = contacts[following]  # (T,) the contact each step heads for
+    slots = np.array([slot_at(ep, int(c)) for c in contacts], np.int64)
+    return ep.action[step, :3].astype(np.float32), slots[following]
 
 
 def dataset_arrays(episodes: list[Episode], object_slots: int) -> dict[str, torch.Tensor]:

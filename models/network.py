@@ -167,8 +167,9 @@ class MemoryDiffusionNet(nn.Module):
 
     def _pointer_loss(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]
                       ) -> torch.Tensor:
-        """Cross-entropy of the pointer on the grasped slot, at the query steps after the
-        cue where that slot is visible (episodes without a grasped slot: goal_slot -1)."""
+        """Cross-entropy of the pointer on the target slot (the grasped one, or with
+        'next_contact' targets the next contact's), at the query steps after the cue where
+        that slot is visible (no object at the target: goal_slot -1, not scored)."""
         target, scored = self.pointer_targets(batch)
         use = scored.float()
         ce = F.cross_entropy(logits, target.clamp_min(0), reduction='none')
@@ -177,9 +178,8 @@ class MemoryDiffusionNet(nn.Module):
     @staticmethod
     def pointer_targets(batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """The pointer's target slot per query (B*Q,) (-1: none) and whether it is scored:
-        a query step after the cue where the grasped slot is visible."""
-        b, q = batch['query_step'].shape
-        target = batch['goal_slot'].long().repeat_interleave(q, 0)  # (B*Q,)
+        a query step after the cue where the target slot is visible."""
+        target = batch['goal_slot'].long().flatten()  # (B, Q) -> (B*Q,)
         objects = batch['query_objects'].flatten(0, 1)  # (B*Q, K, D_OBJ)
         rows = torch.arange(target.shape[0], device=target.device)
         seen = objects[rows, target.clamp_min(0), VISIBLE] > 0.5
@@ -187,10 +187,10 @@ class MemoryDiffusionNet(nn.Module):
 
     def _goal_loss(self, cond: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """MSE of the goal head at the query steps after the cue (normalised units)."""
-        b, q = batch['query_step'].shape
-        goal = batch['goal'].float()  # (B, 3)
-        padded = torch.cat([goal, goal.new_zeros(b, self.cfg.diffusion.action_dim - 3)], 1)
-        target = self.normalizer.normalize('action', padded)[:, :3].repeat_interleave(q, 0)
+        goal = batch['goal'].float().flatten(0, 1)  # (B, Q, 3) -> (B*Q, 3)
+        padded = torch.cat([goal, goal.new_zeros(len(goal), self.cfg.diffusion.action_dim - 3)],
+                           1)
+        target = self.normalizer.normalize('action', padded)[:, :3]
         after_cue = (batch['query_phase'].flatten() >= 1).float()  # (B*Q,)
         error = (self.goal_head(cond.mean(1)) - target).pow(2).mean(1)
         return (error * after_cue).sum() / after_cue.sum().clamp_min(1.0)

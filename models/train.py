@@ -174,7 +174,7 @@ def train(cfg: PolicyConfig, episodes: list[Episode], text: dict[str, np.ndarray
                               tc.queries_per_episode, seed=tc.seed,
                               act_fraction=tc.act_fraction,
                               onset_fraction=tc.onset_fraction,
-                              task_weights=tc.task_weights,
+                              task_weights=tc.task_weights, goal_kind=tc.goal_targets,
                               slot_order=cfg.encoder.slot_order)
     params = [p for p in net.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=tc.lr, weight_decay=tc.weight_decay)
@@ -260,6 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--task-weights', default='', metavar='TASK=W,...',
                    help='relative share of batches per task, e.g. remember_color=2 (others '
                         '1; default: every episode equally likely; TrainConfig.task_weights)')
+    p.add_argument('--goal-targets', default='episode', choices=('episode', 'next_contact'),
+                   help="the goal loss's and pointer's target: the episode's grasp, or at each "
+                        'step the next grasp / place / press (TrainConfig.goal_targets)')
     p.add_argument('--slot-order', default='given', choices=SLOT_ORDERS,
                    help="object slot order the network sees: as recorded, or 'first_seen' "
                         '(by first sight, class, y, x; the same in the ROS graph: '
@@ -325,6 +328,7 @@ def main(argv: list[str] | None = None) -> int:
                    lr=args.lr, seed=args.seed, act_fraction=args.act_fraction,
                    onset_fraction=args.onset_fraction,
                    task_weights=_task_weights(args.task_weights),
+                   goal_targets=args.goal_targets,
                    goal_loss_weight=args.goal_loss_weight,
                    pointer_loss_weight=args.pointer_loss_weight,
                    warmup_steps=min(200, args.steps // 10)))

@@ -38,7 +38,8 @@ def probe_task(net, text: dict[str, np.ndarray], episodes, batches: int, seed: i
     cfg = net.cfg
     batcher = SequenceBatcher(episodes, text, cfg.encoder.cameras, cfg.encoder.object_slots,
                               cfg.diffusion.horizon, cfg.memory.write_every, 12, seed=seed,
-                              act_fraction=1.0, slot_order=cfg.encoder.slot_order)
+                              act_fraction=1.0, slot_order=cfg.encoder.slot_order,
+                              goal_kind=cfg.train.goal_targets)
     captured: dict[str, torch.Tensor] = {}
     point = net.point
 

@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 
 from models.config import TrainConfig
-from models.episodes import Episode, SequenceBatcher, episode_probabilities, onset_steps
+from models.episodes import (
+    Episode,
+    SequenceBatcher,
+    contact_steps,
+    episode_probabilities,
+    goal_targets,
+    onset_steps,
+)
 
 
 def batcher(episodes, **kwargs) -> SequenceBatcher:
@@ -115,6 +122,46 @@ def test_first_seen_slot_order_moves_every_step_and_the_grasped_slot_together(
         keys = ordered['key_step'][b].long().numpy()[ordered['key_valid'][b].numpy()]
         assert np.array_equal(ordered['key_objects'][b].numpy()[:len(keys)],
                               ep.objects[keys][:, order])
-        assert order[int(ordered['goal_slot'][b])] == goal_slot(ep)
+        assert all(order[int(slot)] == goal_slot(ep) for slot in ordered['goal_slot'][b])
     with pytest.raises(ValueError, match="slot_order='random'"):
         batcher(synthetic_episodes, slot_order='random')
+
+
+def _pressing_episode():
+    """Cue, delay, then three presses: the arm dips from 0.12 m to 0.04 m over button 1,
+    button 0, then button 1 again (x, y of the buttons: (0.4, -0.1) and (0.4, 0.1))."""
+    z = [0.12, 0.12, 0.12, 0.12, 0.04, 0.04, 0.12, 0.12, 0.04, 0.12, 0.12, 0.04, 0.04, 0.12]
+    y = [0.0, 0.0, 0.0, 0.1, 0.1, 0.1, 0.1, -0.1, -0.1, -0.1, 0.1, 0.1, 0.1, 0.1]
+    ep = _episode([0, 1, 2] + [2] * 11, [0.0] * 14)
+    ep.action[:, 0], ep.action[:, 1], ep.action[:, 2] = 0.4, y, z
+    ep.action[:, 4] = 1.0  # the gripper stays closed: presses, not grasps
+    ep.objects[:, :, 0] = 1.0  # both buttons visible throughout
+    ep.objects[:, 0, 1:3] = (0.4, -0.1)
+    ep.objects[:, 1, 1:3] = (0.4, 0.1)
+    return ep
+
+
+def test_contact_steps_are_the_first_steps_of_each_descent_in_the_act_phase():
+    ep = _pressing_episode()
+    assert contact_steps(ep).tolist() == [4, 8, 11]
+    ep.action[:, 2] = 0.12  # no vertical travel: no contact
+    assert contact_steps(ep).tolist() == []
+
+
+def test_next_contact_targets_head_for_each_press_in_turn():
+    ep = _pressing_episode()
+    points, slots = goal_targets(ep, 'next_contact')
+    # steps 0-4 head for the first press (button 1), 5-8 the second (button 0), then the third
+    assert slots.tolist() == [1] * 5 + [0] * 4 + [1] * 5
+    np.testing.assert_allclose(points[6], (0.4, -0.1, 0.04))
+    # 'episode' targets: the first grasp's (the gripper closes at the act phase's start,
+    # over no object within 9 cm of y = 0: slot -1) at every step
+    points, slots = goal_targets(ep, 'episode')
+    assert slots.tolist() == [-1] * 14 and np.allclose(points, points[0])
+    with pytest.raises(ValueError, match="kind='next'"):
+        goal_targets(ep, 'next')
+    # the batcher carries the targets of each query's own step, in the slot order it uses
+    b = batcher([ep], goal_kind='next_contact', slot_order='first_seen')
+    batch = b.sample(4)
+    expected = goal_targets(ep, 'next_contact')[1][batch['query_step'].long().numpy()]
+    assert np.array_equal(batch['goal_slot'].numpy(), expected)  # both seen at step 0: y order

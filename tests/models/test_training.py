@@ -62,7 +62,7 @@ def test_batches_carry_each_sampled_episodes_own_goal(synthetic_episodes):
                               write_every=4, queries=2, seed=0)
     goals = {tuple(goal_point(ep)) for ep in synthetic_episodes}
     assert len(goals) > 1  # the cups differ: a batch mixing episodes mixes goals
-    rows = [tuple(row) for row in batcher.sample(12)['goal'].numpy()]
+    rows = [tuple(row) for row in batcher.sample(12)['goal'].flatten(0, 1).numpy()]
     assert set(rows) <= goals and len(set(rows)) > 1
 
 
