@@ -315,15 +315,17 @@ def goal_slot(ep: Episode, radius: float = 0.09) -> int:
     return -1 if step is None else slot_at(ep, step, radius)
 
 
-def slot_at(ep: Episode, step: int, radius: float = 0.09) -> int:
+def slot_at(ep: Episode, step: int, radius: float = 0.09, exclude: int = -1) -> int:
     """The visible object slot nearest (in x, y) to the commanded end-effector position at
-    `step`; -1 when none is within `radius` metres. The radius allows for a drawer, grasped
-    by its knob 7.5 cm in front of the drawer's centre (neighbouring objects of the suite
-    stand 10 cm or more apart)."""
+    `step`, other than `exclude`; -1 when none is within `radius` metres. The radius allows
+    for a drawer, grasped by its knob 7.5 cm in front of the drawer's centre (neighbouring
+    objects of the suite stand 10 cm or more apart)."""
     objects = ep.objects[step]  # (K, D_OBJ)
     xy = objects[:, POSITION][:, :2]
     distance = np.linalg.norm(xy - ep.action[step, :2], axis=1)
     distance[objects[:, VISIBLE] < 0.5] = np.inf
+    if exclude >= 0:
+        distance[exclude] = np.inf
     best = int(np.argmin(distance))
     return best if distance[best] <= radius else -1
 
@@ -339,6 +341,26 @@ def contact_steps(ep: Episode, min_travel: float = 0.03) -> np.ndarray:
     low = z < 0.5 * (z.max() + z.min())
     first = low & ~np.concatenate([[False], low[:-1]])
     return start + np.flatnonzero(first)
+
+
+def carried_slot(ep: Episode, contact: int, reach: float = 0.05) -> int:
+    """At a release (the gripper closed at the contact and opening before the arm rises
+    again) the slot carried in the hand: the visible one nearest the pinch point in 3-D,
+    when within `reach` metres; -1 at a grasp or a press. A place's target is where the
+    object goes (the tray, the cube below, the remembered spot), not the object itself."""
+    grip = ep.action[:, 4] > 0.5
+    if not grip[contact]:
+        return -1
+    z = ep.action[contact:, 2]
+    rises = np.flatnonzero(z > z[0] + 0.03)
+    end = contact + (int(rises[0]) if len(rises) else len(z))
+    if grip[contact:end].all():
+        return -1  # a press: the closed gripper pushes and lifts again
+    objects = ep.objects[contact]
+    distance = np.linalg.norm(objects[:, POSITION] - ep.proprio[contact, PINCH][:3], axis=1)
+    distance[objects[:, VISIBLE] < 0.5] = np.inf
+    best = int(np.argmin(distance))
+    return best if distance[best] <= reach else -1
 
 
 def goal_targets(ep: Episode, kind: str = 'episode') -> tuple[np.ndarray, np.ndarray]:
@@ -358,7 +380,8 @@ def goal_targets(ep: Episode, kind: str = 'episode') -> tuple[np.ndarray, np.nda
                 np.full(t, goal_slot(ep), np.int64))
     following = np.minimum(np.searchsorted(contacts, np.arange(t)), len(contacts) - 1)
     step = contacts[following]  # (T,) the contact each step heads for
-    slots = np.array([slot_at(ep, int(c)) for c in contacts], np.int64)
+    slots = np.array([slot_at(ep, int(c), exclude=carried_slot(ep, int(c)))
+                      for c in contacts], np.int64)
     return ep.action[step, :3].astype(np.float32), slots[following]
 
 

@@ -165,3 +165,19 @@ def test_next_contact_targets_head_for_each_press_in_turn():
     batch = b.sample(4)
     expected = goal_targets(ep, 'next_contact')[1][batch['query_step'].long().numpy()]
     assert np.array_equal(batch['goal_slot'].numpy(), expected)  # both seen at step 0: y order
+
+
+def test_a_place_aims_at_where_the_object_goes_not_at_the_object_in_hand():
+    # the arm carries a cube (slot 0, at the pinch point) down onto a tray (slot 1, 5 cm
+    # off) and opens there; then down again at an empty spot and opens: no target slot
+    z = [0.2, 0.2, 0.2, 0.03, 0.03, 0.2, 0.2, 0.03, 0.03, 0.2]
+    grip = [1, 1, 1, 1, 0, 0, 1, 1, 0, 0]
+    ep = _episode([0, 1] + [2] * 8, [0.0] * 10)
+    ep.action[:, 0], ep.action[:, 2], ep.action[:, 4] = 0.4, z, grip
+    ep.action[6:, 1] = -0.3
+    ep.proprio[:, -4:-1] = ep.action[:, :3]  # the pinch point follows the command
+    ep.objects[:, :, 0] = 1.0
+    ep.objects[:, 0, 1:4] = ep.action[:, :3]  # the cube in the hand
+    ep.objects[:, 1, 1:4] = (0.4, 0.05, 0.0)  # the tray
+    assert contact_steps(ep).tolist() == [3, 7]
+    assert goal_targets(ep, 'next_contact')[1].tolist() == [1] * 4 + [-1] * 6
