@@ -122,7 +122,15 @@ def test_executor_follows_chunks_and_holds_when_inputs_go_stale(executor_process
         goal = Subgoal(plan_id='p', index=0, action='lift', target='cup 1', text='lift cup 1',
                        timeout_s=30.0)
         subgoals.publish(goal)
-        spin(0.5)
+
+        def started():
+            return (active and active[-1].target == 'cup 1'
+                    and any(e.kind == 'subgoal_started' and e.subject == 'cup 1'
+                            for e in events))
+        # across processes under load the latched topic and the event can take > 0.5 s
+        deadline = time.monotonic() + 10
+        while not started() and time.monotonic() < deadline:
+            spin(0.1)
         assert active and active[-1].target == 'cup 1'
         assert any(e.kind == 'subgoal_started' and e.subject == 'cup 1' for e in events)
 
