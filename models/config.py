@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 SLOT_ORDERS = ('given', 'first_seen')  # EncoderConfig.slot_order: models/slot_order.py
+GOAL_TARGETS = ('episode', 'next_contact')  # TrainConfig.goal_targets: models.episodes
 
 # The action layout fixed by the sim/models contract: absolute end-effector target + gripper.
 ACTION_NAMES = ('x', 'y', 'z', 'yaw', 'gripper')
@@ -201,12 +202,12 @@ class TrainConfig:
     # the grasp's point and slot at every step (one answer per episode); 'next_contact', at
     # each step the next grasp, place or press of the demonstration (several targets in
     # turn: button sequence, count, put back)
-    goal_targets: str = 'episode'
+    goal_targets: str = 'episode'  # one of GOAL_TARGETS
 
     def __post_init__(self) -> None:
         _positive(self, 'steps', 'batch_episodes', 'queries_per_episode', 'noise_draws')
-        _require(self.goal_targets in ('episode', 'next_contact'), 'goal_targets',
-                 self.goal_targets, "expected 'episode' or 'next_contact'")
+        _require(self.goal_targets in GOAL_TARGETS, 'goal_targets', self.goal_targets,
+                 f'must be one of {GOAL_TARGETS}')
         _require(isinstance(self.task_weights, dict), 'task_weights', self.task_weights,
                  'must be a dict of task name -> weight')
         for task, weight in self.task_weights.items():

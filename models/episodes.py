@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from models.config import SLOT_ORDERS
+from models.config import GOAL_TARGETS, SLOT_ORDERS
 from models.goal_pointer import POSITION, VISIBLE
 from models.slot_order import first_seen_order
 
@@ -321,13 +321,18 @@ def slot_at(ep: Episode, step: int, radius: float = 0.09, exclude: int = -1) -> 
     for a drawer, grasped by its knob 7.5 cm in front of the drawer's centre (neighbouring
     objects of the suite stand 10 cm or more apart)."""
     objects = ep.objects[step]  # (K, D_OBJ)
-    xy = objects[:, POSITION][:, :2]
-    distance = np.linalg.norm(xy - ep.action[step, :2], axis=1)
-    distance[objects[:, VISIBLE] < 0.5] = np.inf
+    distance = np.linalg.norm(objects[:, POSITION][:, :2] - ep.action[step, :2], axis=1)
     if exclude >= 0:
         distance[exclude] = np.inf
+    return _nearest_visible(objects, distance, radius)
+
+
+def _nearest_visible(objects: np.ndarray, distance: np.ndarray, within: float) -> int:
+    """The visible slot of `objects` (K, D_OBJ) with the smallest `distance` (K,), or -1
+    when none is within `within`."""
+    distance = np.where(objects[:, VISIBLE] < 0.5, np.inf, distance)
     best = int(np.argmin(distance))
-    return best if distance[best] <= radius else -1
+    return best if distance[best] <= within else -1
 
 
 def contact_steps(ep: Episode, min_travel: float = 0.03) -> np.ndarray:
@@ -358,9 +363,7 @@ def carried_slot(ep: Episode, contact: int, reach: float = 0.05) -> int:
         return -1  # a press: the closed gripper pushes and lifts again
     objects = ep.objects[contact]
     distance = np.linalg.norm(objects[:, POSITION] - ep.proprio[contact, PINCH][:3], axis=1)
-    distance[objects[:, VISIBLE] < 0.5] = np.inf
-    best = int(np.argmin(distance))
-    return best if distance[best] <= reach else -1
+    return _nearest_visible(objects, distance, reach)
 
 
 def goal_targets(ep: Episode, kind: str = 'episode') -> tuple[np.ndarray, np.ndarray]:
@@ -371,10 +374,10 @@ def goal_targets(ep: Episode, kind: str = 'episode') -> tuple[np.ndarray, np.nda
     next, for tasks with several targets in turn (buttons in the remembered order, the
     blue button K times then the white one, the tray and then the remembered start place,
     which no object marks: slot -1)."""
+    if kind not in GOAL_TARGETS:
+        raise ValueError(f'goal_targets kind={kind!r}: expected one of {GOAL_TARGETS}')
     t = ep.length
     contacts = contact_steps(ep) if kind == 'next_contact' else np.zeros(0, np.int64)
-    if kind not in ('episode', 'next_contact'):
-        raise ValueError(f"goal_targets kind={kind!r}: expected 'episode' or 'next_contact'")
     if len(contacts) == 0:
         return (np.repeat(goal_point(ep)[None], t, 0),
                 np.full(t, goal_slot(ep), np.int64))

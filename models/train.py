@@ -26,7 +26,7 @@ import torch
 
 from memory_nodes.file_safety import private_dir, private_file, write_private_text
 from models.checkpoint import git_commit, save_checkpoint
-from models.config import SLOT_ORDERS, PolicyConfig
+from models.config import GOAL_TARGETS, SLOT_ORDERS, PolicyConfig
 from models.episodes import (
     Episode,
     SequenceBatcher,
@@ -83,14 +83,14 @@ def _task_weights(text: str) -> dict[str, float]:
     """'remember_color=2,count=1.5' -> {'remember_color': 2.0, 'count': 1.5}; '' -> {}."""
     weights: dict[str, float] = {}
     for item in (v.strip() for v in text.split(',') if v.strip()):
-        task, sep, value = item.partition('=')
+        task, _, value = (part.strip() for part in item.partition('='))
         try:
-            weights[task.strip()] = float(value)
+            if not task:
+                raise ValueError(item)
+            weights[task] = float(value)
         except ValueError:
-            sep = ''
-        if not sep or not task.strip():
             raise ValueError(f'--task-weights={text!r}: expected TASK=WEIGHT[,TASK=WEIGHT], '
-                             f'got {item!r}')
+                             f'got {item!r}') from None
     return weights
 
 
@@ -260,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--task-weights', default='', metavar='TASK=W,...',
                    help='relative share of batches per task, e.g. remember_color=2 (others '
                         '1; default: every episode equally likely; TrainConfig.task_weights)')
-    p.add_argument('--goal-targets', default='episode', choices=('episode', 'next_contact'),
+    p.add_argument('--goal-targets', default='episode', choices=GOAL_TARGETS,
                    help="the goal loss's and pointer's target: the episode's grasp, or at each "
                         'step the next grasp / place / press (TrainConfig.goal_targets)')
     p.add_argument('--slot-order', default='given', choices=SLOT_ORDERS,
