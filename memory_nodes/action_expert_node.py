@@ -25,8 +25,9 @@ Observation mapping (docs/models.md has the policy's side): images are centre-cr
 square and resized to the checkpoint's image size (a square render of the same vertical
 field of view, as in training); proprio = arm joint positions, gripper opening (sum of the
 finger joints), end-effector x, y, z, yaw; object slots = observed objects ordered by class
-then track number when first seen, then kept by their track for the episode (`SlotTable`),
-features (visible, x, y, z, r, g, b, lit, class / number of classes, state), unseen ones zero.
+then track number when first seen, then kept by their track for the episode, features
+(visible, x, y, z, r, g, b, lit, class / number of classes, state) in the simulator's
+convention, unseen ones zero (memory_nodes/perception/slots.py: `SlotTable`).
 """
 
 import math
@@ -41,7 +42,8 @@ from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import String
 
 from memory_interfaces.msg import ActionChunk, EpisodeStatus, ObjectObservationArray
-from memory_nodes.perception.images import decode_color
+from memory_nodes.perception.images import decode_color, square_resize
+from memory_nodes.perception.slots import SlotTable
 from memory_nodes.ros_common import (
     LATCHED_QOS,
     RELIABLE_QOS,
@@ -61,79 +63,6 @@ DEFAULT_CLASSES = ['cup', 'ball', 'cube', 'button', 'led', 'tray', 'drawer', 'ma
                    'panel', 'hand']
 DEFAULT_JOINTS = ['shoulder_pan', 'shoulder_lift', 'elbow', 'wrist_roll', 'wrist_pitch',
                   'tool_roll']
-
-
-def square_resize(rgb, size):
-    """(H, W, 3) uint8 -> (size, size, 3) uint8: centre square crop, then area resize."""
-    import torch
-    import torch.nn.functional as F
-
-    h, w = rgb.shape[:2]
-    s = min(h, w)
-    top, left = (h - s) // 2, (w - s) // 2
-    crop = np.ascontiguousarray(rgb[top:top + s, left:left + s])
-    if s == size:
-        return crop
-    x = torch.from_numpy(crop).permute(2, 0, 1)[None].float()
-    y = F.interpolate(x, size=(size, size), mode='area')
-    return y[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).numpy()
-
-
-def track_order(track, classes):
-    """Sort key of a tracked object: class, then track number (the order tracks were made)."""
-    number = ''.join(c for c in track.track_id if c in '0123456789')  # not '²'
-    cls = classes.index(track.label) if track.label in classes else len(classes)
-    return (cls, int(number) if number else 0, track.track_id)
-
-
-class SlotTable:
-    """Object slots that keep their track for a whole episode.
-
-    A track gets a slot the first time it is seen in the episode (in class-then-track-number
-    order among the tracks new in one message) and keeps it, visible or not, until the
-    episode ends (`reset`): the policy's memory bank remembers per slot, so a slot must not
-    change its object when another track appears or is dropped. A track with no free slot
-    takes the slot of a track missing from the message; with none, it is left out (counted
-    in `overflow`). Features per slot: visible, x, y, z, r, g, b, lit, class / number of
-    classes, state; slots without a visible object are zero."""
-
-    def __init__(self, slots, classes):
-        self.slots, self.classes = int(slots), list(classes)
-        self.overflow = 0
-        self.reset()
-
-    def reset(self):
-        self.slot_of = {}  # track id -> slot
-
-    def features(self, msg):
-        """ObjectObservationArray -> (slots, 10) float32."""
-        tracks = sorted((o for o in msg.objects if o.label in self.classes),
-                        key=lambda o: track_order(o, self.classes))
-        present = {o.track_id for o in tracks}
-        for o in tracks:
-            if o.track_id in self.slot_of:
-                continue
-            used = set(self.slot_of.values())
-            free = [i for i in range(self.slots) if i not in used]
-            if not free:  # reuse the slot of a track this message no longer has
-                gone = [t for t in self.slot_of if t not in present]
-                if not gone:
-                    self.overflow += 1
-                    continue
-                free = [self.slot_of.pop(gone[0])]
-            self.slot_of[o.track_id] = free[0]
-        out = np.zeros((self.slots, 10), np.float32)
-        for o in tracks:
-            slot = self.slot_of.get(o.track_id)
-            if slot is None or not o.visible:
-                continue
-            p = o.position
-            if not all(math.isfinite(v) for v in (p.x, p.y, p.z)):
-                raise ValueError(f'object {o.track_id!r}: position ({p.x}, {p.y}, {p.z}) not '
-                                 'finite')
-            out[slot] = [1.0, p.x, p.y, p.z, *o.rgb, float(o.state == 'lit'),
-                         self.classes.index(o.label) / len(self.classes), 0.0]
-        return out
 
 
 def yaw_of(q):

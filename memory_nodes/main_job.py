@@ -30,6 +30,7 @@ import numpy as np
 
 from memory_nodes.fault_injection import KILL_AT, KILLABLE, NodeKiller
 from memory_nodes.file_safety import private_dir, private_file, write_private_text
+from memory_nodes.perception.sim_inputs import MAIN_JOB_MIN_OBJECT_PIXELS, TASK_IMAGE_SIZE
 from memory_nodes.runner import StackProcesses
 from memory_nodes.stack_description import load_stack
 import sim
@@ -324,9 +325,9 @@ class Orchestrator:
 WHERE_TASK = 'where_did_i_leave_it'
 # choice indices of its 'stage' knob (sim/knobs.py)
 STAGE_FULL, STAGE_PLACE, STAGE_PROBE = 0.0, 1.0, 2.0
-# Closed drawers show only their knobs to the scene camera: about 3 px each at 128x96, under
-# the preprocessor's minimum; about 13 px at 192x144.
-WHERE_IMAGE_SIZE = (192, 144)
+# Closed drawers show only their knobs to the scene camera: 4-5 px each at 128x96, under
+# the main job's minimum of 5 px; 8-10 px at 192x144 (memory_nodes/perception/sim_inputs.py)
+WHERE_IMAGE_SIZE = TASK_IMAGE_SIZE[WHERE_TASK]
 DEFAULT_UNRELATED = ('count', 'shell_game')
 
 
@@ -514,7 +515,8 @@ def main(argv=None):
         nodes, overrides, meaning = VARIANTS[variant]
         overrides = {name: dict(params) for name, params in overrides.items()}
         # the shell game's ball is 8 px in a 128x96 frame: keep small instances
-        overrides.setdefault('preprocessor', {}).setdefault('min_object_pixels', 5)
+        overrides.setdefault('preprocessor', {}).setdefault('min_object_pixels',
+                                                            MAIN_JOB_MIN_OBJECT_PIXELS)
         rtf = args.real_time_factor
         if 'action_expert' in nodes and (rtf <= 0 or rtf > AE_MAX_RTF):
             # on 2 CPU cores the policy keeps up with the camera in real time, not faster:

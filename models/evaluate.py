@@ -25,7 +25,10 @@ the graph must not depend on the simulator's order (train with `memory-train --s
 first_seen`: the policy then orders the slots itself, models/slot_order.py).
 `--inputs graph` gives the policy two of the graph's other differences (`GraphInputsEnv`):
 the commanded end-effector pose in place of the measured one, and object slots one step
-old.
+old. `--inputs perception` adds the rest of the node's observation: the object slots come
+from the scene camera through the preprocessor's pipeline and the node's slot table, and the
+image is the bridge's, cropped and resized as the node does (memory_nodes/perception/
+sim_inputs.py: `PerceptionInputsEnv`), all in this process: the graph without DDS.
 A bank that holds the answer makes `memory` beat both ablations; if it does not, the
 policy is not using what it remembers.
 Tasks come from `sim.make_env`; 'synthetic_cups' is the models' own synthetic task.
@@ -56,7 +59,8 @@ from models.train import parse_seeds
 VARIANTS = ('memory', 'memory_off', 'oracle', 'wiped_at_delay', 'shuffled')
 DEFAULT_VARIANTS = ('memory', 'memory_off', 'oracle')
 DELAY_PHASE = 1  # sim.dataset.PHASE_NAMES: cue, delay, act
-INPUTS = ('sim', 'graph')  # --inputs: the simulator's observations, or the graph's (below)
+INPUTS = ('sim', 'graph', 'perception')  # --inputs: the simulator's observations, or the
+# graph's timing (GraphInputsEnv), or that and the graph's perception (PerceptionInputsEnv)
 
 
 def make_env(task: str, seed: int, mode: str) -> Any:
@@ -244,7 +248,11 @@ def evaluate(checkpoint: Path, tasks: list[str], seeds: list[int],
                 envs = [make_env(task, s, env_mode) for s in chunk]
                 if slot_order == 'shuffled':
                     envs = [SlotShuffledEnv(env, s) for env, s in zip(envs, chunk)]
-                if inputs == 'graph':
+                if inputs == 'perception':
+                    from memory_nodes.perception.sim_inputs import PerceptionInputsEnv
+                    envs = [PerceptionInputsEnv(env, net.cfg.encoder.object_slots)
+                            for env in envs]
+                if inputs in ('graph', 'perception'):
                     envs = [GraphInputsEnv(env) for env in envs]
                 successes += run_episodes(policy, envs, ablation)
                 bar.set_postfix(success=f'{np.mean(successes):.2f}')
@@ -305,7 +313,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--inputs', default='sim', choices=INPUTS,
                    help="'graph': the end-effector pose in proprio is the commanded one and "
                         'the object slots are one step old, as the ROS action-expert node '
-                        'sees them (GraphInputsEnv)')
+                        "sees them (GraphInputsEnv); 'perception': that, with the object "
+                        "slots and image made by the preprocessor's pipeline from the "
+                        "bridge's camera frames (PerceptionInputsEnv)")
     p.add_argument('--no-progress', action='store_true')
     return p
 

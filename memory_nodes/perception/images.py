@@ -125,3 +125,19 @@ def depth_to_16uc1_mm(depth_m):
     depth_m = np.asarray(depth_m, dtype=np.float64)
     mm = np.where(np.isfinite(depth_m) & (depth_m > 0), np.round(depth_m * 1000.0), 0)
     return np.clip(mm, 0, 65535).astype(np.uint16)
+
+
+def square_resize(rgb, size):
+    """(H, W, 3) uint8 -> (size, size, 3) uint8: centre square crop, then area resize."""
+    import torch
+    import torch.nn.functional as F
+
+    h, w = rgb.shape[:2]
+    s = min(h, w)
+    top, left = (h - s) // 2, (w - s) // 2
+    crop = np.ascontiguousarray(rgb[top:top + s, left:left + s])
+    if s == size:
+        return crop
+    x = torch.from_numpy(crop).permute(2, 0, 1)[None].float()
+    y = F.interpolate(x, size=(size, size), mode='area')
+    return y[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).numpy()

@@ -1,18 +1,21 @@
-"""The action expert node's object slots keep their track for the whole episode."""
+"""The action expert node's object slots keep their track for the whole episode, with
+features in the simulator's convention (memory_nodes/perception/slots.py)."""
 
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from memory_nodes.action_expert_node import SlotTable
+from memory_nodes.perception.slots import SlotTable
 
 CLASSES = ['cube', 'cup', 'ball']
 
 
-def track(track_id, label='cube', x=0.4, visible=True, rgb=(0.9, 0.1, 0.1)):
+def track(track_id, label='cube', x=0.4, visible=True, rgb=(0.9, 0.1, 0.1), z=0.02,
+          extent=(0.04, 0.04, 0.04)):
     return SimpleNamespace(track_id=track_id, label=label, visible=visible, state='',
-                           rgb=rgb, position=SimpleNamespace(x=x, y=0.0, z=0.02))
+                           rgb=rgb, position=SimpleNamespace(x=x, y=0.0, z=z),
+                           extent=SimpleNamespace(x=extent[0], y=extent[1], z=extent[2]))
 
 
 def message(*tracks):
@@ -61,4 +64,24 @@ def test_unknown_labels_are_left_out_and_bad_positions_named():
     bad = track('cube_7', x=float('nan'))
     with pytest.raises(ValueError, match='cube_7.*not finite'):
         table.features(message(bad))
+    with pytest.raises(ValueError, match='cube_8.*extent.*not finite'):
+        table.features(message(track('cube_8', extent=(0.04, float('inf'), 0.04))))
     assert np.isfinite(table.features(message(track('cube_2')))).all()
+
+
+def test_features_follow_the_simulators_convention():
+    """z is the bottom of the seen box (the simulator's body origin is at an object's base);
+    a drawer's origin lies behind its seen front and its opening is what shows beyond the
+    knob (sim/scene.py drawer_spec), both measured on frames rendered by the simulator."""
+    table = SlotTable(3, CLASSES + ['drawer'])
+    cube = track('cube_1', z=0.0125, extent=(0.025, 0.025, 0.025))
+    # a closed drawer at body x 0.620: only its knob shows (seen centre 0.534, 1 cm deep)
+    closed = track('drawer_2', label='drawer', x=0.534, z=0.031, extent=(0.010, 0.078, 0.039))
+    out = table.features(message(cube, closed))
+    assert out[0, 3] == pytest.approx(0.0)
+    assert out[1, 1] == pytest.approx(0.614, abs=0.01) and out[1, 9] == pytest.approx(0.0)
+    # the same drawer opened by 0.10 m (simulator state 0.91, body x 0.520)
+    opened = track('drawer_2', label='drawer', x=0.486, z=0.039, extent=(0.100, 0.087, 0.062))
+    out = table.features(message(cube, opened))
+    assert out[1, 1] == pytest.approx(0.521, abs=0.01)
+    assert out[1, 9] == pytest.approx(0.82, abs=0.1)
