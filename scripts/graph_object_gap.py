@@ -10,8 +10,9 @@ pipeline on each frame with the main job's settings (memory_nodes.perception.pip
 ROS), maps the tracks to slots with the node's SlotTable (memory_nodes/perception/
 sim_inputs.py has these pieces), and compares each slot with the simulator's features of the
 same object (matched by instance id). Prints, per object class and feature, the mean absolute
-difference over the steps where both see the object, and how often one sees it and the other
-does not.
+difference over the steps where both see the object, how often one sees it and the other
+does not, and how many tracks the preprocessor made per object (more than 1: a track broke
+and the object took a new slot).
 
     .venv/bin/python scripts/graph_object_gap.py --task where_did_i_leave_it --seeds 0-3
 """
@@ -60,6 +61,8 @@ def episode_gap(task, seed, width, height, stats):
             if slot is None or k is None:
                 continue
             kind = env.objects[env.slot_names[k]].kind
+            stats[kind].setdefault('tracks', set()).add((seed, track.track_id))
+            stats[kind].setdefault('objects', set()).add((seed, k))
             g, s = graph[slot], truth[k]
             seen_g, seen_s = g[0] > 0.5, s[0] > 0.5
             stats[kind]['steps'] += 1
@@ -90,12 +93,14 @@ def main(argv=None):
     names = OBJECT_FEATURE_NAMES[1:]
     print(f'{args.task}, seeds {args.seeds}, {args.width}x{args.height}: mean |graph - sim| '
           '(max) per feature where both see the object')
-    print('class    steps  both  graph-only  sim-only  ' + '  '.join(f'{n:>13}' for n in names))
+    print('class    tracks/object steps  both  graph-only  sim-only  '
+          + '  '.join(f'{n:>13}' for n in names))
     for kind, s in sorted(stats.items()):
         mean = s['abs'] / max(s['both'], 1) if s['both'] else np.zeros(len(OBJECT_FEATURE_NAMES))
         worst = s['max'] if s['both'] else np.zeros(len(OBJECT_FEATURE_NAMES))
         cells = '  '.join(f'{m:6.3f}({w:5.3f})' for m, w in zip(mean[1:], worst[1:]))
-        print(f"{kind:8} {s['steps']:5d} {s['both']:5d} {s['graph_only']:10d} "
+        per_object = len(s['tracks']) / max(len(s['objects']), 1)
+        print(f"{kind:8} {per_object:13.2f} {s['steps']:5d} {s['both']:5d} {s['graph_only']:10d} "
               f"{s['sim_only']:9d}  {cells}")
     return 0
 

@@ -13,9 +13,13 @@ from the preprocessor's ObjectObservations (ROS-free here, so the simulator-side
   has slid out of an open one, never the part inside the cabinet. Its origin is put
   DRAWER_ORIGIN_BEHIND_FRONT_M behind the seen front (the knob's front face) and
   DRAWER_TOP_ABOVE_ORIGIN_M below the seen top (the knob's and front plate's), and its
-  opening is what shows in front of the cabinet beyond the knob: (extent.x - the knob's
-  depth) / the drawer's travel, clipped to [0, 1]. Both are the simulator drawer's geometry
-  (sim/scene.py drawer_spec): a class-specific prior, as a real robot's drawer model would be;
+  opening is how far its seen front has come out (toward -x) from the farthest-in front seen
+  of its track (closed, normally: where it was first seen), or what shows of it in front of
+  the cabinet beyond the knob ((extent.x - the knob's depth)), whichever is more, over the
+  drawer's travel, clipped to [0, 1]. Both are the simulator drawer's geometry (sim/scene.py
+  drawer_spec): a class-specific prior, as a real robot's drawer model would be. A hand or
+  the gripper over an open drawer hides part of it: the opening then reads low (measured on
+  where did I leave it: 0.2-0.7 where the simulator says 0.9, scripts/graph_object_gap.py);
 - other classes' state is 0 (a button's 1 cm depression is not measured yet);
 - colour is the mean colour of the object's pixels as the camera sees it (the simulator's
   features hold the material colour: brighter, the same hue).
@@ -42,8 +46,9 @@ def track_order(track, classes):
     return (cls, int(number) if number else 0, track.track_id)
 
 
-def object_features(obs, classes):
-    """One visible ObjectObservation (message or alike) -> (OBJECT_DIM,) float32 features."""
+def object_features(obs, classes, closed_front=None):
+    """One visible ObjectObservation (message or alike) -> (OBJECT_DIM,) float32 features;
+    ``closed_front``: a drawer track's farthest-in front x seen so far (None: this one's)."""
     p, e = obs.position, obs.extent
     values = (p.x, p.y, p.z, e.x, e.y, e.z)
     if not all(math.isfinite(v) for v in values):
@@ -51,9 +56,11 @@ def object_features(obs, classes):
                          f'({e.x}, {e.y}, {e.z}) not finite')
     x, z, state = p.x, p.z - e.z / 2.0, 0.0
     if obs.label == 'drawer':
-        x = p.x - e.x / 2.0 + DRAWER_ORIGIN_BEHIND_FRONT_M
+        front = p.x - e.x / 2.0
+        x = front + DRAWER_ORIGIN_BEHIND_FRONT_M
         z = p.z + e.z / 2.0 - DRAWER_TOP_ABOVE_ORIGIN_M
-        state = float(np.clip((e.x - DRAWER_KNOB_DEPTH_M) / DRAWER_TRAVEL_M, 0.0, 1.0))
+        out = max(e.x - DRAWER_KNOB_DEPTH_M, (closed_front or front) - front)
+        state = float(np.clip(out / DRAWER_TRAVEL_M, 0.0, 1.0))
     return np.array([1.0, x, p.y, z, *obs.rgb, float(obs.state == 'lit'),
                      classes.index(obs.label) / len(classes), state], np.float32)
 
@@ -76,6 +83,7 @@ class SlotTable:
 
     def reset(self):
         self.slot_of = {}  # track id -> slot
+        self.closed_front = {}  # drawer track id -> its farthest-in front x seen
 
     def features(self, msg):
         """ObjectObservationArray (anything with ``.objects``) -> (slots, 10) float32."""
@@ -97,6 +105,12 @@ class SlotTable:
         out = np.zeros((self.slots, OBJECT_DIM), np.float32)
         for o in tracks:
             slot = self.slot_of.get(o.track_id)
-            if slot is not None and o.visible:
-                out[slot] = object_features(o, self.classes)
+            if slot is None or not o.visible:
+                continue
+            closed = None
+            if o.label == 'drawer' and math.isfinite(o.position.x - o.extent.x):
+                front = o.position.x - o.extent.x / 2.0
+                closed = max(self.closed_front.get(o.track_id, front), front)
+                self.closed_front[o.track_id] = closed
+            out[slot] = object_features(o, self.classes, closed)
         return out

@@ -2,7 +2,9 @@
 
 Each frame's measurements are associated with the live tracks by minimum total distance
 (Hungarian assignment) under three gates: the same class label, similar colour (chromaticity
-distance, so lighting changes do not break a track) and a distance gate that widens with the
+distance, so lighting changes do not break a track, or else the same colour name: a red
+cube carried through a hand's shadow reads dark red, 0.2 away in chromaticity from the
+frame before, and must stay one track) and a distance gate that widens with the
 time a track has gone unseen (an object may have moved while hidden). Unmatched measurements
 start new tracks named ``<label>_<n>``; unmatched tracks stay as ``visible = False`` with a
 growing covariance and a decaying confidence, until either ``keep_unseen_s`` has passed or the
@@ -159,8 +161,9 @@ class ObjectTracker:
             for j, m in enumerate(measurements):
                 if m.label != track.label:
                     continue
-                if chromaticity_distance(m.rgb, track.rgb) > self.config.color_gate:
-                    continue
+                if (chromaticity_distance(m.rgb, track.rgb) > self.config.color_gate
+                        and not (m.color and m.color == track.color)):
+                    continue  # another hue mix, and not even the same colour name
                 distance = float(np.linalg.norm(m.position - track.position))
                 if (distance > self.config.association_gate_m and m.color and track.color
                         and m.color != track.color):
