@@ -320,11 +320,31 @@ def slot_at(ep: Episode, step: int, radius: float = 0.09, exclude: int = -1) -> 
     `step`, other than `exclude`; -1 when none is within `radius` metres. The radius allows
     for a drawer, grasped by its knob 7.5 cm in front of the drawer's centre (neighbouring
     objects of the suite stand 10 cm or more apart)."""
-    objects = ep.objects[step]  # (K, D_OBJ)
-    distance = np.linalg.norm(objects[:, POSITION][:, :2] - ep.action[step, :2], axis=1)
-    if exclude >= 0:
-        distance[exclude] = np.inf
-    return _nearest_visible(objects, distance, radius)
+    def nearest(objects):
+        distance = np.linalg.norm(objects[:, POSITION][:, :2] - ep.action[step, :2], axis=1)
+        if exclude >= 0:
+            distance[exclude] = np.inf
+        return _nearest_visible(objects, distance, radius)
+
+    return _now_or_last_seen(ep, step, nearest)
+
+
+def _now_or_last_seen(ep: Episode, step: int, nearest, recent: int = 10) -> int:
+    """`nearest(objects)` on the slots visible at `step`; when that finds none, on the
+    slots seen in the `recent` steps up to `step`, each as it was last seen. The simulator's
+    slots are visible under the gripper; perception-made ones (record_demos --objects
+    perception) often are not: the gripper on a drawer's knob hides the drawer. (Not any
+    earlier: the helper hand that left an item in a drawer was last seen there.)"""
+    found = nearest(ep.objects[step])
+    if found >= 0:
+        return found
+    first = max(0, step + 1 - recent)
+    seen = ep.objects[first:step + 1, :, VISIBLE] > 0.5  # (t, K)
+    if not seen.any():
+        return -1
+    last = np.where(seen.any(0), step - np.argmax(seen[::-1], axis=0), step)  # (K,)
+    objects = ep.objects[last, np.arange(ep.objects.shape[1])]  # (K, D_OBJ)
+    return nearest(np.where(seen.any(0)[:, None], objects, 0.0))
 
 
 def _nearest_visible(objects: np.ndarray, distance: np.ndarray, within: float) -> int:
@@ -361,9 +381,12 @@ def carried_slot(ep: Episode, contact: int, reach: float = 0.05) -> int:
     end = contact + (int(rises[0]) if len(rises) else len(z))
     if grip[contact:end].all():
         return -1  # a press: the closed gripper pushes and lifts again
-    objects = ep.objects[contact]
-    distance = np.linalg.norm(objects[:, POSITION] - ep.proprio[contact, PINCH][:3], axis=1)
-    return _nearest_visible(objects, distance, reach)
+    def nearest(objects):
+        distance = np.linalg.norm(objects[:, POSITION] - ep.proprio[contact, PINCH][:3],
+                                  axis=1)
+        return _nearest_visible(objects, distance, reach)
+
+    return _now_or_last_seen(ep, contact, nearest)
 
 
 def goal_targets(ep: Episode, kind: str = 'episode') -> tuple[np.ndarray, np.ndarray]:

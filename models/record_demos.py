@@ -8,6 +8,14 @@ EpisodeData / save_episode / write_meta) and writes the contract's layout
 `<out>/<task>/ep_<seed>_<mode>.npz` + `<out>/meta.json`. Failed expert episodes are kept out.
 Training seeds must differ from the evaluation protocol's seeds (sim.evaluation.seeds_for:
 0.., 100000.., 200000..): the default 1000-1099 does.
+
+`--objects perception` records what the ROS graph's action-expert node sees instead of the
+simulator's own object features and image: each step's object slots come from the scene
+camera through the preprocessor's pipeline and the node's slot table, and the image is the
+bridge's frame cropped and resized as the node does (memory_nodes/perception/sim_inputs.py,
+the same code as `memory-eval --inputs perception`). A policy trained on such a folder is
+trained on its deployment's inputs (drawers seen by their knobs, items hidden inside them,
+tracks that break); keep it in its own folder (meta.json says which objects it holds).
 """
 
 from __future__ import annotations
@@ -21,8 +29,12 @@ import numpy as np
 
 from models.train import parse_seeds
 
+OBJECT_SOURCES = ('sim', 'perception')
+PERCEIVED_SLOTS = 10  # object slots of a perception-made episode (the policy's object_slots)
 
-def record_one(task: str, seed: int, mode: str, out: str) -> tuple[str, int, str, bool, int]:
+
+def record_one(task: str, seed: int, mode: str, out: str,
+               objects: str = 'sim') -> tuple[str, int, str, bool, int]:
     """Run the expert on one env and save the episode; returns (task, seed, mode, ok, T)."""
     import sim
     from sim.dataset import EpisodeData, episode_filename, save_episode
@@ -30,6 +42,11 @@ def record_one(task: str, seed: int, mode: str, out: str) -> tuple[str, int, str
 
     env = sim.make_env(task, seed, mode)
     expert = make_expert(env)
+    if objects == 'perception':
+        from memory_nodes.perception.sim_inputs import PerceptionInputsEnv
+        env = PerceptionInputsEnv(env, PERCEIVED_SLOTS)
+    elif objects != 'sim':
+        raise ValueError(f'objects={objects!r}: expected one of {OBJECT_SOURCES}')
     obs, info, done = env.reset(), None, False
     steps: dict[str, list] = {k: [] for k in ('rgb', 'wrist_rgb', 'proprio', 'objects', 'phase')}
     actions, gt = [], []
@@ -81,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument('--seeds', default='1000-1099')
     p.add_argument('--modes', default='memory,oracle')
     p.add_argument('--workers', type=int, default=2)
+    p.add_argument('--objects', default='sim', choices=OBJECT_SOURCES,
+                   help="object slots and image: the simulator's, or as the ROS graph's "
+                        'perception makes them (see the module docstring)')
     args = p.parse_args(argv)
     from tqdm import tqdm
 
@@ -93,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f'tasks: {task!r} is not one of {sorted(sim.TASKS)}')
     seeds = sorted(parse_seeds(args.seeds) or [])
     modes = [m for m in args.modes.split(',') if m]
-    jobs = [(t, s, m, str(args.out)) for t in tasks for s in seeds for m in modes]
+    jobs = [(t, s, m, str(args.out), args.objects) for t in tasks for s in seeds
+            for m in modes]
     counts: dict[str, list[int]] = {}
     with ProcessPoolExecutor(args.workers) as pool:
         for task, _, _, ok, length in tqdm(pool.map(record_one, *zip(*jobs)), total=len(jobs),
@@ -103,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
             counts[task][1] += int(ok)
             counts[task][2] += length if ok else 0
     write_meta(args.out, folder_meta(args.out, {'tasks': tasks, 'modes': modes,
-                                                'seeds': args.seeds}))
+                                                'seeds': args.seeds,
+                                                'objects': args.objects}))
     for task, (n, ok, steps) in counts.items():
         print(f'[record] {task:22s} {ok}/{n} expert successes kept, {steps} steps')
     return 0

@@ -13,6 +13,8 @@ differences (objects one step old, the commanded end-effector pose) are models.e
 GraphInputsEnv's, stacked on top.
 """
 
+import numpy as np
+
 from memory_nodes.perception.camera import CameraIntrinsics, optical_pose_from_mujoco
 from memory_nodes.perception.images import square_resize
 from memory_nodes.perception.labels import DEFAULT_CLASS_NAMES, InstanceLabeler
@@ -94,6 +96,34 @@ class PerceptionInputsEnv:
         image = obs.get('rgb')
         if image is not None and image.size:
             out['rgb'] = square_resize(frame.rgb, image.shape[0])
+        return out
+
+    def _slot_objects(self):
+        """slot -> index of the simulator's object its track has last measured."""
+        from sim import instance_ids
+
+        index = {int(i): k for k, i in enumerate(instance_ids.slot_ids(self.env))}
+        tracks = self.preprocessor.tracker.tracks if self.preprocessor else {}
+        out = {}
+        for track_id, slot in self.slots.slot_of.items():
+            track = tracks.get(track_id)
+            if track is not None and int(track.instance_id) in index:
+                out[slot] = index[int(track.instance_id)]
+        return out
+
+    @property
+    def slot_names(self):
+        """Per slot, the simulator's name of the object in it ('slot<k>' when none)."""
+        objects = self._slot_objects()
+        return [self.env.slot_names[objects[k]] if k in objects else f'slot{k}'
+                for k in range(self.object_slots)]
+
+    def gt_positions(self):
+        """(slots, 3) true positions of the objects in the slots (zeros when none)."""
+        truth = self.env.gt_positions()
+        out = np.zeros((self.object_slots, 3), np.float32)
+        for slot, k in self._slot_objects().items():
+            out[slot] = truth[k]
         return out
 
     def reset(self):

@@ -181,3 +181,23 @@ def test_a_place_aims_at_where_the_object_goes_not_at_the_object_in_hand():
     ep.objects[:, 1, 1:4] = (0.4, 0.05, 0.0)  # the tray
     assert contact_steps(ep).tolist() == [3, 7]
     assert goal_targets(ep, 'next_contact')[1].tolist() == [1] * 4 + [-1] * 6
+
+
+def test_a_slot_hidden_under_the_gripper_is_found_where_it_was_just_seen():
+    """Perception-made episodes (record_demos --objects perception): the gripper on a
+    drawer's knob hides the drawer at the grasp step; the grasped slot is the one seen there
+    within the last 10 steps, not an object seen there long before (the helper hand)."""
+    from models.episodes import goal_slot, slot_at
+
+    phase = [0] * 20 + [2] * 20
+    ep = _episode(phase, np.zeros(40))
+    ep.objects = np.zeros((40, 3, 10), np.float32)
+    ep.action[:, :3] = [0.5, 0.2, 0.2]
+    ep.action[30:, 4] = 1.0  # the gripper closes at step 30
+    ep.objects[:5, 0, :4] = [1.0, 0.51, 0.2, 0.0]  # seen there long before, then gone
+    ep.objects[:28, 1, :4] = [1.0, 0.56, 0.2, 0.0]  # hidden from step 28 on
+    ep.objects[:, 2, :4] = [1.0, 0.2, -0.2, 0.0]  # far away, always seen
+    assert goal_slot(ep) == 1
+    assert slot_at(ep, 30, exclude=1) == -1  # not slot 0: seen 25 steps before
+    ep.objects[30, 2, :4] = [1.0, 0.58, 0.2, 0.0]  # a visible object there comes first
+    assert goal_slot(ep) == 2
