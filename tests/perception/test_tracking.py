@@ -38,6 +38,26 @@ def test_ids_follow_moving_objects_and_swap_with_them():
     assert np.allclose(by_id['cup_1'].rgb, RED)
 
 
+def test_a_cube_carried_through_a_shadow_stays_one_track():
+    """Measured in MuJoCo (where did I leave it, seed 0): a red item carried under the helper
+    hand read (0.49, 0.07, 0.06), then (0.48, 0.16, 0.14): 0.21 apart in chromaticity, over
+    the colour gate. Its colour name is the same, so it stays one track; a cube of another
+    colour name there still starts a new one."""
+    def red(rgb, x):
+        m = _m('cube', np.array(rgb), x, 0.0)
+        m.color = 'red'
+        return m
+
+    tracker = ObjectTracker()
+    tracker.update([red([0.49, 0.07, 0.06], 0.40)], 0.0)
+    tracks = tracker.update([red([0.48, 0.16, 0.14], 0.43)], 0.1)
+    assert [t.track_id for t in tracks] == ['cube_1'] and tracks[0].visible
+    other = _m('cube', np.array([0.9, 0.5, 0.05]), 0.46, 0.0)
+    other.color = 'orange'
+    tracks = tracker.update([other], 0.2)
+    assert sorted(t.track_id for t in tracks) == ['cube_1', 'cube_2']
+
+
 def test_identical_objects_tracked_by_nearest_position():
     tracker = ObjectTracker()
     tracker.update([_m('cup', RED, 0.0, 0.0), _m('cup', RED, 0.3, 0.0)], 0.0)
