@@ -120,28 +120,36 @@ def _stamp(msg):
     return round(msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9, 3)
 
 
-def _check_camera_model_and_ids(listener):
+def _check_camera_model_and_ids(listener, timeout=60.0):
     """Project each object's true centre (from a replay of the bridge's deterministic episode
     to the frame's step) through the published CameraInfo (P, as the preprocessor reads it)
     and camera pose: the pixel there must hold that object's id in the published
-    segmentation, and the preprocessor's default labeler must name its kind."""
-    with listener.lock:
-        segs = {_stamp(m): m for m in listener.msgs['/camera/scene/segmentation/image_raw']}
-        infos = {_stamp(m): m for m in listener.msgs['/camera/scene/camera_info']}
-        poses = {_stamp(m): m for m in listener.msgs['/camera/scene/pose']}
-    stamps = sorted(set(segs) & set(infos) & set(poses))
-    assert stamps, 'no segmentation, camera_info and pose with the same stamp'
+    segmentation, and the preprocessor's default labeler must name its kind. Checks the
+    first frame with an object in view, waiting for more frames while there is none: a
+    listener that joins late (slow discovery on a loaded machine) may first see only the
+    delay, when the cue cube is parked and no candidate stands yet."""
     env = sim.make_env('remember_color', 2, render=False)  # the fixture's episode
     env.reset()
     hold = np.array([*env.ref_pose, 0.0])  # the bridge's command until told otherwise
-    # the first frame with an object in view (the cue cube is parked between cue and act)
-    for t in stamps:
-        while env.step_count < round(t / 0.1):  # valid: the test has not commanded the arm
-            env.step(hold)
-        checked = _check_frame(env, segs[t], infos[t], poses[t])
-        if checked:
-            return t, checked
-    raise AssertionError(f'no object in view to check at any of t = {stamps}')
+    looked, deadline = set(), time.monotonic() + timeout
+    while True:
+        with listener.lock:
+            segs = {_stamp(m): m for m in listener.msgs['/camera/scene/segmentation/image_raw']}
+            infos = {_stamp(m): m for m in listener.msgs['/camera/scene/camera_info']}
+            poses = {_stamp(m): m for m in listener.msgs['/camera/scene/pose']}
+        stamps = sorted(set(segs) & set(infos) & set(poses))
+        for t in stamps:
+            if t in looked or round(t / 0.1) < env.step_count:
+                continue
+            looked.add(t)
+            while env.step_count < round(t / 0.1):  # valid: the test has not moved the arm
+                env.step(hold)
+            checked = _check_frame(env, segs[t], infos[t], poses[t])
+            if checked:
+                return t, checked
+        if time.monotonic() > deadline:
+            raise AssertionError(f'no object in view to check at any of t = {sorted(looked)}')
+        time.sleep(0.1)
 
 
 def _check_frame(env, seg, info, pose):
