@@ -98,14 +98,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument('--seeds', default='1000-1099')
     p.add_argument('--modes', default='memory,oracle')
     p.add_argument('--workers', type=int, default=2)
+    p.add_argument('--resume', action='store_true',
+                   help='skip the episodes already in --out (an interrupted recording goes on; '
+                        'failed expert episodes, never saved, are run again)')
     p.add_argument('--objects', default='sim', choices=OBJECT_SOURCES,
                    help="object slots and image: the simulator's, or as the ROS graph's "
                         'perception makes them (see the module docstring)')
     args = p.parse_args(argv)
     from tqdm import tqdm
 
+    from models.episodes import read_meta
     import sim
-    from sim.dataset import write_meta
+    from sim.dataset import episode_filename, write_meta
 
     tasks = sorted(sim.TASKS) if args.tasks == 'all' else args.tasks.split(',')
     for task in tasks:
@@ -114,7 +118,12 @@ def main(argv: list[str] | None = None) -> int:
     seeds = sorted(parse_seeds(args.seeds) or [])
     modes = [m for m in args.modes.split(',') if m]
     jobs = [(t, s, m, str(args.out), args.objects) for t in tasks for s in seeds
-            for m in modes]
+            for m in modes
+            if not (args.resume and (args.out / t / episode_filename(s, m)).exists())]
+    done = {r.get('objects', 'sim') for r in read_meta(args.out).get('recordings', [])}
+    if done - {args.objects}:  # one folder, one kind of objects: training reads them all
+        raise ValueError(f'--objects {args.objects}: {args.out} holds episodes recorded with '
+                         f'--objects {sorted(done)[0]}; record into another folder')
     counts: dict[str, list[int]] = {}
     with ProcessPoolExecutor(args.workers) as pool:
         for task, _, _, ok, length in tqdm(pool.map(record_one, *zip(*jobs)), total=len(jobs),

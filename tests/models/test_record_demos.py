@@ -18,3 +18,34 @@ def test_a_second_recording_run_keeps_the_first_runs_tasks(tmp_path):
     assert meta['episodes'] == {'count': 1, 'shell_game': 2}
     assert meta['modes'] == ['memory', 'oracle']
     assert [r['tasks'] for r in meta['recordings']] == [['shell_game'], ['count']]
+
+
+def test_perception_objects_are_recorded_resumed_and_never_mixed_with_sim_ones(tmp_path):
+    """--objects perception: the episode's slots are the graph's (perception-made, ordered
+    by the node's slot table: the shell game's cups in their seen order, not the task's);
+    --resume skips what is there; a folder holds one kind of objects."""
+    import numpy as np
+    import pytest
+
+    from models.episodes import load_episode, read_meta
+    from models.record_demos import main
+
+    args = ['--out', str(tmp_path), '--tasks', 'shell_game', '--seeds', '1000',
+            '--modes', 'memory', '--workers', '1']
+    assert main([*args, '--objects', 'perception']) == 0
+    path = tmp_path / 'shell_game' / 'ep_1000_memory.npz'
+    ep = load_episode(path)
+    assert ep.objects.shape[1:] == (10, 10)
+    assert main(['--out', str(tmp_path / 'sim'), '--tasks', 'shell_game', '--seeds', '1000',
+                 '--modes', 'memory', '--workers', '1']) == 0
+    sim_objects = load_episode(tmp_path / 'sim' / 'shell_game' / 'ep_1000_memory.npz').objects
+    assert len(sim_objects) == len(ep.objects)  # the same expert episode
+    seen = ep.objects[0, :, 0] > 0.5
+    assert seen.sum() == (sim_objects[0, :, 0] > 0.5).sum() >= 3
+    assert not np.allclose(ep.objects[0, seen], sim_objects[0, :seen.sum()])
+    assert read_meta(tmp_path)['recordings'][0]['objects'] == 'perception'
+    stamp = path.stat().st_mtime_ns
+    assert main([*args, '--objects', 'perception', '--resume']) == 0
+    assert path.stat().st_mtime_ns == stamp  # skipped, not recorded again
+    with pytest.raises(ValueError, match='--objects sim.*recorded with --objects perception'):
+        main([*args, '--objects', 'sim'])
