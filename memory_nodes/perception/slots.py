@@ -46,22 +46,30 @@ def track_order(track, classes):
     return (cls, int(number) if number else 0, track.track_id)
 
 
+def placed(label, position, extent, closed_front=None):
+    """An object's seen box (centre ``position``, size ``extent``, world frame) -> its
+    (x, y, z, state) in the simulator's convention (module docstring); ``closed_front``: a
+    drawer track's farthest-in front x seen so far (None: this frame's)."""
+    x, y, z = (float(v) for v in position)
+    ex, _, ez = (float(v) for v in extent)
+    if label != 'drawer':
+        return x, y, z - ez / 2.0, 0.0
+    front = x - ex / 2.0
+    out = max(ex - DRAWER_KNOB_DEPTH_M, (closed_front or front) - front)
+    return (front + DRAWER_ORIGIN_BEHIND_FRONT_M, y, z + ez / 2.0 - DRAWER_TOP_ABOVE_ORIGIN_M,
+            float(np.clip(out / DRAWER_TRAVEL_M, 0.0, 1.0)))
+
+
 def object_features(obs, classes, closed_front=None):
     """One visible ObjectObservation (message or alike) -> (OBJECT_DIM,) float32 features;
-    ``closed_front``: a drawer track's farthest-in front x seen so far (None: this one's)."""
+    ``closed_front`` as in `placed`."""
     p, e = obs.position, obs.extent
     values = (p.x, p.y, p.z, e.x, e.y, e.z)
     if not all(math.isfinite(v) for v in values):
         raise ValueError(f'object {obs.track_id!r}: position ({p.x}, {p.y}, {p.z}) or extent '
                          f'({e.x}, {e.y}, {e.z}) not finite')
-    x, z, state = p.x, p.z - e.z / 2.0, 0.0
-    if obs.label == 'drawer':
-        front = p.x - e.x / 2.0
-        x = front + DRAWER_ORIGIN_BEHIND_FRONT_M
-        z = p.z + e.z / 2.0 - DRAWER_TOP_ABOVE_ORIGIN_M
-        out = max(e.x - DRAWER_KNOB_DEPTH_M, (closed_front or front) - front)
-        state = float(np.clip(out / DRAWER_TRAVEL_M, 0.0, 1.0))
-    return np.array([1.0, x, p.y, z, *obs.rgb, float(obs.state == 'lit'),
+    x, y, z, state = placed(obs.label, values[:3], values[3:], closed_front)
+    return np.array([1.0, x, y, z, *obs.rgb, float(obs.state == 'lit'),
                      classes.index(obs.label) / len(classes), state], np.float32)
 
 

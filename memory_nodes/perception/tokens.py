@@ -12,11 +12,12 @@ model's object input, not the learned model: one perceptual token per object slo
 per-object features of the sim/models contract, in ``OBJECT_FEATURE_NAMES`` order
 (sim.dataset's when the sim package provides it): visible, x, y, z (world, metres), r, g, b
 (mean colour in [0, 1]), lit (1 when the object's state is 'lit'), class (class index /
-number of classes), state (button depression / drawer opening in the simulator's recordings:
-the preprocessor cannot measure it from one frame and writes 0). x and y are the centre of
-the object's bounding box and z its bottom, because recorded episodes hold the body origin,
-which the simulator places at the base of every object (ObjectObservation.position stays the
-bounding-box centre). Slots are filled by tracks in order of first appearance; an unseen
+number of classes), state (a drawer's opening, inferred from what shows of it; a button's
+depression is not measured: 0). x and y are the centre of the object's bounding box and z
+its bottom, because recorded episodes hold the body origin, which the simulator places at
+the base of every object (ObjectObservation.position stays the bounding-box centre); a
+drawer is placed from its seen front and top (slots.placed, the same convention as the
+action expert's slots). Slots are filled by tracks in order of first appearance; an unseen
 (occluded) track has visible = 0 and zeros elsewhere, exactly as in recorded episodes, and
 empty slots are all zeros. It produces no cognitive tokens (N_c = 0): the cognitive token is
 the instruction attending over the step's tokens, which only the learned encoder computes.
@@ -26,6 +27,8 @@ from dataclasses import dataclass, field
 import importlib
 
 import numpy as np
+
+from memory_nodes.perception.slots import placed
 
 try:
     from sim.dataset import OBJECT_FEATURE_NAMES
@@ -51,18 +54,14 @@ class TokenInputs:
 def _feature(track, name, num_classes):
     if name == 'visible':
         return 1.0
-    if name in ('x', 'y'):
-        return float(track.position['xy'.index(name)])
-    if name == 'z':  # the bottom of the object, where the simulator puts a body's origin
-        return float(track.position[2] - track.extent[2] / 2.0)
+    if name in ('x', 'y', 'z', 'state'):  # the simulator's body origin and state
+        return placed(track.label, track.position, track.extent)['xyzs'.index(name[0])]
     if name in ('r', 'g', 'b'):
         return float(track.rgb['rgb'.index(name)])
     if name == 'lit':
         return 1.0 if track.state == 'lit' else 0.0
     if name == 'class':
         return max(track.class_index, 0) / max(num_classes, 1)
-    if name == 'state':
-        return 0.0  # button depression / drawer opening: not measured from one frame
     raise ValueError(f'object feature {name!r} has no definition in the preprocessor')
 
 
