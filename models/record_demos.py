@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import argparse
 from concurrent.futures import ProcessPoolExecutor
+import contextlib
+import multiprocessing
 from pathlib import Path
 import sys
 
@@ -125,9 +127,13 @@ def main(argv: list[str] | None = None) -> int:
         raise ValueError(f'--objects {args.objects}: {args.out} holds episodes recorded with '
                          f'--objects {sorted(done)[0]}; record into another folder')
     counts: dict[str, list[int]] = {}
-    with ProcessPoolExecutor(args.workers) as pool:
-        for task, _, _, ok, length in tqdm(pool.map(record_one, *zip(*jobs)), total=len(jobs),
-                                           desc='record'):
+    # worker processes are spawned, not forked: a fork of a process with threads (a test
+    # run's rclpy executors, torch's pools) can hang in the child; one worker runs in-process
+    pool = (ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context('spawn'))
+            if args.workers > 1 and len(jobs) > 1 else None)
+    results = (pool.map if pool else map)(record_one, *zip(*jobs)) if jobs else []
+    with pool or contextlib.nullcontext():
+        for task, _, _, ok, length in tqdm(results, total=len(jobs), desc='record'):
             counts.setdefault(task, [0, 0, 0])
             counts[task][0] += 1
             counts[task][1] += int(ok)
