@@ -3,37 +3,26 @@
 
 What it is for: the policy is trained on the simulator's object features (sim.env.
 object_features: body origin, colour, lit, class, state); in the ROS graph the action-expert
-node builds them from the preprocessor's tracks (action_expert_node.SlotTable). This runs a
+node builds them from the preprocessor's tracks (perception/slots.py: SlotTable). This runs a
 task's scripted expert in MuJoCo, renders the scene camera as the sim bridge publishes it
 in the main job (colour, depth, instance ids at the main job's size), runs the preprocessor's
-pipeline on each frame with the main job's settings (memory_nodes.perception.pipeline, no
-ROS), maps the tracks to slots with the node's SlotTable (memory_nodes/perception/
-sim_inputs.py has these pieces), and compares each slot with the simulator's features of the
-same object (matched by instance id). Prints, per object class and feature, the mean absolute
-difference over the steps where both see the object, how often one sees it and the other
-does not, and how many tracks the preprocessor made per object (more than 1: a track broke
-and the object took a new slot).
+pipeline on each frame with the main job's settings and maps the tracks to slots with the
+node's SlotTable (memory_nodes/perception/sim_inputs.py: PerceptionInputsEnv, the same as
+`memory-eval --inputs perception`, no ROS), and compares each slot with the simulator's
+features of the same object (matched by instance id). Prints, per object class and
+feature, the mean absolute difference over the steps where both see the object, how often
+one sees it and the other does not, and how many tracks the preprocessor made per object
+(more than 1: a track broke and the object took a new slot).
 
     .venv/bin/python scripts/graph_object_gap.py --task where_did_i_leave_it --seeds 0-3
 """
 
 import argparse
 from collections import defaultdict
-from types import SimpleNamespace
 
 import numpy as np
 
-from memory_nodes.perception.labels import DEFAULT_CLASS_NAMES, InstanceLabeler
-from memory_nodes.perception.objects import ObjectConfig
-from memory_nodes.perception.pipeline import Preprocessor
-from memory_nodes.perception.sim_inputs import (
-    CONTROL_DT,
-    MAIN_JOB_MIN_OBJECT_PIXELS,
-    ObservationView,
-    bridge_image_size,
-    camera_frame,
-)
-from memory_nodes.perception.slots import SlotTable
+from memory_nodes.perception.sim_inputs import PerceptionInputsEnv, bridge_image_size
 import sim
 from sim import instance_ids
 from sim.dataset import OBJECT_FEATURE_NAMES
@@ -41,26 +30,18 @@ from sim.experts import make_expert
 
 
 def episode_gap(task, seed, width, height, stats):
-    env = sim.make_env(task, seed, mode='memory')
-    env.reset()
-    expert = make_expert(env)
-    pre = Preprocessor(InstanceLabeler(DEFAULT_CLASS_NAMES),
-                       ObjectConfig(min_pixels=MAIN_JOB_MIN_OBJECT_PIXELS))
-    table = SlotTable(10, DEFAULT_CLASS_NAMES)
-    slot_of_id = {int(i): k for k, i in enumerate(instance_ids.slot_ids(env))}
-    done, step = False, 0
+    env = PerceptionInputsEnv(sim.make_env(task, seed, mode='memory'), 10, (width, height))
+    obs, done = env.reset(), False
+    expert = make_expert(env.env)
+    slot_of_id = {int(i): k for k, i in enumerate(instance_ids.slot_ids(env.env))}
     while not done:
-        result = pre.process(camera_frame(env, step * CONTROL_DT, width, height),
-                             with_cloud=False)
-        msg = SimpleNamespace(objects=[ObservationView(t) for t in result.tracks])
-        graph = table.features(msg)
-        truth = env.object_features()
-        for track in result.tracks:
-            slot = table.slot_of.get(track.track_id)
+        graph, truth = obs['objects'], env.env.object_features()
+        for track in env.preprocessor.tracker.tracks.values():
+            slot = env.slots.slot_of.get(track.track_id)
             k = slot_of_id.get(int(track.instance_id))
             if slot is None or k is None:
                 continue
-            kind = env.objects[env.slot_names[k]].kind
+            kind = env.env.objects[env.env.slot_names[k]].kind
             stats[kind].setdefault('tracks', set()).add((seed, track.track_id))
             stats[kind].setdefault('objects', set()).add((seed, k))
             g, s = graph[slot], truth[k]
@@ -72,8 +53,7 @@ def episode_gap(task, seed, width, height, stats):
                 stats[kind]['both'] += 1
                 stats[kind]['abs'] = stats[kind].get('abs', 0) + np.abs(g - s)
                 stats[kind]['max'] = np.maximum(stats[kind].get('max', 0), np.abs(g - s))
-        _, done, _ = env.step(expert())
-        step += 1
+        obs, done, _ = env.step(expert())
     env.close()
 
 

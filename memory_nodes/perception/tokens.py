@@ -51,11 +51,12 @@ class TokenInputs:
     joint_positions: np.ndarray = None  # (J,) latest joint positions, None when none
 
 
-def _feature(track, name, num_classes):
+def _feature(track, name, num_classes, where):
+    """``where``: the track's (x, y, z, state), `slots.placed`."""
     if name == 'visible':
         return 1.0
     if name in ('x', 'y', 'z', 'state'):  # the simulator's body origin and state
-        return placed(track.label, track.position, track.extent)['xyzs'.index(name[0])]
+        return where['xyzs'.index(name[0])]
     if name in ('r', 'g', 'b'):
         return float(track.rgb['rgb'.index(name)])
     if name == 'lit':
@@ -88,7 +89,8 @@ class ObjectFeatureTokens:
         perceptual = np.zeros((self.object_slots, self.dim), dtype=np.float32)  # (K, D_OBJ)
         for slot, track in enumerate(inputs.tracks[:self.object_slots]):
             if track.visible:
-                perceptual[slot] = [_feature(track, n, self.num_classes)
+                where = placed(track.label, track.position, track.extent)
+                perceptual[slot] = [_feature(track, n, self.num_classes, where)
                                     for n in self.feature_names]
         cognitive = np.zeros((0, self.dim), dtype=np.float32)  # (0, D_OBJ): none without a model
         return perceptual, cognitive
