@@ -8,6 +8,12 @@ instruction once with MiniLM, fits the min-max normaliser, trains with AdamW + c
 and an EMA of the weights (diffusers EMAModel), shows a progress bar, and writes
 `<out>/model.safetensors` + `<out>/config.json` (EMA weights; command, seed, dataset and git
 commit recorded), `<out>/loss.json` and the loss curve `<out>/loss.png`.
+
+    memory-train --data data/demos_perceived --init-from models/checkpoints/pcmb_adaln ...
+
+fine-tunes a trained checkpoint instead of starting fresh: the network (architecture,
+normaliser, weights) is the checkpoint's, the training settings (steps, lr, batches, losses)
+are this command's; the data must have the checkpoint's input widths.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import numpy as np
 import torch
 
 from memory_nodes.file_safety import private_dir, private_file, write_private_text
-from models.checkpoint import git_commit, save_checkpoint
+from models.checkpoint import git_commit, load_checkpoint, load_config, save_checkpoint
 from models.config import GOAL_TARGETS, SLOT_ORDERS, PolicyConfig
 from models.episodes import (
     Episode,
@@ -132,6 +138,24 @@ def config_for(episodes: list[Episode], base: PolicyConfig) -> PolicyConfig:
     return replace(base, encoder=enc)
 
 
+def fine_tune_config(checkpoint: Path, data_cfg: PolicyConfig
+                     ) -> tuple[PolicyConfig, MemoryDiffusionNet]:
+    """(config, network) to fine-tune `checkpoint` on data fitted as `data_cfg`: the
+    checkpoint's architecture with `data_cfg`'s training settings. The data's input widths must
+    be the checkpoint's (names the first that differs)."""
+    net, _ = load_checkpoint(checkpoint)
+    have, want = data_cfg.encoder, net.cfg.encoder
+    for name in ('proprio_dim', 'object_dim', 'image_size'):
+        if getattr(have, name) != getattr(want, name):
+            raise ValueError(f'--init-from {str(checkpoint)!r}: the data has {name}='
+                             f'{getattr(have, name)}, the checkpoint {getattr(want, name)}')
+    if have.object_slots > want.object_slots:
+        raise ValueError(f'--init-from {str(checkpoint)!r}: the data has up to '
+                         f'{have.object_slots} object slots, the checkpoint '
+                         f'{want.object_slots}')
+    return replace(net.cfg, train=data_cfg.train), net
+
+
 def plot_losses(losses: list[float], path: Path, title: str) -> None:
     import matplotlib
 
@@ -156,9 +180,10 @@ def plot_losses(losses: list[float], path: Path, title: str) -> None:
 
 def train(cfg: PolicyConfig, episodes: list[Episode], text: dict[str, np.ndarray],
           out: Path, device: torch.device, meta: dict, progress: bool = True,
-          compile_model: bool = False, max_minutes: float = 0.0
-          ) -> tuple[MemoryDiffusionNet, list[float]]:
-    """Train a fresh network; save the EMA weights to `out`; return (EMA net, losses)."""
+          compile_model: bool = False, max_minutes: float = 0.0,
+          init: MemoryDiffusionNet | None = None) -> tuple[MemoryDiffusionNet, list[float]]:
+    """Train a fresh network (or fine-tune `init`, normaliser kept); save the EMA weights to
+    `out`; return (EMA net, losses)."""
     from diffusers.optimization import get_cosine_schedule_with_warmup
     from diffusers.training_utils import EMAModel
     from tqdm import tqdm
@@ -167,7 +192,10 @@ def train(cfg: PolicyConfig, episodes: list[Episode], text: dict[str, np.ndarray
     torch.manual_seed(tc.seed)
     np.random.seed(tc.seed)
     net = MemoryDiffusionNet(cfg)
-    net.normalizer.fit(dataset_arrays(episodes, cfg.encoder.object_slots))
+    if init is None:
+        net.normalizer.fit(dataset_arrays(episodes, cfg.encoder.object_slots))
+    else:   # the checkpoint's weights expect the checkpoint's normalised inputs
+        net.load_state_dict(init.state_dict(), strict=True)
     net.to(device).train()
     batcher = SequenceBatcher(episodes, text, cfg.encoder.cameras, cfg.encoder.object_slots,
                               cfg.diffusion.horizon, cfg.memory.write_every,
@@ -289,6 +317,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--max-minutes', type=float, default=0.0,
                    help='stop training after this many minutes (0 = no limit)')
     p.add_argument('--no-progress', action='store_true')
+    p.add_argument('--init-from', type=Path, metavar='CHECKPOINT',
+                   help='fine-tune this checkpoint: its architecture, normaliser and weights '
+                        "(the architecture flags are ignored), this command's training")
     return p
 
 
@@ -333,6 +364,9 @@ def main(argv: list[str] | None = None) -> int:
                    pointer_loss_weight=args.pointer_loss_weight,
                    warmup_steps=min(200, args.steps // 10)))
     cfg = config_for(episodes, base)
+    init = None
+    if args.init_from is not None:
+        cfg, init = fine_tune_config(args.init_from, cfg)
     meta = {
         'command': 'memory-train ' + ' '.join(shlex.quote(a) for a in
                                               (argv if argv is not None else sys.argv[1:])),
@@ -343,11 +377,17 @@ def main(argv: list[str] | None = None) -> int:
                     'train_seeds': seed_ranges(sorted({e.seed for e in episodes})),
                     'steps': int(sum(e.length for e in episodes))},
     }
+    if init is not None:
+        _, init_meta = load_config(args.init_from)
+        meta['init_from'] = {'checkpoint': str(args.init_from),
+                             'command': init_meta.get('command', ''),
+                             'git_commit': init_meta.get('git_commit', ''),
+                             'seed': init_meta.get('seed')}
     print(f'[memory-train] {len(episodes)} episodes ({meta["dataset"]["steps"]} steps) from '
           f'{data_root}; tasks {meta["dataset"]["tasks"]}; device {device}')
     _, losses = train(cfg, episodes, text, args.out, device, meta,
                       progress=not args.no_progress, compile_model=args.compile,
-                      max_minutes=args.max_minutes)
+                      max_minutes=args.max_minutes, init=init)
     print(f'[memory-train] loss {np.mean(losses[:20]):.4f} -> {np.mean(losses[-50:]):.4f}; '
           f'checkpoint in {args.out} (loss curve: {args.out / "loss.png"})')
     return 0

@@ -40,9 +40,11 @@ def test_executor_killed_mid_motion_the_arm_holds_and_the_episode_completes(tmp_
     assert kill['node'] == 'executor' and kill['exit_code'] == -9
     assert kill['phase'] == 2 and kill['back_after_s'] > 2.0
     # the arm stopped: it may finish the step it was on (converging on its last target), then
-    # stands still; a moving primitive covers 10 cm and more per second (measured: 17 mm in
-    # all, 0.0-2.2 mm in the last second)
-    assert kill['arm_moved_m'] < 0.05 and kill['arm_moved_last_s_m'] < 0.01, kill
+    # stands still; a moving primitive covers 10 cm and more per second, 20 cm and more in
+    # the outage (measured: 17 mm in all, 0.0-2.2 mm in the last second on a quiet machine;
+    # 73 mm in all on a loaded one, where the arm lags its targets further and the
+    # convergence is longer). The stillness of the last second is what shows the hold.
+    assert kill['arm_moved_m'] < 0.12 and kill['arm_moved_last_s_m'] < 0.01, kill
     planner_log = (out / 'full_stack' / 'planner.log').read_text()
     assert 'the executor (re)started idle: sending step 0 again' in planner_log
     assert episode['success'], (episode, planner_log[-2000:])
