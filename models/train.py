@@ -138,13 +138,15 @@ def config_for(episodes: list[Episode], base: PolicyConfig) -> PolicyConfig:
     return replace(base, encoder=enc)
 
 
-def fine_tune_config(checkpoint: Path, data_cfg: PolicyConfig
+def fine_tune_config(checkpoint: Path, episodes: list[Episode], train_settings: dict
                      ) -> tuple[PolicyConfig, MemoryDiffusionNet]:
-    """(config, network) to fine-tune `checkpoint` on data fitted as `data_cfg`: the
-    checkpoint's architecture with `data_cfg`'s training settings. The data's input widths must
-    be the checkpoint's (names the first that differs)."""
+    """(config, network) to fine-tune `checkpoint` on `episodes`: the checkpoint's architecture
+    with `train_settings`. The data's input widths must be the checkpoint's (names the first
+    that differs)."""
     net, _ = load_checkpoint(checkpoint)
-    have, want = data_cfg.encoder, net.cfg.encoder
+    doc = net.cfg.to_dict()
+    cfg = PolicyConfig.from_dict({**doc, 'train': {**doc['train'], **train_settings}})
+    have, want = config_for(episodes, cfg).encoder, cfg.encoder
     for name in ('proprio_dim', 'object_dim', 'image_size'):
         if getattr(have, name) != getattr(want, name):
             raise ValueError(f'--init-from {str(checkpoint)!r}: the data has {name}='
@@ -153,7 +155,7 @@ def fine_tune_config(checkpoint: Path, data_cfg: PolicyConfig
         raise ValueError(f'--init-from {str(checkpoint)!r}: the data has up to '
                          f'{have.object_slots} object slots, the checkpoint '
                          f'{want.object_slots}')
-    return replace(net.cfg, train=data_cfg.train), net
+    return cfg, net
 
 
 def plot_losses(losses: list[float], path: Path, title: str) -> None:
@@ -345,28 +347,28 @@ def main(argv: list[str] | None = None) -> int:
         data_root = args.data
     episodes = load_episodes(data_root, tasks, modes, seeds)
     text = text_vectors(episodes, args.out / 'text_cache.json')
-    base = PolicyConfig(
-        encoder=dict(width=args.width, cameras=_csv(args.cameras, str, '--cameras'),
-                     cnn_channels=_csv(args.cnn_channels, int, '--cnn-channels'),
-                     perceptual_tokens=args.perceptual_tokens, slot_order=args.slot_order),
-        memory=dict(enabled=not args.no_memory, capacity=args.capacity,
-                    write_every=args.write_every, goal_pointer=args.goal_pointer,
-                    pointer_query=args.pointer_query),
-        denoiser=dict(kind=args.denoiser, width=args.width, layers=args.layers),
-        diffusion=dict(prediction_type=args.prediction, replan_every=args.replan_every),
-        train=dict(steps=args.steps, batch_episodes=args.batch,
-                   queries_per_episode=args.queries, noise_draws=args.noise_draws,
-                   lr=args.lr, seed=args.seed, act_fraction=args.act_fraction,
-                   onset_fraction=args.onset_fraction,
-                   task_weights=_task_weights(args.task_weights),
-                   goal_targets=args.goal_targets,
-                   goal_loss_weight=args.goal_loss_weight,
-                   pointer_loss_weight=args.pointer_loss_weight,
-                   warmup_steps=min(200, args.steps // 10)))
-    cfg = config_for(episodes, base)
+    train_settings = dict(
+        steps=args.steps, batch_episodes=args.batch, queries_per_episode=args.queries,
+        noise_draws=args.noise_draws, lr=args.lr, seed=args.seed,
+        act_fraction=args.act_fraction, onset_fraction=args.onset_fraction,
+        task_weights=_task_weights(args.task_weights), goal_targets=args.goal_targets,
+        goal_loss_weight=args.goal_loss_weight, pointer_loss_weight=args.pointer_loss_weight,
+        warmup_steps=min(200, args.steps // 10))
     init = None
     if args.init_from is not None:
-        cfg, init = fine_tune_config(args.init_from, cfg)
+        cfg, init = fine_tune_config(args.init_from, episodes, train_settings)
+    else:
+        cfg = config_for(episodes, PolicyConfig(
+            encoder=dict(width=args.width, cameras=_csv(args.cameras, str, '--cameras'),
+                         cnn_channels=_csv(args.cnn_channels, int, '--cnn-channels'),
+                         perceptual_tokens=args.perceptual_tokens,
+                         slot_order=args.slot_order),
+            memory=dict(enabled=not args.no_memory, capacity=args.capacity,
+                        write_every=args.write_every, goal_pointer=args.goal_pointer,
+                        pointer_query=args.pointer_query),
+            denoiser=dict(kind=args.denoiser, width=args.width, layers=args.layers),
+            diffusion=dict(prediction_type=args.prediction, replan_every=args.replan_every),
+            train=train_settings))
     meta = {
         'command': 'memory-train ' + ' '.join(shlex.quote(a) for a in
                                               (argv if argv is not None else sys.argv[1:])),
