@@ -100,6 +100,9 @@ class ActionExpertNode(LifecycleNode):
         p['torch_threads'] = declare(self, 'torch_threads', 1, 'CPU threads of inference',
                                      read_only=True, min_value=1, max_value=64)
         p['seed'] = declare(self, 'seed', 0, 'seed of the diffusion noise', read_only=True)
+        p['inference_steps'] = declare(self, 'inference_steps', 0,
+                                       "DDIM steps per chunk (0 = the checkpoint's)",
+                                       read_only=True, min_value=0, max_value=100)
         p['initial_ee_pose'] = declare(
             self, 'initial_ee_pose', [0.32, 0.0, 0.30, 0.0],
             'x, y, z, yaw of the end effector at the start of an episode (the rest pose), '
@@ -161,7 +164,8 @@ class ActionExpertNode(LifecycleNode):
             checkpoint = check_path(p['checkpoint'], 'checkpoint') if p['checkpoint'] else None
             self.policy = models.load_policy(checkpoint,
                                              None if p['device'] == 'auto' else p['device'],
-                                             memory=p['use_memory_bank'], seed=p['seed'])
+                                             memory=p['use_memory_bank'], seed=p['seed'],
+                                             inference_steps=p['inference_steps'] or None)
             enc = self.policy.cfg.encoder
             proprio = len(p['joint_names']) + 1 + 4
             if enc.proprio_dim != proprio:

@@ -25,7 +25,8 @@ DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / 'checkpoints' / 'pcmb_ada
 def load_policy(path: str | Path | None = None, device: str | None = None,
                 memory: bool = True, batch: int = 1,
                 seed: int | None = None,
-                replan_every: int | None = None) -> MemoryDiffusionPolicy:
+                replan_every: int | None = None,
+                inference_steps: int | None = None) -> MemoryDiffusionPolicy:
     """Load a checkpoint folder (default: DEFAULT_CHECKPOINT) as a closed-loop policy.
 
     path: folder with model.safetensors + config.json (+ text_cache.json: instruction
@@ -33,6 +34,7 @@ def load_policy(path: str | Path | None = None, device: str | None = None,
     on first use). device: 'cpu', 'cuda', or None / 'auto' (CUDA when present).
     memory=False runs the same network with the bank cleared every step (the ablation).
     replan_every: predict a new chunk every this many steps (None: the checkpoint's config).
+    inference_steps: DDIM / DPM-Solver steps per chunk (None: the checkpoint's config).
     Call `policy.reset(instruction)` at the start of each episode, then
     `policy.select_action(obs)` every control step (see docs/models.md for `obs`).
     """
@@ -45,6 +47,8 @@ def load_policy(path: str | Path | None = None, device: str | None = None,
         raise ValueError(f'path={str(folder)!r}: no such checkpoint folder')
     dev = pick_device(device)
     net, _ = load_checkpoint(folder, dev)
+    if inference_steps is not None:
+        net.set_inference_steps(inference_steps)
     cache = folder / 'text_cache.json'
     text = InstructionEncoder()
     if cache.exists():

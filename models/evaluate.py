@@ -210,11 +210,14 @@ def evaluate(checkpoint: Path, tasks: list[str], seeds: list[int],
              device: str = 'auto', progress: bool = True,
              text_cache: Path | None = None,
              replan_every: int | None = None,
-             slot_order: str = 'task', inputs: str = 'sim') -> dict[str, Any]:
+             slot_order: str = 'task', inputs: str = 'sim',
+             inference_steps: int | None = None) -> dict[str, Any]:
     from tqdm import tqdm
 
     dev = pick_device(device)
     net, meta = load_checkpoint(checkpoint, dev)
+    if inference_steps is not None:
+        net.set_inference_steps(inference_steps)
     cache = text_cache or Path(checkpoint) / 'text_cache.json'
     text = (InstructionEncoder.from_cache_file(cache) if cache.exists()
             else InstructionEncoder())
@@ -227,7 +230,9 @@ def evaluate(checkpoint: Path, tasks: list[str], seeds: list[int],
     results: dict[str, Any] = {'checkpoint': str(checkpoint), 'seeds': [min(seeds), max(seeds)],
                                'slot_order': slot_order, 'inputs': inputs,
                                'episodes_per_cell': len(seeds), 'trained_on': meta,
-                               'replan_every': replan or diff.n_action_steps, 'tasks': {}}
+                               'replan_every': replan or diff.n_action_steps,
+                               'inference_steps': net.cfg.diffusion.inference_steps,
+                               'tasks': {}}
     overlap = sorted(trained_seeds(meta) & set(seeds))
     if overlap:
         raise ValueError(f'seeds: {len(overlap)} of them were trained on (e.g. {overlap[:5]}); '
@@ -307,6 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--replan-every', type=int, default=None,
                    help="predict a new chunk every N steps (default: the checkpoint's "
                         'diffusion.replan_every; 0 = n_action_steps)')
+    p.add_argument('--inference-steps', type=int, default=None,
+                   help="DDIM / DPM-Solver steps per chunk (default: the checkpoint's "
+                        'diffusion.inference_steps)')
     p.add_argument('--slot-order', default='task', choices=('task', 'shuffled'),
                    help="object slots in the task's order, or shuffled per episode (as "
                         'the ROS graph, which orders them by class and track number)')
@@ -341,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     results = evaluate(args.checkpoint, tasks, seeds, variants, args.batch, args.device,
                        progress=not args.no_progress, text_cache=args.text_cache,
                        replan_every=args.replan_every, slot_order=args.slot_order,
-                       inputs=args.inputs)
+                       inputs=args.inputs, inference_steps=args.inference_steps)
     table = markdown_table(results)
     print(table)
     if args.out:

@@ -8,6 +8,8 @@ and query steps of whole episodes at once) and the pieces the step-by-step polic
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -196,6 +198,13 @@ class MemoryDiffusionNet(nn.Module):
         return (error * after_cue).sum() / after_cue.sum().clamp_min(1.0)
 
     # -- inference -----------------------------------------------------------------------
+    def set_inference_steps(self, steps: int) -> None:
+        """Sample with `steps` DDIM / DPM-Solver steps from now on (a deployment setting:
+        the weights do not change; fewer steps are faster and coarser)."""
+        diff = replace(self.cfg.diffusion, inference_steps=int(steps))  # validates the value
+        self.cfg = replace(self.cfg, diffusion=diff)
+        self.diffusion = ActionDiffusion(diff)
+
     @torch.no_grad()
     def sample_actions(self, cond: torch.Tensor, noise: torch.Tensor | None = None,
                        fast: bool = True) -> torch.Tensor:

@@ -158,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument('--repeats', type=int, default=100)
     p.add_argument('--big-batch', type=int, default=256, help='CUDA throughput batch')
     p.add_argument('--compile', action='store_true', help='also try torch.compile (CUDA)')
+    p.add_argument('--inference-steps', type=int, default=None,
+                   help="DDIM steps per chunk, for both models (default: the checkpoint's)")
     p.add_argument('--json', type=Path, help='write the figures here')
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -169,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         net = MemoryDiffusionNet(PolicyConfig())
         source = 'default PolicyConfig (no checkpoint found)'
+    if args.inference_steps is not None:
+        net.set_inference_steps(args.inference_steps)
     base = MemoryDiffusionNet(baseline_config(net.cfg,
                                               sum(p.numel() for p in net.parameters())))
     cfg = net.cfg

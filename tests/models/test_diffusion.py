@@ -39,3 +39,26 @@ def test_training_targets():
     # the noisy sample is the DDPM mixture of the clean actions and the target noise
     a = diff.train_scheduler.alphas_cumprod[t].view(-1, 1, 1)
     assert torch.allclose(noisy, a.sqrt() * actions + (1 - a).sqrt() * target, atol=1e-5)
+
+
+def test_inference_steps_can_be_set_at_deployment():
+    """net.set_inference_steps(n): n denoiser calls per chunk from then on, same weights;
+    a bad n is refused by name."""
+    from models.network import MemoryDiffusionNet
+    from tests.models.conftest import tiny_config
+
+    net = MemoryDiffusionNet(tiny_config()).eval()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    calls = []
+    step = net.denoiser.step
+    net.denoiser.step = lambda *a: calls.append(1) or step(*a)
+    cond = torch.randn(2, net.cond_tokens, 32)
+    for n, fast in ((5, True), (3, True), (2, False)):
+        calls.clear()
+        net.set_inference_steps(n)
+        chunk = net.sample_actions(cond, fast=fast)
+        assert len(calls) == n and net.cfg.diffusion.inference_steps == n
+        assert chunk.shape == (2, 16, 5) and torch.isfinite(chunk).all()
+    assert all(torch.equal(v, net.state_dict()[k]) for k, v in before.items())
+    with pytest.raises(ValueError, match='inference_steps'):
+        net.set_inference_steps(0)
