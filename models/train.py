@@ -307,6 +307,9 @@ def build_parser() -> argparse.ArgumentParser:
                         'only what retrieval read from the bank (MemoryConfig.pointer_query)')
     p.add_argument('--pointer-loss-weight', type=float, default=0.0,
                    help='weight of the pointer cross-entropy on the grasped slot (0 = off)')
+    p.add_argument('--inference-steps', type=int, default=None,
+                   help="DDIM steps per chunk written into the checkpoint (default 10; with "
+                        "--init-from the checkpoint's)")
     p.add_argument('--replan-every', type=int, default=0,
                    help='the policy predicts a new chunk every N steps (0 = n_action_steps); '
                         'an inference setting written into the config')
@@ -369,6 +372,9 @@ def main(argv: list[str] | None = None) -> int:
             denoiser=dict(kind=args.denoiser, width=args.width, layers=args.layers),
             diffusion=dict(prediction_type=args.prediction, replan_every=args.replan_every),
             train=train_settings))
+    if args.inference_steps is not None:
+        cfg = replace(cfg, diffusion=replace(cfg.diffusion,
+                                             inference_steps=args.inference_steps))
     meta = {
         'command': 'memory-train ' + ' '.join(shlex.quote(a) for a in
                                               (argv if argv is not None else sys.argv[1:])),
