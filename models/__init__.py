@@ -18,8 +18,11 @@ if TYPE_CHECKING:
     from models.policy import MemoryDiffusionPolicy
 
 # The shipped checkpoint (model.safetensors + config.json + text_cache.json), resolved
-# relative to this package so that it works from a source checkout and an installed package.
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / 'checkpoints' / 'pcmb_adaln'
+# relative to this package so that it works from a source checkout and an installed package:
+# pcmb_perceived is checkpoints/pcmb_adaln (trained on the simulator's object list) fine-tuned
+# on object slots made by the preprocessor's pipeline from camera frames, what a robot and
+# the ROS graph give it (scripts/train_pcmb.sh, docs/models.md).
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / 'checkpoints' / 'pcmb_perceived'
 
 
 def load_policy(path: str | Path | None = None, device: str | None = None,
