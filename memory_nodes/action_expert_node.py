@@ -246,8 +246,10 @@ class ActionExpertNode(LifecycleNode):
         self._worker = threading.Thread(target=self._run, name='action_expert_inference',
                                         daemon=True)
         self._worker.start()
+        diff = self.policy.cfg.diffusion
         self.get_logger().info(f'policy loaded on {self.policy.device}; memory bank '
-                               f'{"on" if p["use_memory_bank"] else "off"}')
+                               f'{"on" if p["use_memory_bank"] else "off"}; '
+                               f'{diff.inference_steps} {diff.scheduler.upper()} steps per chunk')
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state):

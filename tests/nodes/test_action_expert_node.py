@@ -50,7 +50,7 @@ def test_action_expert_publishes_stamped_chunks_and_survives_bad_input(checkpoin
     proc = subprocess.Popen(
         [sys.executable, '-m', 'memory_nodes.action_expert_node', '--ros-args', '-p',
          'autostart:=true', '-p', f'checkpoint:={checkpoint}', '-p', 'device:=cpu',
-         '-p', 'max_latency_s:=5.0'],
+         '-p', 'max_latency_s:=5.0', '-p', 'inference_steps:=2'],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ))
     rclpy.init()
     node = rclpy.create_node('action_expert_peer')
@@ -133,4 +133,5 @@ def test_action_expert_publishes_stamped_chunks_and_survives_bad_input(checkpoin
         print(out[-3000:])
     assert 'rejected input on observation' in out
     assert 'not finite' in out
+    assert '2 DDIM steps per chunk' in out   # the inference_steps parameter
     assert proc.returncode == 0, out[-2000:]
