@@ -49,9 +49,7 @@ def load_policy(path: str | Path | None = None, device: str | None = None,
     if not folder.is_dir():
         raise ValueError(f'path={str(folder)!r}: no such checkpoint folder')
     dev = pick_device(device)
-    net, _ = load_checkpoint(folder, dev)
-    if inference_steps is not None:
-        net.set_inference_steps(inference_steps)
+    net, _ = load_checkpoint(folder, dev, inference_steps)
     cache = folder / 'text_cache.json'
     text = InstructionEncoder()
     if cache.exists():

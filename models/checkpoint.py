@@ -99,9 +99,11 @@ def load_config(folder: str | Path) -> tuple[PolicyConfig, dict[str, Any]]:
     return cfg, meta if isinstance(meta, dict) else {}
 
 
-def load_checkpoint(folder: str | Path, device: str | torch.device = 'cpu'
+def load_checkpoint(folder: str | Path, device: str | torch.device = 'cpu',
+                    inference_steps: int | None = None
                     ) -> tuple[MemoryDiffusionNet, dict[str, Any]]:
-    """Rebuild the network from config.json and load model.safetensors (strictly)."""
+    """Rebuild the network from config.json and load model.safetensors (strictly);
+    `inference_steps` overrides the config's DDIM / DPM-Solver steps (None: keep them)."""
     cfg, meta = load_config(folder)
     weights = Path(folder) / WEIGHTS
     if not weights.is_file():
@@ -117,4 +119,6 @@ def load_checkpoint(folder: str | Path, device: str | torch.device = 'cpu'
     except RuntimeError as error:   # missing / unexpected keys, wrong shapes
         raise CheckpointError(f'weights {str(weights)!r} do not match {CONFIG}: '
                               f'{str(error)[:500]}') from None
+    if inference_steps is not None:
+        net.set_inference_steps(inference_steps)
     return net.to(device).eval(), meta

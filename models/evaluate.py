@@ -215,9 +215,7 @@ def evaluate(checkpoint: Path, tasks: list[str], seeds: list[int],
     from tqdm import tqdm
 
     dev = pick_device(device)
-    net, meta = load_checkpoint(checkpoint, dev)
-    if inference_steps is not None:
-        net.set_inference_steps(inference_steps)
+    net, meta = load_checkpoint(checkpoint, dev, inference_steps)
     cache = text_cache or Path(checkpoint) / 'text_cache.json'
     text = (InstructionEncoder.from_cache_file(cache) if cache.exists()
             else InstructionEncoder())

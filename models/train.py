@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from memory_nodes.file_safety import private_dir, private_file, write_private_text
-from models.checkpoint import git_commit, load_checkpoint, load_config, save_checkpoint
+from models.checkpoint import git_commit, load_checkpoint, save_checkpoint
 from models.config import GOAL_TARGETS, SLOT_ORDERS, PolicyConfig
 from models.episodes import (
     Episode,
@@ -139,11 +139,11 @@ def config_for(episodes: list[Episode], base: PolicyConfig) -> PolicyConfig:
 
 
 def fine_tune_config(checkpoint: Path, episodes: list[Episode], train_settings: dict
-                     ) -> tuple[PolicyConfig, MemoryDiffusionNet]:
-    """(config, network) to fine-tune `checkpoint` on `episodes`: the checkpoint's architecture
-    with `train_settings`. The data's input widths must be the checkpoint's (names the first
-    that differs)."""
-    net, _ = load_checkpoint(checkpoint)
+                     ) -> tuple[PolicyConfig, MemoryDiffusionNet, dict]:
+    """(config, network, its meta) to fine-tune `checkpoint` on `episodes`: the checkpoint's
+    architecture with `train_settings`. The data's input widths must be the checkpoint's
+    (names the first that differs)."""
+    net, meta = load_checkpoint(checkpoint)
     doc = net.cfg.to_dict()
     cfg = PolicyConfig.from_dict({**doc, 'train': {**doc['train'], **train_settings}})
     have, want = config_for(episodes, cfg).encoder, cfg.encoder
@@ -155,7 +155,7 @@ def fine_tune_config(checkpoint: Path, episodes: list[Episode], train_settings: 
         raise ValueError(f'--init-from {str(checkpoint)!r}: the data has up to '
                          f'{have.object_slots} object slots, the checkpoint '
                          f'{want.object_slots}')
-    return cfg, net
+    return cfg, net, meta
 
 
 def plot_losses(losses: list[float], path: Path, title: str) -> None:
@@ -357,9 +357,9 @@ def main(argv: list[str] | None = None) -> int:
         task_weights=_task_weights(args.task_weights), goal_targets=args.goal_targets,
         goal_loss_weight=args.goal_loss_weight, pointer_loss_weight=args.pointer_loss_weight,
         warmup_steps=min(200, args.steps // 10))
-    init = None
+    init = init_meta = None
     if args.init_from is not None:
-        cfg, init = fine_tune_config(args.init_from, episodes, train_settings)
+        cfg, init, init_meta = fine_tune_config(args.init_from, episodes, train_settings)
     else:
         cfg = config_for(episodes, PolicyConfig(
             encoder=dict(width=args.width, cameras=_csv(args.cameras, str, '--cameras'),
@@ -385,8 +385,7 @@ def main(argv: list[str] | None = None) -> int:
                     'train_seeds': seed_ranges(sorted({e.seed for e in episodes})),
                     'steps': int(sum(e.length for e in episodes))},
     }
-    if init is not None:
-        _, init_meta = load_config(args.init_from)
+    if init_meta is not None:
         meta['init_from'] = {'checkpoint': str(args.init_from),
                              'command': init_meta.get('command', ''),
                              'git_commit': init_meta.get('git_commit', ''),
