@@ -6,7 +6,9 @@ A thin rclpy adapter over ``models.load_policy`` (models/, plain PyTorch):
   ``models.DEFAULT_CHECKPOINT``) on CUDA when present (``device: auto``), and checks that the
   observation it can build matches the checkpoint's input sizes;
 - in (latest message kept, never blocking): the scene and wrist colour images, JointState,
-  the end-effector pose (PoseStamped; in the sim, the executor's commanded target), object
+  the measured end-effector pose (PoseStamped, best effort; in the sim the bridge's
+  /sim/ee_pose, the pinch pose the policy was trained on; on a robot its driver's tool
+  pose), object
   observations (object slots), the instruction and the episode status (phase; a new episode
   resets the perceptual-cognitive memory bank);
 - out: ActionChunk on ``chunk_topic`` stamped with the colour image's stamp it was computed
@@ -107,6 +109,10 @@ class ActionExpertNode(LifecycleNode):
             self, 'initial_ee_pose', [0.32, 0.0, 0.30, 0.0],
             'x, y, z, yaw of the end effector at the start of an episode (the rest pose), '
             'used until the first message on ee_pose_topic of that episode', read_only=True)
+        p['record_dir'] = declare(
+            self, 'record_dir', '',
+            "write what the policy saw and answered, one .npz per episode, into this folder "
+            "('' = off; memory_nodes/policy_inputs.py)", read_only=True)
         p['stats_period_s'] = declare(self, 'stats_period_s', 10.0,
                                       'period of the stats log line (0 = never)',
                                       read_only=True, min_value=0.0, max_value=3600.0)
@@ -121,7 +127,7 @@ class ActionExpertNode(LifecycleNode):
             'scene_image_topic': ('/camera/scene/color/image_raw', 'in: scene colour Image'),
             'wrist_image_topic': ('/camera/wrist/color/image_raw', 'in: wrist colour Image'),
             'joint_states_topic': ('/joint_states', 'in: JointState'),
-            'ee_pose_topic': ('/sim/ee_target', 'in: end-effector PoseStamped'),
+            'ee_pose_topic': ('/sim/ee_pose', 'in: measured end-effector PoseStamped'),
             'objects_topic': ('/perception/objects', 'in: ObjectObservationArray'),
             'instruction_topic': ('/instruction', 'in: String (latched)'),
             'episode_status_topic': ('/sim/episode_status',
@@ -149,6 +155,7 @@ class ActionExpertNode(LifecycleNode):
         self.deferred_cycles = 0
         self.dropped_late = 0
         self.inference_ms = []
+        self.recorder = None  # PolicyInputRecorder when record_dir is set
 
     # -- lifecycle -------------------------------------------------------------------------
     def on_configure(self, state):
@@ -184,6 +191,9 @@ class ActionExpertNode(LifecycleNode):
                         phase=np.int64(2))
             self.policy.act_chunk(warm)
             self.slot_table = SlotTable(enc.object_slots, p['class_names'])
+            if p['record_dir']:
+                from memory_nodes.policy_inputs import PolicyInputRecorder
+                self.recorder = PolicyInputRecorder(check_path(p['record_dir'], 'record_dir'))
         except (ValueError, OSError, ImportError) as error:
             self.get_logger().error(f'configure failed: {error}')
             return TransitionCallbackReturn.FAILURE
@@ -204,7 +214,7 @@ class ActionExpertNode(LifecycleNode):
         first_camera = self.policy.cfg.encoder.cameras[0]
         trigger_key = {'image': first_camera, 'objects': 'objects'}.get(p['trigger'])
 
-        reliable = {'ee': p['ee_pose_topic'], 'objects': p['objects_topic']}
+        reliable = {'objects': p['objects_topic']}
 
         def keep(key):
             def callback(msg):
@@ -212,6 +222,9 @@ class ActionExpertNode(LifecycleNode):
                     self.topic_counts.received_one(reliable[key])
                 with self._lock:
                     self.latest[key] = msg
+                if (key == 'status' and self.recorder is not None
+                        and msg.state != EpisodeStatus.STATE_RUNNING):
+                    self._flush_recording()  # the episode is over: its steps are complete
                 if key == trigger_key and self._active:
                     self.on_tick()
             return callback
@@ -223,8 +236,9 @@ class ActionExpertNode(LifecycleNode):
         self._io += [
             self.create_subscription(JointState, p['joint_states_topic'], keep('joints'),
                                      SENSOR_QOS, callback_group=group),
+            # best effort: matches a sensor-QoS pose stream and a reliable one alike
             self.create_subscription(PoseStamped, p['ee_pose_topic'], keep('ee'),
-                                     RELIABLE_QOS, callback_group=group),
+                                     SENSOR_QOS, callback_group=group),
             self.create_subscription(ObjectObservationArray, p['objects_topic'],
                                      keep('objects'), RELIABLE_QOS, callback_group=group),
             self.create_subscription(String, p['instruction_topic'], keep('instruction'),
@@ -266,6 +280,7 @@ class ActionExpertNode(LifecycleNode):
 
     def on_cleanup(self, state):
         self._shutdown_worker()
+        self._flush_recording()
         for sub in self._io:
             self.destroy_subscription(sub)
         self._io = []
@@ -283,6 +298,12 @@ class ActionExpertNode(LifecycleNode):
             self._worker.join(timeout=5.0)
             self._worker = None
 
+    def _flush_recording(self):
+        if self.recorder is not None:
+            path = self.recorder.flush()
+            if path is not None:
+                self.get_logger().info(f'policy inputs written to {path}')
+
     def log_stats(self):
         lat = sorted(self.inference_ms)
         p50 = lat[len(lat) // 2] if lat else 0.0
@@ -296,6 +317,7 @@ class ActionExpertNode(LifecycleNode):
     def on_shutdown(self, state):
         self.log_stats()
         self._shutdown_worker()
+        self._flush_recording()
         return TransitionCallbackReturn.SUCCESS
 
     # -- control cycle ---------------------------------------------------------------------
@@ -377,6 +399,7 @@ class ActionExpertNode(LifecycleNode):
                 self.latest.pop('ee', None)
             snap.pop('ee', None)
         if status is not None and status.state not in (EpisodeStatus.STATE_RUNNING,):
+            self._flush_recording()  # the episode is over: its steps are complete
             return
         obs = self._observation(snap)
         if obs is None:
@@ -386,6 +409,9 @@ class ActionExpertNode(LifecycleNode):
         chunk = self.policy.act_chunk(obs)[0]  # (horizon, 5)
         ms = (time.perf_counter() - start) * 1e3
         self.inference_ms = (self.inference_ms + [ms])[-1000:]
+        if self.recorder is not None:  # every step the policy ran, a chunk dropped late too
+            self.recorder.add(key[0], self.policy.step - 1, stamp_to_sec(image.header.stamp),
+                              obs, chunk, ms, camera=self.policy.cfg.encoder.cameras[0])
         age = self.get_clock().now().nanoseconds * 1e-9 - stamp_to_sec(image.header.stamp)
         if age > self.params['max_latency_s']:
             self.dropped_late += 1

@@ -477,6 +477,10 @@ def main(argv=None):
                         help=f'{WHERE_TASK} runs as a trial across episodes: place, these '
                         'unrelated episodes, a memory-node restart, then the probe '
                         f'(default: {" ".join(DEFAULT_UNRELATED)})')
+    parser.add_argument('--record-policy-inputs', action='store_true',
+                        help='the action-expert variants write what the policy saw and '
+                        'answered per episode to <out>/<variant>/policy_inputs/ '
+                        '(memory_nodes/policy_inputs.py)')
     parser.add_argument('--out', default=None, help='folder for logs and results '
                         '(default runs/main_job/<time>)')
     args = parser.parse_args(argv)
@@ -532,6 +536,9 @@ def main(argv=None):
             overrides.setdefault('memory', {}).update(
                 store_path=str((out / variant / 'memory.db').resolve()),
                 storage_root=str((out / variant).resolve()))
+        if 'action_expert' in nodes and args.record_policy_inputs:
+            overrides.setdefault('action_expert', {})['record_dir'] = str(
+                (out / variant / 'policy_inputs').resolve())
         print(f'[main_job] variant {variant}: {meaning}', flush=True)
         print(f'[main_job] starting nodes {list(nodes)} (one OS process each); logs in '
               f'{out / variant}', flush=True)

@@ -23,12 +23,13 @@ order (one permutation per episode, seeded by it; `SlotShuffledEnv`) instead of 
 order: the ROS graph lists the slots in another order than the simulator, so a policy for
 the graph must not depend on the simulator's order (train with `memory-train --slot-order
 first_seen`: the policy then orders the slots itself, models/slot_order.py).
-`--inputs graph` gives the policy two of the graph's other differences (`GraphInputsEnv`):
-the commanded end-effector pose in place of the measured one, and object slots one step
-old. `--inputs perception` adds the rest of the node's observation: the object slots come
-from the scene camera through the preprocessor's pipeline and the node's slot table, and the
-image is the bridge's, cropped and resized as the node does (memory_nodes/perception/
-sim_inputs.py: `PerceptionInputsEnv`), all in this process: the graph without DDS.
+`--inputs graph` gives the policy the graph's timing difference (`GraphInputsEnv`): object
+slots one step old (the end-effector pose is the measured one in both: the sim bridge
+publishes it as /sim/ee_pose). `--inputs perception` adds the rest of the node's
+observation: the object slots come from the scene camera through the preprocessor's
+pipeline and the node's slot table, and the image is the bridge's, cropped and resized as
+the node does (memory_nodes/perception/sim_inputs.py: `PerceptionInputsEnv`), all in this
+process: the graph without DDS.
 A bank that holds the answer makes `memory` beat both ablations; if it does not, the
 policy is not using what it remembers.
 Tasks come from `sim.make_env`; 'synthetic_cups' is the models' own synthetic task.
@@ -50,7 +51,6 @@ import torch
 
 from memory_nodes.file_safety import write_private_text
 from models.checkpoint import load_checkpoint
-from models.episodes import PINCH
 from models.policy import MemoryDiffusionPolicy, pick_device
 from models.synthetic import CHANCE_CEILING, TASK_NAME, SyntheticCupsEnv
 from models.text_encoder import InstructionEncoder
@@ -98,34 +98,28 @@ class SlotShuffledEnv:
 
 class GraphInputsEnv:
     """An env whose observations differ from the simulator's as the ROS graph's do for the
-    action-expert node: the proprio vector's end-effector pose (its last 4 values, x, y, z,
-    yaw) is the last commanded target, not the measured pinch pose (the node reads
-    /sim/ee_target; the measured one before the first action), and the object slots are one
-    step old (the node's 'image' trigger pairs a frame with the newest perception output,
-    made from the frame before). Everything else is the wrapped env's."""
+    action-expert node: the object slots are one step old (the node's 'image' trigger pairs
+    a frame with the newest perception output, made from the frame before). Everything else
+    is the wrapped env's: the node's proprio is the joint states and the measured pinch pose
+    the sim bridge publishes before each frame (/joint_states, /sim/ee_pose)."""
 
     def __init__(self, env: Any) -> None:
         self.env = env
-        self.commanded: np.ndarray | None = None
         self.previous_objects: np.ndarray | None = None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.env, name)
 
     def _as_graph(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        proprio = np.array(obs['proprio'], np.float32)
-        if self.commanded is not None:
-            proprio[PINCH] = self.commanded
         objects = obs['objects'] if self.previous_objects is None else self.previous_objects
         self.previous_objects = np.array(obs['objects'])
-        return dict(obs, proprio=proprio, objects=objects)
+        return dict(obs, objects=objects)
 
     def reset(self) -> dict[str, np.ndarray]:
-        self.commanded, self.previous_objects = None, None
+        self.previous_objects = None
         return self._as_graph(self.env.reset())
 
     def step(self, action: np.ndarray) -> tuple[dict[str, np.ndarray], bool, Any]:
-        self.commanded = np.asarray(action, np.float32)[:4]
         obs, done, info = self.env.step(action)
         return self._as_graph(obs), done, info
 

@@ -82,7 +82,6 @@ def subscribers(action_expert):
     }
     if action_expert:
         topics['/perception/objects'].append('action_expert')
-        topics['/sim/ee_target'].append('action_expert')
         topics['/action_expert/chunk'] = ['executor']
     return topics
 

@@ -6,6 +6,10 @@ Publishes (standard messages, so the preprocessor and any rosbag tool plug in):
   /camera/{scene,wrist}/camera_info   sensor_msgs/CameraInfo, K/P of sim.camera_model
   /camera/{scene,wrist}/pose    geometry_msgs/PoseStamped of the optical frame (scene latched)
   /joint_states                 sensor_msgs/JointState
+  /sim/ee_pose                  geometry_msgs/PoseStamped: the measured pinch pose (position,
+                                yaw as orientation), as a robot driver's tool pose
+  (joint states and the pinch pose go out before the frames of the same instant, so a node
+  triggered by a frame has the arm's state of that frame)
   /clock                        rosgraph_msgs/Clock (simulated time)
   /instruction                  std_msgs/String (latched)
   /sim/episode_status           memory_interfaces/EpisodeStatus (latched)
@@ -181,6 +185,7 @@ class SimBridgeNode(LifecycleNode):
         pubs['wrist/pose'] = self.create_publisher(PoseStamped, '/camera/wrist/pose',
                                                    SENSOR_QOS)
         pubs['joints'] = self.create_publisher(JointState, '/joint_states', SENSOR_QOS)
+        pubs['ee_pose'] = self.create_publisher(PoseStamped, '/sim/ee_pose', SENSOR_QOS)
         pubs['clock'] = self.create_publisher(Clock, '/clock', SENSOR_QOS)
         pubs['instruction'] = self.create_publisher(String, '/instruction', LATCHED_QOS)
         pubs['status'] = self.create_publisher(EpisodeStatus, '/sim/episode_status',
@@ -468,6 +473,23 @@ class SimBridgeNode(LifecycleNode):
             msg.message += f' ({note})'
         self._pubs['status'].publish(msg)
 
+    def _publish_arm_state(self, t):
+        """Joint states and the measured pinch pose (x, y, z, yaw) at simulated time t."""
+        env = self.env
+        names = list(ARM_JOINTS) + list(FINGER_JOINTS)
+        js = JointState()
+        js.header.stamp, js.header.frame_id = stamp(t), 'base'
+        js.name = names
+        js.position = [float(env.data.qpos[env.model.joint(n).qposadr[0]]) for n in names]
+        js.velocity = [float(env.data.qvel[env.model.joint(n).dofadr[0]]) for n in names]
+        self._pubs['joints'].publish(js)
+        x, y, z, yaw = (float(v) for v in env.arm.pinch_pose(env.data))
+        pose = PoseStamped()
+        pose.header.stamp, pose.header.frame_id = stamp(t), self.p['world_frame']
+        pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = x, y, z
+        pose.pose.orientation.z, pose.pose.orientation.w = math.sin(yaw / 2), math.cos(yaw / 2)
+        self._pubs['ee_pose'].publish(pose)
+
     def _publish_sensors(self, t=None):
         """Clock, camera frames and joint states at simulated time ``t`` (default: now)."""
         env = self.env
@@ -479,6 +501,7 @@ class SimBridgeNode(LifecycleNode):
         clock = Clock()
         clock.clock = stamp(t)
         self._pubs['clock'].publish(clock)
+        self._publish_arm_state(t)
         for cam in self.p['cameras']:
             frame = f'{cam}_camera_optical_frame'
             self._pubs[f'{cam}/color'].publish(image_msg(env.render(cam, w, h), 'rgb8', t,
@@ -506,13 +529,6 @@ class SimBridgeNode(LifecycleNode):
             (pose.pose.orientation.x, pose.pose.orientation.y, pose.pose.orientation.z,
              pose.pose.orientation.w) = quat.tolist()
             self._pubs[f'{cam}/pose'].publish(pose)
-        names = list(ARM_JOINTS) + list(FINGER_JOINTS)
-        js = JointState()
-        js.header.stamp, js.header.frame_id = stamp(t), 'base'
-        js.name = names
-        js.position = [float(env.data.qpos[env.model.joint(n).qposadr[0]]) for n in names]
-        js.velocity = [float(env.data.qvel[env.model.joint(n).dofadr[0]]) for n in names]
-        self._pubs['joints'].publish(js)
 
 
 def main(args=None) -> int:

@@ -9,8 +9,7 @@ depth, instance ids as sim/instance_ids.py encodes them), runs the preprocessor'
 on it with the main job's settings (pipeline.Preprocessor: objects, tracking), maps the
 tracks to slots with the node's SlotTable (slots.py), and gives the policy the camera image
 centre-cropped and resized as the node does (images.square_resize). The graph's timing
-differences (objects one step old, the commanded end-effector pose) are models.evaluate.
-GraphInputsEnv's, stacked on top.
+difference (objects one step old) is models.evaluate.GraphInputsEnv's, stacked on top.
 """
 
 import numpy as np

@@ -41,7 +41,7 @@ def _baseline():
             '/instruction': S.String(data='lift the cup that hides the red ball'),
             '/sim/episode_status': EpisodeStatus(episode_id='e', state=1, phase=2),
             '/perception/objects': S.observation_array([S.observation()]),
-            '/sim/ee_target': S.pose_stamped((0.3, 0.0, 0.2), (0, 0, 0, 1))}
+            '/sim/ee_pose': S.pose_stamped((0.3, 0.0, 0.2), (0, 0, 0, 1))}
 
 
 def _send(expert, topic):
@@ -68,7 +68,7 @@ def test_action_expert_inputs(expert, scale):
     hammer(S.image_one_bad('color'), _send(expert, SCENE), 10 * scale)
     hammer(S.image_any('color'), _send(expert, SCENE), 10 * scale)
     hammer(S.joint_state_any(JOINTS), _send(expert, '/joint_states'), 15 * scale)
-    hammer(S.pose_any(), _send(expert, '/sim/ee_target'), 10 * scale)
+    hammer(S.pose_any(), _send(expert, '/sim/ee_pose'), 10 * scale)
     hammer(S.observations_any(), _send(expert, '/perception/objects'), 15 * scale)
     hammer(S.string_any(), _send(expert, '/instruction'), 5 * scale)
     hammer(S.episode_status_any(), _send(expert, '/sim/episode_status'), 10 * scale)

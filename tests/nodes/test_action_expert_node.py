@@ -22,6 +22,7 @@ from std_msgs.msg import String  # noqa: E402
 
 from memory_interfaces.msg import ActionChunk, EpisodeStatus  # noqa: E402
 from memory_nodes.action_expert_node import DEFAULT_JOINTS  # noqa: E402
+from memory_nodes.policy_inputs import load_policy_inputs  # noqa: E402
 from memory_nodes.ros_common import (  # noqa: E402
     LATCHED_QOS,
     RELIABLE_QOS,
@@ -46,11 +47,13 @@ def _image(t, w=128, h=96, bad=False):
     return msg
 
 
-def test_action_expert_publishes_stamped_chunks_and_survives_bad_input(checkpoint):
+def test_action_expert_publishes_stamped_chunks_and_survives_bad_input(checkpoint, tmp_path):
+    record = tmp_path / 'policy_inputs'
     proc = subprocess.Popen(
         [sys.executable, '-m', 'memory_nodes.action_expert_node', '--ros-args', '-p',
          'autostart:=true', '-p', f'checkpoint:={checkpoint}', '-p', 'device:=cpu',
-         '-p', 'max_latency_s:=5.0', '-p', 'inference_steps:=2'],
+         '-p', 'max_latency_s:=5.0', '-p', 'inference_steps:=2',
+         '-p', f'record_dir:={record}'],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ))
     rclpy.init()
     node = rclpy.create_node('action_expert_peer')
@@ -59,7 +62,7 @@ def test_action_expert_publishes_stamped_chunks_and_survives_bad_input(checkpoin
     scene = node.create_publisher(Image, '/camera/scene/color/image_raw', SENSOR_QOS)
     wrist = node.create_publisher(Image, '/camera/wrist/color/image_raw', SENSOR_QOS)
     joints = node.create_publisher(JointState, '/joint_states', SENSOR_QOS)
-    ee = node.create_publisher(PoseStamped, '/sim/ee_target', RELIABLE_QOS)
+    ee = node.create_publisher(PoseStamped, '/sim/ee_pose', SENSOR_QOS)
     instruction = node.create_publisher(String, '/instruction', LATCHED_QOS)
     status = node.create_publisher(EpisodeStatus, '/sim/episode_status', LATCHED_QOS)
 
@@ -125,6 +128,28 @@ def test_action_expert_publishes_stamped_chunks_and_survives_bad_input(checkpoin
         stamps = [m.observation_stamp.sec + m.observation_stamp.nanosec * 1e-9
                   for m in chunks[before:]]
         assert stamps == pytest.approx(sent, abs=1e-6)
+        # the episode ends: the node writes what its policy saw and answered (record_dir)
+        status.publish(EpisodeStatus(episode_id='ep', state=EpisodeStatus.STATE_SUCCEEDED,
+                                     phase=2, instruction='x'))
+        end = time.monotonic() + 20
+        while not list(record.glob('*.npz')) and time.monotonic() < end:
+            t += 0.05
+            publish(t)
+            rclpy.spin_once(node, timeout_sec=0.05)
+        recorded = load_policy_inputs(record / 'ep.npz')
+        assert recorded['episode_id'] == 'ep'
+        n = len(recorded['step'])
+        assert n >= len(chunks)  # every inference, chunks dropped as late too
+        assert list(recorded['step']) == list(range(n))
+        assert recorded['chunk'].shape == (n, 16, 5) and recorded['objects'].shape == (n, 6, 10)
+        np.testing.assert_allclose(recorded['proprio'][-1], [0.1] * 6 + [0.2, 0.32, 0, 0.3, 0],
+                                   atol=1e-6)  # joints, gripper opening, the pose published
+        mine = {round(m.observation_stamp.sec + m.observation_stamp.nanosec * 1e-9, 6): m
+                for m in chunks}
+        row = [i for i, s in enumerate(recorded['stamp']) if round(float(s), 6) in mine][-1]
+        np.testing.assert_allclose(recorded['chunk'][row].reshape(-1),
+                                   mine[round(float(recorded['stamp'][row]), 6)].actions,
+                                   rtol=1e-6)
     finally:
         node.destroy_node()
         rclpy.shutdown()

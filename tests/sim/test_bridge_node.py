@@ -44,6 +44,7 @@ TOPICS = {
     '/camera/scene/camera_info': (CameraInfo, SENSOR_QOS),
     '/camera/scene/pose': (PoseStamped, LATCHED_QOS),
     '/joint_states': (JointState, SENSOR_QOS),
+    '/sim/ee_pose': (PoseStamped, SENSOR_QOS),
     '/clock': (Clock, SENSOR_QOS),
     '/instruction': (String, LATCHED_QOS),
     '/sim/episode_status': (EpisodeStatus, LATCHED_QOS),
@@ -217,6 +218,11 @@ def test_bridge_topics_commands_and_episodes_across_processes(bridge):
         listener.gripper.publish(Float64(data=1.0))
         listener.wait(lambda m: np.abs(np.array(m['/joint_states'][-1].position)[:6]
                                        - before[:6]).max() > 0.2, 30, 'the arm to move')
+        # the measured pinch pose (/sim/ee_pose) follows the arm to the target
+        def _at_target(m):
+            p = m['/sim/ee_pose'][-1].pose.position
+            return np.linalg.norm(np.array([p.x, p.y, p.z]) - (0.5, 0.2, 0.15)) < 0.02
+        listener.wait(_at_target, 30, 'the measured pinch pose at the target')
         # A bad knob is refused with its name; a good request starts the new episode.
         bad = listener.call(StartEpisode.Request(task='count', seed=1, mode='memory',
                                                  knob_names=['blinks'], knob_values=[3.0]))
