@@ -29,7 +29,10 @@ field of view, as in training); proprio = arm joint positions, gripper opening (
 finger joints), end-effector x, y, z, yaw; object slots = observed objects ordered by class
 then track number when first seen, then kept by their track for the episode, features
 (visible, x, y, z, r, g, b, lit, class / number of classes, state) in the simulator's
-convention, unseen ones zero (memory_nodes/perception/slots.py: `SlotTable`).
+convention, unseen ones zero (memory_nodes/perception/slots.py: `SlotTable`). A frame or an
+object list stamped before the running episode began (the episode status gives its start)
+is not used (counted as stale_inputs): the last perception output of the episode before
+would otherwise take object slots of the new one.
 """
 
 import math
@@ -154,6 +157,7 @@ class ActionExpertNode(LifecycleNode):
         self.skipped_cycles = 0
         self.deferred_cycles = 0
         self.dropped_late = 0
+        self.stale_inputs = 0  # frames / object lists of an earlier episode, not used
         self.inference_ms = []
         self.recorder = None  # PolicyInputRecorder when record_dir is set
 
@@ -311,6 +315,7 @@ class ActionExpertNode(LifecycleNode):
         self.get_logger().info(
             f'stats: chunks={self.chunks} skipped_cycles={self.skipped_cycles} '
             f'dropped_late={self.dropped_late} deferred_cycles={self.deferred_cycles} '
+            f'stale_inputs={self.stale_inputs} '
             f'rejected={self.guard.total_rejected} '
             f'inference_p50_ms={p50:.1f} inference_p95_ms={p95:.1f}')
 
@@ -378,11 +383,26 @@ class ActionExpertNode(LifecycleNode):
             raise ValueError(f'proprio from joint_states / ee pose is not finite: {proprio}')
         obs['proprio'] = proprio
         objects = snap.get('objects')
+        if objects is not None and self._before_episode(objects.header.stamp, snap):
+            # the last perception output of the episode before: its tracks would take slots
+            # (first seen) that then empty; this episode's objects come with its frames
+            self.stale_inputs += 1
+            objects = None
         obs['objects'] = (self.slot_table.features(objects) if objects is not None else
                           np.zeros((enc.object_slots, 10), np.float32))
         status = snap.get('status')
         obs['phase'] = np.int64(status.phase if status is not None else 2)
         return obs
+
+    @staticmethod
+    def _before_episode(stamp, snap):
+        """Whether a message stamped ``stamp`` predates the running episode (its status gives
+        the start: stamp minus elapsed time; half a control step of tolerance)."""
+        status = snap.get('status')
+        if status is None:
+            return False
+        start = stamp_to_sec(status.header.stamp) - float(status.elapsed_s)
+        return stamp_to_sec(stamp) < start - 0.05
 
     def _step(self):
         with self._lock:
@@ -401,10 +421,13 @@ class ActionExpertNode(LifecycleNode):
         if status is not None and status.state not in (EpisodeStatus.STATE_RUNNING,):
             self._flush_recording()  # the episode is over: its steps are complete
             return
+        image = snap.get(self.policy.cfg.encoder.cameras[0])
+        if image is not None and self._before_episode(image.header.stamp, snap):
+            self.stale_inputs += 1  # a frame of the episode before: wait for this one's
+            return
         obs = self._observation(snap)
         if obs is None:
             return
-        image = snap[self.policy.cfg.encoder.cameras[0]]
         start = time.perf_counter()
         chunk = self.policy.act_chunk(obs)[0]  # (horizon, 5)
         ms = (time.perf_counter() - start) * 1e3

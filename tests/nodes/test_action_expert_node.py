@@ -160,3 +160,18 @@ def test_action_expert_publishes_stamped_chunks_and_survives_bad_input(checkpoin
     assert 'not finite' in out
     assert '2 DDIM steps per chunk' in out   # the inference_steps parameter
     assert proc.returncode == 0, out[-2000:]
+
+
+def test_frames_and_objects_from_before_the_episode_are_stale():
+    """The episode status dates the episode's start (stamp minus elapsed time): a message
+    stamped earlier belongs to the episode before (its last perception output would take
+    object slots of the new one) and is not used; without a status nothing is stale."""
+    from memory_nodes.action_expert_node import ActionExpertNode
+
+    status = EpisodeStatus(episode_id='b', state=EpisodeStatus.STATE_RUNNING, elapsed_s=5.0)
+    status.header.stamp = sec_to_stamp(20.0)  # started at 15 s
+    snap = {'status': status}
+    assert ActionExpertNode._before_episode(sec_to_stamp(14.9), snap)
+    assert not ActionExpertNode._before_episode(sec_to_stamp(15.0), snap)
+    assert not ActionExpertNode._before_episode(sec_to_stamp(19.0), snap)
+    assert not ActionExpertNode._before_episode(sec_to_stamp(1.0), {})
