@@ -450,9 +450,12 @@ class SimBridgeNode(LifecycleNode):
     def _publish_episode_topics(self):
         if not self._pubs or self.state == EpisodeStatus.STATE_IDLE:
             return
+        # the status first: a tracker told of the new scene before its first frame gives the
+        # new episode's objects new tracks from that frame on (told after it, it matched
+        # them to the old episode's tracks for one frame, then renumbered them)
         self._pubs['instruction'].publish(String(data=self.env.instruction))
-        self._publish_sensors()
         self._publish_status()
+        self._publish_sensors()
 
     def _publish_status(self):
         env = self.env
