@@ -52,6 +52,7 @@ IMAGE_STREAMS = {'color_topic': 'color', 'depth_topic': 'depth',
 OUTCOMES = ('success', 'failure', 'timeout')
 # action expert parameters naming the inputs it needs beyond the preprocessor's
 ACTION_INPUTS = ('wrist_image_topic', 'ee_pose_topic')
+COMMANDED_EE = '/sim/ee_target'  # the executor's end-effector commands
 
 
 @dataclass
@@ -162,7 +163,9 @@ def _images_last(messages, image_topics):
 def plan_topics(available: dict, mapping: dict, inputs: dict) -> dict[str, str]:
     """{bag topic: graph topic} to replay. Every mapped bag topic must be in the bag; the
     preprocessor's inputs the bag carries under their default names are added; the bag's
-    own /clock is left out (the replay publishes /clock). BagError names what is missing."""
+    own /clock is left out (the replay publishes /clock); a bag without the action expert's
+    end-effector pose topic gives it the commanded targets (/sim/ee_target) instead. BagError
+    names what is missing."""
     for src in mapping:
         if src not in available:
             raise BagError(f'topic {src} is not in the bag; it has {sorted(available)}')
@@ -170,6 +173,12 @@ def plan_topics(available: dict, mapping: dict, inputs: dict) -> dict[str, str]:
     for topic in inputs.values():
         if topic and topic in available and topic not in plan and topic not in plan.values():
             plan[topic] = topic
+    ee = inputs.get('action_expert.ee_pose_topic')
+    if (ee and ee not in plan.values() and COMMANDED_EE in available
+            and COMMANDED_EE not in plan):
+        # a bag without the measured pose (recorded before the bridge published it, or from
+        # a robot without one): the executor's commanded targets stand in for it
+        plan[COMMANDED_EE] = ee
     plan.pop('/clock', None)
     graph = set(plan.values())
     missing = [f'{name} ({inputs[name]})' for name in IMAGE_STREAMS

@@ -191,3 +191,19 @@ def test_live_recorder_writes_a_bag_rosbags_reads(tmp_path, storage):
     positions = [float(m.position[0]) for m in got['/joint_states']]
     assert len(positions) >= 5 and np.all(np.diff(positions) > 0)
     assert json.dumps(sorted(got)) == '["/instruction", "/joint_states"]'
+
+
+def test_the_action_expert_gets_the_measured_pose_or_else_the_commanded_one():
+    """The node reads the measured end-effector pose (/sim/ee_pose); a bag that has it
+    replays it as is; one that has only the executor's commands (/sim/ee_target, recorded
+    before the bridge published the measured pose) gives those in its place."""
+    images = {'/camera/scene/color/image_raw': None, '/camera/scene/depth/image_raw': None,
+              '/camera/scene/segmentation/image_raw': None}
+    inputs = dict(INPUTS, **{'action_expert.ee_pose_topic': '/sim/ee_pose'})
+    both = plan_topics(dict(images, **{'/sim/ee_pose': None, '/sim/ee_target': None}), {},
+                       inputs)
+    assert both['/sim/ee_pose'] == '/sim/ee_pose' and '/sim/ee_target' not in both
+    old = plan_topics(dict(images, **{'/sim/ee_target': None}), {}, inputs)
+    assert old['/sim/ee_target'] == '/sim/ee_pose'
+    assert '/sim/ee_target' not in plan_topics(dict(images, **{'/sim/ee_target': None}), {},
+                                               INPUTS)  # no action expert: not replayed
