@@ -304,7 +304,11 @@ class ActionExpertNode(LifecycleNode):
 
     def _flush_recording(self):
         if self.recorder is not None:
-            path = self.recorder.flush()
+            try:
+                path = self.recorder.flush()
+            except OSError as error:  # a full disk loses the recording, not the node
+                self.get_logger().error(f'policy inputs not written: {error}')
+                return
             if path is not None:
                 self.get_logger().info(f'policy inputs written to {path}')
 

@@ -36,6 +36,7 @@ class PolicyInputRecorder:
         self.rows = {k: [] for k in KEYS}
         self.written = []  # paths written so far
         self.finished = set()  # episodes written: a late step of one is not recorded
+        self.failed = []  # 'episode: error' of the writes that failed on an episode change
         self._lock = threading.Lock()  # the node adds from its worker, flushes from callbacks
 
     def add(self, episode_id: str, step: int, stamp: float, obs: dict, chunk: np.ndarray,
@@ -50,7 +51,10 @@ class PolicyInputRecorder:
             if episode_id in self.finished:
                 return
             if episode_id != self.episode_id:
-                self._flush()
+                try:
+                    self._flush()
+                except OSError as error:  # the episode before is lost, not this step
+                    self.failed.append(f'{self.episode_id}: {error}')
                 self.episode_id = episode_id
             for key in KEYS:
                 self.rows[key].append(row[key])
@@ -63,13 +67,14 @@ class PolicyInputRecorder:
     def _flush(self) -> Path | None:
         if not self.rows['step']:
             return None
-        path = self.folder / _file_name(self.episode_id)
+        rows, episode_id = self.rows, self.episode_id
+        self.rows = {k: [] for k in KEYS}  # a failed write below loses this episode only
+        self.finished.add(episode_id)
+        path = self.folder / _file_name(episode_id)
         with open_private(path, 'wb') as f:
-            np.savez_compressed(f, episode_id=np.array(self.episode_id or ''),
-                                **{k: np.stack(v) for k, v in self.rows.items()})
-        self.rows = {k: [] for k in KEYS}
+            np.savez_compressed(f, episode_id=np.array(episode_id or ''),
+                                **{k: np.stack(v) for k, v in rows.items()})
         self.written.append(path)
-        self.finished.add(self.episode_id)
         return path
 
 

@@ -31,3 +31,16 @@ def test_recorder_writes_one_file_per_episode_and_ignores_late_steps(tmp_path):
     assert len(load_policy_inputs(second)['step']) == 1
     assert list(load_policy_inputs(rec.written[0])['step']) == [0, 1, 2, 3]  # not overwritten
     assert (second.stat().st_mode & 0o777) == 0o600
+
+
+def test_a_failed_write_loses_that_episode_only(tmp_path):
+    folder = tmp_path / 'rec'
+    rec = PolicyInputRecorder(folder)
+    rec.add('a', 0, 0.0, _obs(0), np.zeros((16, 5)), 1.0)
+    (folder / 'a.npz').mkdir()  # where episode 'a' goes: its write fails (root too)
+    rec.add('b', 0, 1.0, _obs(1), np.zeros((16, 5)), 1.0)
+    assert len(rec.failed) == 1 and rec.failed[0].startswith('a: ')
+    rec.add('a', 1, 0.1, _obs(1), np.zeros((16, 5)), 1.0)  # a late step of 'a': ignored
+    path = rec.flush()
+    assert path.name == 'b.npz' and len(load_policy_inputs(path)['step']) == 1
+    assert rec.flush() is None
