@@ -423,7 +423,6 @@ class ActionExpertNode(LifecycleNode):
                 self.latest.pop('ee', None)
             snap.pop('ee', None)
         if status is not None and status.state not in (EpisodeStatus.STATE_RUNNING,):
-            self._flush_recording()  # the episode is over: its steps are complete
             return
         image = snap.get(self.policy.cfg.encoder.cameras[0])
         if image is not None and self._before_episode(image.header.stamp, snap):
