@@ -4,8 +4,9 @@ to back (scripts/bench_graph.py, scripts/load_test.py).
 ``GraphSession(variant, out, overrides)`` starts the nodes of one main-job variant
 (``memory_nodes.main_job.VARIANTS``) one OS process per node, with the variant's parameter
 overrides plus the caller's, node logs in ``out``; then the main job's ``Orchestrator`` waits
-until the bridge and every node are on the graph. ``play`` runs episodes until the caller
-says stop. The memory node gets a fresh store in ``out`` unless the caller names one.
+until the bridge and every node are on the graph and data flows (``wait_for_links``).
+``play`` runs episodes until the caller says stop. The memory node gets a fresh store in
+``out`` unless the caller names one.
 """
 
 import os
@@ -68,6 +69,7 @@ class GraphSession:
             self.orchestrator = Orchestrator(context_args)
             self.orchestrator.wait_for_bridge()
             self.orchestrator.wait_for_graph(self.nodes)
+            self.orchestrator.wait_for_links(self.nodes)
         except BaseException:
             self.stop()
             raise

@@ -134,6 +134,7 @@ class Orchestrator:
         rclpy.init(args=context_args)
         self.node = rclpy.create_node('main_job')
         self.status = None
+        self.chunks_received = 0
         self.latency = LatencyLog()
         self._lock = threading.Lock()
         self.node.create_subscription(EpisodeStatus, '/sim/episode_status', self._on_status,
@@ -225,6 +226,7 @@ class Orchestrator:
         return path
 
     def _on_chunk(self, msg):
+        self.chunks_received += 1
         self.latency.output('camera -> action chunk', self._ns(msg.observation_stamp),
                             time.monotonic())
         self.latency.stages.setdefault('action expert inference', []).append(
@@ -270,6 +272,56 @@ class Orchestrator:
             missing = [n for n in missing if not checks[n]()]
         if memory_client is not None:
             node.destroy_client(memory_client)
+
+    def wait_for_links(self, nodes, timeout_s=60.0):
+        """Wait until data flows along the links the first episode's cue depends on, beyond
+        endpoints on the graph: DDS matches each publisher with each subscriber on its own
+        schedule. Measured on a loaded two-core machine: the memory and planner received the
+        preprocessor's object lists 2.5 s after the endpoints showed, and a shell game whose
+        ball is visible for 1 s had no cue in memory. Checks, on the bridge's idle episode:
+        the memory holds a sighting of it (bridge -> preprocessor -> memory) and the action
+        expert has sent a chunk (bridge -> action expert -> here). Returns the seconds waited;
+        prints a warning and goes on after ``timeout_s``."""
+        t0 = time.monotonic()
+        missing = []
+        if 'memory' in nodes and 'preprocessor' in nodes:
+            missing.append('preprocessor -> memory')
+        if 'action_expert' in nodes:
+            missing.append('sim -> action expert')
+        while missing and time.monotonic() - t0 < timeout_s:
+            self.spin_for(0.2)
+            if 'sim -> action expert' in missing and self.chunks_received > 0:
+                missing.remove('sim -> action expert')
+            if 'preprocessor -> memory' in missing and self._memory_has_sightings():
+                missing.remove('preprocessor -> memory')
+        if missing:
+            print(f'[main_job] warning: no data seen on {missing} within {timeout_s:.0f} s; '
+                  'starting the episodes anyway (see the node logs)', flush=True)
+        return time.monotonic() - t0
+
+    def _memory_has_sightings(self):
+        """Whether the memory recorded an object of the bridge's current episode."""
+        from memory_interfaces.msg import MemoryEntry
+        from memory_interfaces.srv import QueryMemory
+
+        with self._lock:
+            episode_id = self.status.episode_id if self.status is not None else ''
+        if not episode_id:
+            return False
+        client = self.node.create_client(QueryMemory, '/memory/query')
+        try:
+            if not client.wait_for_service(timeout_sec=1.0):
+                return False
+            future = client.call_async(QueryMemory.Request(
+                kind=QueryMemory.Request.KIND_WHAT_HAPPENED, episode_id=episode_id, k=100))
+            t0 = time.monotonic()
+            while not future.done() and time.monotonic() - t0 < 5.0:
+                self.rclpy.spin_once(self.node, timeout_sec=0.05)
+            reply = future.result() if future.done() else None
+            return reply is not None and reply.success and any(
+                r.bank == MemoryEntry.BANK_SPATIAL or r.has_position for r in reply.results)
+        finally:
+            self.node.destroy_client(client)
 
     def run_episode(self, task, seed, variant, wall_limit_s, on_phase=None, knobs=None,
                     faults=None):
@@ -551,6 +603,8 @@ def main(argv=None):
             orchestrator.wait_for_bridge()
             orchestrator.wait_for_graph(nodes)
             orchestrator.spin_for(1.0)
+            waited = orchestrator.wait_for_links(nodes)
+            print(f'[main_job] graph up; data flowing after {waited:.1f} s more', flush=True)
             killer = NodeKiller(orchestrator, stack, args.kill_at,
                                 down_s=args.kill_down_s) if args.kill else None
             for task in args.tasks:

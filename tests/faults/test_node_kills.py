@@ -36,6 +36,7 @@ def test_executor_killed_mid_motion_the_arm_holds_and_the_episode_completes(tmp_
     result, results = run_main_job(out, '--episodes', '1', '--kill', 'executor',
                                    '--kill-at', 'motion', '--kill-down-s', '2', timeout=400)
     (episode,) = results['episodes']
+    assert len(episode['faults']) == 1, (episode, result.stdout[-3000:])
     (kill,) = episode['faults']
     assert kill['node'] == 'executor' and kill['exit_code'] == -9
     assert kill['phase'] == 2 and kill['back_after_s'] > 2.0

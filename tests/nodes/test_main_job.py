@@ -55,6 +55,7 @@ def test_full_stack_solves_a_shell_game_from_lifelong_memory_across_a_memory_cra
     assert 'covered the green ball' in planner_log, planner_log[-2000:]
     assert row['full_stack']['successes'] == 1, planner_log[-2000:]
     assert 'killed the memory node (exit -9) in the delay phase' in result.stdout
+    assert 'data flowing after' in result.stdout
     assert (out / 'full_stack' / 'memory.db').is_file()
 
 
@@ -94,3 +95,21 @@ def test_scene_gif_leaves_out_frames_of_another_size(tmp_path, capsys):
     frames = imageio.mimread(path)
     assert len(frames) == 3 and frames[0].shape[:2] == (96, 128)   # every second one is kept
     assert 'left 3 scene frames of another size' in capsys.readouterr().out
+
+
+def test_episodes_wait_for_data_on_the_graph_links_and_say_when_none_came(capsys):
+    """Endpoints on the graph are not data flowing (DDS matches each pair on its own
+    schedule): with no bridge, memory or action expert running, nothing arrives, and the
+    orchestrator says which links stayed silent instead of waiting forever."""
+    from memory_nodes.main_job import Orchestrator
+
+    orchestrator = Orchestrator()
+    try:
+        waited = orchestrator.wait_for_links(('preprocessor', 'memory', 'action_expert'),
+                                             timeout_s=1.0)
+        assert orchestrator.wait_for_links(('sim_bridge', 'executor'), timeout_s=1.0) < 0.5
+    finally:
+        orchestrator.close()
+    assert 1.0 <= waited < 10.0
+    out = capsys.readouterr().out
+    assert "no data seen on ['preprocessor -> memory', 'sim -> action expert']" in out
