@@ -314,7 +314,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help='the policy predicts a new chunk every N steps (0 = n_action_steps); '
                         'an inference setting written into the config')
     p.add_argument('--capacity', type=int, default=64)
-    p.add_argument('--write-every', type=int, default=4)
+    p.add_argument('--write-every', type=int, default=None,
+                   help='the bank takes an entry every N steps (default 4; with --init-from '
+                        "the checkpoint's): no weight depends on it, so a fine-tune may change "
+                        'it, e.g. to 2 for blinks that last 3 steps')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--device', default='auto', help="'auto' (CUDA if present), 'cpu', 'cuda'")
     p.add_argument('--threads', type=int, default=0, help='torch CPU threads (0 = default)')
@@ -367,11 +370,14 @@ def main(argv: list[str] | None = None) -> int:
                          perceptual_tokens=args.perceptual_tokens,
                          slot_order=args.slot_order),
             memory=dict(enabled=not args.no_memory, capacity=args.capacity,
-                        write_every=args.write_every, goal_pointer=args.goal_pointer,
+                        write_every=4 if args.write_every is None else args.write_every,
+                        goal_pointer=args.goal_pointer,
                         pointer_query=args.pointer_query),
             denoiser=dict(kind=args.denoiser, width=args.width, layers=args.layers),
             diffusion=dict(prediction_type=args.prediction, replan_every=args.replan_every),
             train=train_settings))
+    if args.write_every is not None:
+        cfg = replace(cfg, memory=replace(cfg.memory, write_every=args.write_every))
     if args.inference_steps is not None:
         cfg = replace(cfg, diffusion=replace(cfg.diffusion,
                                              inference_steps=args.inference_steps))

@@ -49,7 +49,7 @@ def test_init_from_fine_tunes_the_checkpoints_network(tmp_path):
     # leaves the checkpoint's weights, normaliser included, where they were
     assert main([*common, '--out', str(tmp_path / 'b'), '--width', '48', '--layers', '2',
                  '--lr', '1e-12', '--seed', '3', '--inference-steps', '3',
-                 '--init-from', str(tmp_path / 'a')]) == 0
+                 '--write-every', '2', '--init-from', str(tmp_path / 'a')]) == 0
     a = load_file(str(tmp_path / 'a' / 'model.safetensors'))
     b = load_file(str(tmp_path / 'b' / 'model.safetensors'))
     assert a.keys() == b.keys()
@@ -57,6 +57,7 @@ def test_init_from_fine_tunes_the_checkpoints_network(tmp_path):
     doc = json.loads((tmp_path / 'b' / 'config.json').read_text())
     assert doc['policy']['encoder']['width'] == 32 and doc['policy']['train']['seed'] == 3
     assert doc['policy']['diffusion']['inference_steps'] == 3
+    assert doc['policy']['memory']['write_every'] == 2   # no weight depends on it
     assert doc['meta']['init_from']['checkpoint'] == str(tmp_path / 'a')
     assert doc['meta']['init_from']['command'].startswith('memory-train --synthetic 4')
 
