@@ -39,7 +39,7 @@ READY_ENDPOINT = {
     'executor': ('subscription', '/planner/subgoal'),
     'action_expert': ('publisher', '/action_expert/chunk'),
 }
-STILL_WINDOW_S = 1.0  # the arm must not move in the last second before the node is back
+STILL_WINDOW_S = 1.0  # the arm must not move in the last second before the restart
 
 
 @dataclass
@@ -52,8 +52,8 @@ class KillRecord:
     phase: int                  # episode phase when the kill was sent
     exit_code: int              # of the killed process (-9)
     back_after_s: float         # SIGKILL -> new process serving (-1: never)
-    arm_moved_m: float          # wrist travel while the node was down (nan: no poses)
-    arm_moved_last_s_m: float   # of which in the last STILL_WINDOW_S before it was back
+    arm_moved_m: float          # wrist travel from the kill to the restart (nan: no poses)
+    arm_moved_last_s_m: float   # of which in the last STILL_WINDOW_S before the restart
     memory_episode_events: int  # memory only: this episode's events it answered with
     note: str = ''
 
@@ -154,11 +154,15 @@ class NodeKiller:
               flush=True)
         while time.monotonic() - t_kill < self.down_s:
             o.spin_for(0.05)
+        # the arm is judged while no process of the node exists, kill to restart: once the
+        # new process runs it may act (the executor drives the arm again) well before this
+        # process sees its endpoints on the graph (discovery took 2.6 s on a quiet machine,
+        # and the new executor had moved the arm 21 cm in that time)
+        t_restart = time.monotonic()
         self.stack.start(node)
         back, events = self._wait_back(node, before, t_kill)
-        t_back = time.monotonic() if back >= 0 else t_kill + self.ready_timeout_s
-        poses = o.wrist_between(t_kill, t_back)
-        last = [p for t, p in poses if t >= t_back - STILL_WINDOW_S]
+        poses = o.wrist_between(t_kill, t_restart)
+        last = [p for t, p in poses if t >= t_restart - STILL_WINDOW_S]
         moved = path_length([p for _, p in poses]) if poses else math.nan
         moved_last = path_length(last) if poses else math.nan
         note = ('' if back >= 0 else
@@ -166,8 +170,8 @@ class NodeKiller:
         record = KillRecord(node, self.at, self.episode_id, phase, int(code), round(back, 2),
                             moved, moved_last, events, note)
         print(f'[main_job] fault: {node} back after {back:.1f} s; arm moved '
-              f'{1e3 * moved:.1f} mm while it was down ({1e3 * moved_last:.1f} mm in the last '
-              f'{STILL_WINDOW_S:.0f} s)'
+              f'{1e3 * moved:.1f} mm from the kill to the restart '
+              f'({1e3 * moved_last:.1f} mm in its last {STILL_WINDOW_S:.0f} s)'
               + (f'; memory answered with {events} events of this episode'
                  if node == 'memory' else '') + (f'; {note}' if note else ''), flush=True)
         return record

@@ -27,14 +27,15 @@ def run_main_job(out, *args, timeout=900):
 
 
 def test_executor_killed_mid_motion_the_arm_holds_and_the_episode_completes(tmp_path):
-    """The executor dies one second into the lift and stays dead for 2 s: the sim bridge
+    """The executor dies one second into the lift and stays dead for 3 s: the sim bridge
     holds the last target (the arm stops, no drift), the new executor announces itself idle,
-    the planner sends the step again and the cup is lifted. (Restarted at once, the new
-    process was back within about a second, so the 'last second' still held the arm's
-    convergence on its last target: the test failed 1 run in 4, with 17 mm moved in all.)"""
+    the planner sends the step again and the cup is lifted. The arm is judged from the kill
+    to the restart, while no executor exists: the new process may drive the arm again
+    seconds before this process sees its endpoints (measured 21 cm in the last second when
+    the window ran until then)."""
     out = tmp_path / 'run'
     result, results = run_main_job(out, '--episodes', '1', '--kill', 'executor',
-                                   '--kill-at', 'motion', '--kill-down-s', '2', timeout=400)
+                                   '--kill-at', 'motion', '--kill-down-s', '3', timeout=400)
     (episode,) = results['episodes']
     assert len(episode['faults']) == 1, (episode, result.stdout[-3000:])
     (kill,) = episode['faults']
@@ -44,7 +45,8 @@ def test_executor_killed_mid_motion_the_arm_holds_and_the_episode_completes(tmp_
     # stands still; a moving primitive covers 10 cm and more per second, 20 cm and more in
     # the outage (measured: 17 mm in all, 0.0-2.2 mm in the last second on a quiet machine;
     # 73 mm in all on a loaded one, where the arm lags its targets further and the
-    # convergence is longer). The stillness of the last second is what shows the hold.
+    # convergence is longer). The stillness of the last second before the restart is what
+    # shows the hold.
     assert kill['arm_moved_m'] < 0.12 and kill['arm_moved_last_s_m'] < 0.01, kill
     planner_log = (out / 'full_stack' / 'planner.log').read_text()
     assert 'the executor (re)started idle: sending step 0 again' in planner_log
@@ -58,8 +60,10 @@ def test_each_node_killed_in_turn_the_episodes_end_recorded(tmp_path):
     phase (after the cue); the restarted memory answers with what it held before."""
     nodes = ['preprocessor', 'memory', 'planner', 'executor']
     out = tmp_path / 'run'
+    # down 1.5 s: the arm is judged from the kill to the restart (a restart at once leaves
+    # no time to judge)
     result, results = run_main_job(out, '--episodes', str(len(nodes)), '--kill', *nodes,
-                                   '--kill-at', 'delay')
+                                   '--kill-at', 'delay', '--kill-down-s', '1.5')
     episodes = results['episodes']
     assert [e['faults'][0]['node'] for e in episodes] == nodes
     for episode in episodes:
