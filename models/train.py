@@ -370,13 +370,11 @@ def main(argv: list[str] | None = None) -> int:
                          perceptual_tokens=args.perceptual_tokens,
                          slot_order=args.slot_order),
             memory=dict(enabled=not args.no_memory, capacity=args.capacity,
-                        write_every=4 if args.write_every is None else args.write_every,
-                        goal_pointer=args.goal_pointer,
-                        pointer_query=args.pointer_query),
+                        goal_pointer=args.goal_pointer, pointer_query=args.pointer_query),
             denoiser=dict(kind=args.denoiser, width=args.width, layers=args.layers),
             diffusion=dict(prediction_type=args.prediction, replan_every=args.replan_every),
             train=train_settings))
-    if args.write_every is not None:
+    if args.write_every is not None:   # else MemoryConfig's default, or the checkpoint's
         cfg = replace(cfg, memory=replace(cfg.memory, write_every=args.write_every))
     if args.inference_steps is not None:
         cfg = replace(cfg, diffusion=replace(cfg.diffusion,
