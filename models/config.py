@@ -11,7 +11,8 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 SLOT_ORDERS = ('given', 'first_seen')  # EncoderConfig.slot_order: models/slot_order.py
-GOAL_TARGETS = ('episode', 'next_contact')  # TrainConfig.goal_targets: models.episodes
+# TrainConfig.goal_targets: models.episodes.goal_targets
+GOAL_TARGETS = ('episode', 'next_contact', 'unfinished_contact')
 
 # The action layout fixed by the sim/models contract: absolute end-effector target + gripper.
 ACTION_NAMES = ('x', 'y', 'z', 'yaw', 'gripper')
@@ -201,7 +202,8 @@ class TrainConfig:
     # what the goal loss and the pointer aim at (models.episodes.goal_targets): 'episode',
     # the grasp's point and slot at every step (one answer per episode); 'next_contact', at
     # each step the next grasp, place or press of the demonstration (several targets in
-    # turn: button sequence, count, put back)
+    # turn: button sequence, count, put back); 'unfinished_contact', the same but a contact
+    # stays the target until the arm rises from it
     goal_targets: str = 'episode'  # one of GOAL_TARGETS
 
     def __post_init__(self) -> None:

@@ -355,17 +355,25 @@ def _nearest_visible(objects: np.ndarray, distance: np.ndarray, within: float) -
     return best if distance[best] <= within else -1
 
 
-def contact_steps(ep: Episode, min_travel: float = 0.03) -> np.ndarray:
-    """The act phase's contacts: the first step of every descent of the commanded
-    end-effector height below the middle of its act-phase range (a grasp, a place, a button
-    press). Empty when the act phase has no vertical travel of `min_travel` metres."""
+def contact_spans(ep: Episode, min_travel: float = 0.03) -> tuple[np.ndarray, np.ndarray]:
+    """The act phase's contacts as (first steps, last steps): every run of steps whose
+    commanded end-effector height is below the middle of its act-phase range (a grasp, a
+    place, a button press), from the descent's first low step to the last low step before
+    the arm rises again. Empty when the act phase has no vertical travel of `min_travel`
+    metres."""
     start = act_start(ep)
     z = ep.action[start:, 2]
     if len(z) == 0 or z.max() - z.min() < min_travel:
-        return np.zeros(0, np.int64)
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
     low = z < 0.5 * (z.max() + z.min())
     first = low & ~np.concatenate([[False], low[:-1]])
-    return start + np.flatnonzero(first)
+    last = low & ~np.concatenate([low[1:], [False]])
+    return start + np.flatnonzero(first), start + np.flatnonzero(last)
+
+
+def contact_steps(ep: Episode, min_travel: float = 0.03) -> np.ndarray:
+    """The first step of each of the act phase's contacts (`contact_spans`)."""
+    return contact_spans(ep, min_travel)[0]
 
 
 def carried_slot(ep: Episode, contact: int, reach: float = 0.05) -> int:
@@ -392,19 +400,25 @@ def carried_slot(ep: Episode, contact: int, reach: float = 0.05) -> int:
 def goal_targets(ep: Episode, kind: str = 'episode') -> tuple[np.ndarray, np.ndarray]:
     """Per-step targets of the goal loss and the goal pointer: points (T, 3) and slots (T,)
     (-1: no object there). 'episode': the same at every step, the grasp's (`goal_point`,
-    `goal_slot`): one answer per episode. 'next_contact': at each step the next contact at or
-    after it (`contact_steps`; after the last one, the last one): where the arm must go
-    next, for tasks with several targets in turn (buttons in the remembered order, the
-    blue button K times then the white one, the tray and then the remembered start place,
-    which no object marks: slot -1)."""
+    `goal_slot`): one answer per episode. 'next_contact': at each step the next contact
+    starting at or after it (`contact_spans`; after the last one, the last one): where the
+    arm must go next, for tasks with several targets in turn (buttons in the remembered
+    order, the blue button K times then the white one, the tray and then the remembered
+    start place, which no object marks: slot -1). 'unfinished_contact': the same, except
+    that a contact stays the target until its last low step (the press is done, the arm
+    rises), not only until its first: with 'next_contact' the target moves on as the arm
+    starts down, and a policy conditioned on it left presses half done."""
     if kind not in GOAL_TARGETS:
         raise ValueError(f'goal_targets kind={kind!r}: expected one of {GOAL_TARGETS}')
     t = ep.length
-    contacts = contact_steps(ep) if kind == 'next_contact' else np.zeros(0, np.int64)
-    if len(contacts) == 0:
+    firsts, lasts = (contact_spans(ep) if kind != 'episode'
+                     else (np.zeros(0, np.int64), np.zeros(0, np.int64)))
+    if len(firsts) == 0:
         return (np.repeat(goal_point(ep)[None], t, 0),
                 np.full(t, goal_slot(ep), np.int64))
-    following = np.minimum(np.searchsorted(contacts, np.arange(t)), len(contacts) - 1)
+    contacts = firsts
+    bounds = firsts if kind == 'next_contact' else lasts
+    following = np.minimum(np.searchsorted(bounds, np.arange(t)), len(contacts) - 1)
     step = contacts[following]  # (T,) the contact each step heads for
     slots = np.array([slot_at(ep, int(c), exclude=carried_slot(ep, int(c)))
                       for c in contacts], np.int64)

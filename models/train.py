@@ -292,7 +292,9 @@ def build_parser() -> argparse.ArgumentParser:
                         '1; default: every episode equally likely; TrainConfig.task_weights)')
     p.add_argument('--goal-targets', default='episode', choices=GOAL_TARGETS,
                    help="the goal loss's and pointer's target: the episode's grasp, or at each "
-                        'step the next grasp / place / press (TrainConfig.goal_targets)')
+                        'step the next grasp / place / press (next_contact: from its first '
+                        'low step on the one after; unfinished_contact: from its last; '
+                        'TrainConfig.goal_targets)')
     p.add_argument('--slot-order', default='given', choices=SLOT_ORDERS,
                    help="object slot order the network sees: as recorded, or 'first_seen' "
                         '(by first sight, class, y, x; the same in the ROS graph: '
@@ -302,9 +304,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--goal-pointer', action='store_true',
                    help='add the goal pointer (a conditioning token pointing at an object '
                         'slot; see models/goal_pointer.py)')
-    p.add_argument('--pointer-query', default='fused', choices=('fused', 'retrieved'),
+    p.add_argument('--pointer-query', default=None, choices=('fused', 'retrieved'),
                    help="the pointer's query: the fused tokens (current frame included) or "
-                        'only what retrieval read from the bank (MemoryConfig.pointer_query)')
+                        'only what retrieval read from the bank (MemoryConfig.pointer_query; '
+                        "default fused; with --init-from the checkpoint's): the query's "
+                        'weights have the same shape either way, so a fine-tune may switch it')
     p.add_argument('--pointer-loss-weight', type=float, default=0.0,
                    help='weight of the pointer cross-entropy on the grasped slot (0 = off)')
     p.add_argument('--inference-steps', type=int, default=None,
@@ -370,12 +374,14 @@ def main(argv: list[str] | None = None) -> int:
                          perceptual_tokens=args.perceptual_tokens,
                          slot_order=args.slot_order),
             memory=dict(enabled=not args.no_memory, capacity=args.capacity,
-                        goal_pointer=args.goal_pointer, pointer_query=args.pointer_query),
+                        goal_pointer=args.goal_pointer),
             denoiser=dict(kind=args.denoiser, width=args.width, layers=args.layers),
             diffusion=dict(prediction_type=args.prediction, replan_every=args.replan_every),
             train=train_settings))
     if args.write_every is not None:   # else MemoryConfig's default, or the checkpoint's
         cfg = replace(cfg, memory=replace(cfg.memory, write_every=args.write_every))
+    if args.pointer_query is not None:   # likewise
+        cfg = replace(cfg, memory=replace(cfg.memory, pointer_query=args.pointer_query))
     if args.inference_steps is not None:
         cfg = replace(cfg, diffusion=replace(cfg.diffusion,
                                              inference_steps=args.inference_steps))

@@ -7,6 +7,7 @@ from models.config import TrainConfig
 from models.episodes import (
     Episode,
     SequenceBatcher,
+    contact_spans,
     contact_steps,
     episode_probabilities,
     goal_targets,
@@ -144,6 +145,8 @@ def _pressing_episode():
 def test_contact_steps_are_the_first_steps_of_each_descent_in_the_act_phase():
     ep = _pressing_episode()
     assert contact_steps(ep).tolist() == [4, 8, 11]
+    firsts, lasts = contact_spans(ep)
+    assert firsts.tolist() == [4, 8, 11] and lasts.tolist() == [5, 8, 12]
     ep.action[:, 2] = 0.12  # no vertical travel: no contact
     assert contact_steps(ep).tolist() == []
 
@@ -154,6 +157,10 @@ def test_next_contact_targets_head_for_each_press_in_turn():
     # steps 0-4 head for the first press (button 1), 5-8 the second (button 0), then the third
     assert slots.tolist() == [1] * 5 + [0] * 4 + [1] * 5
     np.testing.assert_allclose(points[6], (0.4, -0.1, 0.04))
+    # 'unfinished_contact': a press stays the target down to its last low step (5, 8, 12)
+    points, slots = goal_targets(ep, 'unfinished_contact')
+    assert slots.tolist() == [1] * 6 + [0] * 3 + [1] * 5
+    np.testing.assert_allclose(points[5], (0.4, 0.1, 0.04))
     # 'episode' targets: the first grasp's (the gripper closes at the act phase's start,
     # over no object within 9 cm of y = 0: slot -1) at every step
     points, slots = goal_targets(ep, 'episode')

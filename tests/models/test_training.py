@@ -44,12 +44,14 @@ def test_init_from_fine_tunes_the_checkpoints_network(tmp_path):
 
     common = ['--synthetic', '4', '--steps', '3', '--batch', '2', '--no-progress',
               '--device', 'cpu']
-    assert main([*common, '--out', str(tmp_path / 'a'), '--width', '32', '--layers', '1']) == 0
+    assert main([*common, '--out', str(tmp_path / 'a'), '--width', '32', '--layers', '1',
+                 '--goal-pointer']) == 0
     # the architecture flags are ignored (the checkpoint's wins); a vanishing learning rate
     # leaves the checkpoint's weights, normaliser included, where they were
     assert main([*common, '--out', str(tmp_path / 'b'), '--width', '48', '--layers', '2',
                  '--lr', '1e-12', '--seed', '3', '--inference-steps', '3',
-                 '--write-every', '2', '--init-from', str(tmp_path / 'a')]) == 0
+                 '--write-every', '2', '--pointer-query', 'retrieved',
+                 '--init-from', str(tmp_path / 'a')]) == 0
     a = load_file(str(tmp_path / 'a' / 'model.safetensors'))
     b = load_file(str(tmp_path / 'b' / 'model.safetensors'))
     assert a.keys() == b.keys()
@@ -58,6 +60,9 @@ def test_init_from_fine_tunes_the_checkpoints_network(tmp_path):
     assert doc['policy']['encoder']['width'] == 32 and doc['policy']['train']['seed'] == 3
     assert doc['policy']['diffusion']['inference_steps'] == 3
     assert doc['policy']['memory']['write_every'] == 2   # no weight depends on it
+    # nor on where the pointer's query comes from (same width either way)
+    assert doc['policy']['memory']['goal_pointer']
+    assert doc['policy']['memory']['pointer_query'] == 'retrieved'
     assert doc['meta']['init_from']['checkpoint'] == str(tmp_path / 'a')
     assert doc['meta']['init_from']['command'].startswith('memory-train --synthetic 4')
 
