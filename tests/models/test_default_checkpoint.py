@@ -56,3 +56,21 @@ def test_load_policy_gives_a_finite_chunk():
 def test_load_policy_refuses_a_missing_folder(tmp_path):
     with pytest.raises(ValueError, match='no such checkpoint folder'):
         load_policy(tmp_path / 'nope')
+
+
+@pytest.mark.parametrize('folder', sorted(p for p in DEFAULT_CHECKPOINT.parent.iterdir()
+                                          if p.is_dir()), ids=lambda p: p.name)
+def test_every_committed_checkpoint_loads_and_records_its_training(folder):
+    """Every checkpoint in the package (the default, the base it was fine-tuned from, the
+    six-task candidate) is small, says how it was trained and drives one chunk."""
+    files = {p.name: p.stat().st_size for p in folder.iterdir()}
+    assert {'model.safetensors', 'config.json', 'text_cache.json'} <= set(files), files
+    assert sum(files.values()) <= MAX_BYTES, files
+    meta = json.loads((folder / 'config.json').read_text())['meta']
+    assert meta['command'].startswith('memory-train ') and 'seed' in meta
+    policy = load_policy(folder, device='cpu', seed=0)
+    # each trained task's instructions are cached: no MiniLM load needed to run it
+    assert len(policy.text_encoder.cache) >= len(meta['dataset']['tasks']) > 0
+    policy.reset(next(iter(policy.text_encoder.cache)))
+    chunk = policy.predict_action_chunk(example_obs(policy))
+    assert chunk.shape == (1, 16, 5) and np.all(np.isfinite(chunk))
