@@ -411,13 +411,12 @@ def goal_targets(ep: Episode, kind: str = 'episode') -> tuple[np.ndarray, np.nda
     if kind not in GOAL_TARGETS:
         raise ValueError(f'goal_targets kind={kind!r}: expected one of {GOAL_TARGETS}')
     t = ep.length
-    firsts, lasts = (contact_spans(ep) if kind != 'episode'
-                     else (np.zeros(0, np.int64), np.zeros(0, np.int64)))
-    if len(firsts) == 0:
+    contacts, ends = (contact_spans(ep) if kind != 'episode'
+                      else (np.zeros(0, np.int64), np.zeros(0, np.int64)))
+    if len(contacts) == 0:
         return (np.repeat(goal_point(ep)[None], t, 0),
                 np.full(t, goal_slot(ep), np.int64))
-    contacts = firsts
-    bounds = firsts if kind == 'next_contact' else lasts
+    bounds = contacts if kind == 'next_contact' else ends  # where each target moves on
     following = np.minimum(np.searchsorted(bounds, np.arange(t)), len(contacts) - 1)
     step = contacts[following]  # (T,) the contact each step heads for
     slots = np.array([slot_at(ep, int(c), exclude=carried_slot(ep, int(c)))

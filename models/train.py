@@ -32,7 +32,7 @@ import torch
 
 from memory_nodes.file_safety import private_dir, private_file, write_private_text
 from models.checkpoint import git_commit, load_checkpoint, save_checkpoint
-from models.config import GOAL_TARGETS, SLOT_ORDERS, PolicyConfig
+from models.config import GOAL_TARGETS, POINTER_QUERIES, SLOT_ORDERS, PolicyConfig
 from models.episodes import (
     Episode,
     SequenceBatcher,
@@ -304,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--goal-pointer', action='store_true',
                    help='add the goal pointer (a conditioning token pointing at an object '
                         'slot; see models/goal_pointer.py)')
-    p.add_argument('--pointer-query', default=None, choices=('fused', 'retrieved'),
+    p.add_argument('--pointer-query', default=None, choices=POINTER_QUERIES,
                    help="the pointer's query: the fused tokens (current frame included) or "
                         'only what retrieval read from the bank (MemoryConfig.pointer_query; '
                         "default fused; with --init-from the checkpoint's): the query's "

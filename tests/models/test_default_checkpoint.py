@@ -28,14 +28,10 @@ def example_obs(policy) -> dict[str, np.ndarray]:
     return obs
 
 
-def test_default_checkpoint_is_inside_the_package_and_small():
+def test_default_checkpoint_is_inside_the_package():
+    # its files, size and recorded command: test_every_committed_checkpoint_... below
     package = Path(models.__file__).resolve().parent
     assert DEFAULT_CHECKPOINT.parent == package / 'checkpoints' and DEFAULT_CHECKPOINT.is_dir()
-    files = {p.name: p.stat().st_size for p in DEFAULT_CHECKPOINT.iterdir()}
-    assert {'model.safetensors', 'config.json', 'text_cache.json'} <= set(files), files
-    assert sum(files.values()) <= MAX_BYTES, files
-    meta = json.loads((DEFAULT_CHECKPOINT / 'config.json').read_text())['meta']
-    assert meta['command'].startswith('memory-train ') and 'seed' in meta
 
 
 def test_load_policy_gives_a_finite_chunk():
