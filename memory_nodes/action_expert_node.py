@@ -435,9 +435,19 @@ class ActionExpertNode(LifecycleNode):
         chunk = self.policy.act_chunk(obs)[0]  # (horizon, 5)
         ms = (time.perf_counter() - start) * 1e3
         self.inference_ms = (self.inference_ms + [ms])[-1000:]
-        if self.recorder is not None:  # every step the policy ran, a chunk dropped late too
-            self.recorder.add(key[0], self.policy.step - 1, stamp_to_sec(image.header.stamp),
-                              obs, chunk, ms, camera=self.policy.cfg.encoder.cameras[0])
+        with self._lock:
+            # the episode ended while the policy ran (its status came in and the recording
+            # was flushed): the step is neither recorded after the flush nor published. The
+            # status callback stores the status under this lock before it flushes, so a
+            # step recorded here always precedes the flush.
+            now = self.latest.get('status')
+            if status is not None and (now.episode_id != status.episode_id
+                                       or now.state != EpisodeStatus.STATE_RUNNING):
+                return
+            if self.recorder is not None:  # every step the policy ran, a chunk dropped late
+                self.recorder.add(key[0], self.policy.step - 1,
+                                  stamp_to_sec(image.header.stamp), obs, chunk, ms,
+                                  camera=self.policy.cfg.encoder.cameras[0])
         age = self.get_clock().now().nanoseconds * 1e-9 - stamp_to_sec(image.header.stamp)
         if age > self.params['max_latency_s']:
             self.dropped_late += 1
