@@ -6,17 +6,18 @@ joint states, the end-effector pose, perception's object tracks) on its own cloc
 task, the way to find out why is to compare, step by step, what the policy saw and what it
 answered. `PolicyInputRecorder` keeps, per policy step, the observation (image, proprio,
 object slots, phase), the chunk and the times, and writes an episode's arrays with
-``numpy.savez_compressed`` (no pickle) to ``<folder>/<episode id>.npz`` when the episode
-changes or the node stops. `load_policy_inputs` reads one back as a dict of arrays.
+``numpy.savez_compressed`` (no pickle) to ``<folder>/<episode id>.npz`` (whole, by rename:
+a reader never finds half a file) when the episode changes or the node stops. `load_policy_inputs` reads one back as a dict of arrays.
 """
 
+import io
 from pathlib import Path
 import re
 import threading
 
 import numpy as np
 
-from memory_nodes.file_safety import open_private, private_dir
+from memory_nodes.file_safety import private_dir, write_private_bytes
 
 KEYS = ('step', 'stamp', 'proprio', 'objects', 'phase', 'image', 'chunk', 'inference_ms')
 
@@ -71,9 +72,10 @@ class PolicyInputRecorder:
         self.rows = {k: [] for k in KEYS}  # a failed write below loses this episode only
         self.finished.add(episode_id)
         path = self.folder / _file_name(episode_id)
-        with open_private(path, 'wb') as f:
-            np.savez_compressed(f, episode_id=np.array(episode_id or ''),
-                                **{k: np.stack(v) for k, v in rows.items()})
+        buffer = io.BytesIO()  # written whole, then renamed: a reader never sees half a file
+        np.savez_compressed(buffer, episode_id=np.array(episode_id or ''),
+                            **{k: np.stack(v) for k, v in rows.items()})
+        write_private_bytes(path, buffer.getvalue())
         self.written.append(path)
         return path
 
