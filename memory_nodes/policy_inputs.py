@@ -7,7 +7,8 @@ task, the way to find out why is to compare, step by step, what the policy saw a
 answered. `PolicyInputRecorder` keeps, per policy step, the observation (image, proprio,
 object slots, phase), the chunk and the times, and writes an episode's arrays with
 ``numpy.savez_compressed`` (no pickle) to ``<folder>/<episode id>.npz`` (whole, by rename:
-a reader never finds half a file) when the episode changes or the node stops. `load_policy_inputs` reads one back as a dict of arrays.
+a reader never finds half a file) when the episode changes or the node stops.
+`load_policy_inputs` reads one back as a dict of arrays.
 """
 
 import io
