@@ -60,8 +60,8 @@ VARIANTS = {
          'executor': {'primitive_actions': [''], **SIM_TIME},
          'action_expert': {'use_memory_bank': True, **SIM_TIME}},
         'the planner still asks memory and sends subgoals, but the arm follows the diffusion '
-        'action expert (shipped checkpoint, with its perceptual-cognitive memory bank) '
-        'instead of motion primitives',
+        'action expert (the shipped checkpoint or --checkpoint, with its perceptual-cognitive '
+        'memory bank) instead of motion primitives',
     ),
     'action_expert_no_bank': (
         (*GRAPH, 'action_expert'),
@@ -533,19 +533,30 @@ def main(argv=None):
                         help='the action-expert variants write what the policy saw and '
                         'answered per episode to <out>/<variant>/policy_inputs/ '
                         '(memory_nodes/policy_inputs.py)')
+    parser.add_argument('--checkpoint', default=None,
+                        help='checkpoint folder the action-expert variants load (default: '
+                        'the shipped models.DEFAULT_CHECKPOINT); its training tasks decide '
+                        'which tasks they play')
     parser.add_argument('--out', default=None, help='folder for logs and results '
                         '(default runs/main_job/<time>)')
     args = parser.parse_args(argv)
     unknown = [v for v in args.variants if v not in VARIANTS]
     if unknown:
         parser.error(f'variants {unknown} cannot run yet; available: {sorted(VARIANTS)}')
-    trained_tasks = None  # tasks the shipped checkpoint was trained on
+    trained_tasks = None  # tasks the action expert's checkpoint was trained on
+    checkpoint = None
     if any('action_expert' in VARIANTS[v][0] for v in args.variants):
         import models
-        if not (models.DEFAULT_CHECKPOINT / 'model.safetensors').is_file():
-            parser.error(f'the action-expert variants need the shipped checkpoint at '
-                         f'{models.DEFAULT_CHECKPOINT}, which is missing')
-        trained_tasks = checkpoint_tasks(models.DEFAULT_CHECKPOINT)
+        checkpoint = Path(args.checkpoint or models.DEFAULT_CHECKPOINT).expanduser().resolve()
+        if not (checkpoint / 'model.safetensors').is_file():
+            which = 'the shipped checkpoint' if args.checkpoint is None else \
+                f'--checkpoint {args.checkpoint!r}'
+            parser.error(f'the action-expert variants need {which}: no model.safetensors '
+                         f'in {checkpoint}')
+        trained_tasks = checkpoint_tasks(checkpoint)
+    elif args.checkpoint is not None:
+        parser.error(f'--checkpoint {args.checkpoint!r}: none of the variants '
+                     f'{args.variants} runs the action expert')
     if args.episodes < 1:
         parser.error(f'--episodes is {args.episodes}; expected >= 1')
     if args.kill_memory_in_delay:
@@ -588,6 +599,8 @@ def main(argv=None):
             overrides.setdefault('memory', {}).update(
                 store_path=str((out / variant / 'memory.db').resolve()),
                 storage_root=str((out / variant).resolve()))
+        if 'action_expert' in nodes:
+            overrides.setdefault('action_expert', {})['checkpoint'] = str(checkpoint)
         if 'action_expert' in nodes and args.record_policy_inputs:
             overrides.setdefault('action_expert', {})['record_dir'] = str(
                 (out / variant / 'policy_inputs').resolve())
@@ -661,7 +674,8 @@ def main(argv=None):
               f'(n = {s["n"]})')
     results = {'rows': rows, 'latency': lat, 'episodes': [o.__dict__ for o in outcomes],
                'between_place_and_probe': [o.__dict__ for o in between],
-               'args': vars(args), 'variants': {v: VARIANTS[v][2] for v in args.variants}}
+               'args': vars(args), 'checkpoint': str(checkpoint) if checkpoint else None,
+               'variants': {v: VARIANTS[v][2] for v in args.variants}}
     write_private_text(out / 'results.json', json.dumps(results, indent=2))
     write_private_text(out / 'results.md', table + '\n')
     print(f'\nSaved results, node logs, memory files and episode GIFs (<variant>/frames/) '

@@ -38,6 +38,22 @@ def test_main_job_refuses_variants_it_cannot_run(tmp_path):
     assert not any(tmp_path.iterdir())  # refused before anything ran
 
 
+def test_main_job_refuses_a_checkpoint_folder_without_weights(tmp_path):
+    result = subprocess.run(
+        [sys.executable, '-m', 'memory_nodes.main_job', '--variants', 'action_expert',
+         '--checkpoint', str(tmp_path / 'nowhere'), '--out', str(tmp_path / 'run')],
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "--checkpoint '" in result.stderr and 'no model.safetensors' in result.stderr
+    result = subprocess.run(
+        [sys.executable, '-m', 'memory_nodes.main_job', '--variants', 'full_stack',
+         '--checkpoint', str(tmp_path), '--out', str(tmp_path / 'run')],
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert 'none of the variants' in result.stderr
+    assert not (tmp_path / 'run').exists()  # refused before anything ran
+
+
 def test_full_stack_solves_a_shell_game_from_lifelong_memory_across_a_memory_crash(tmp_path):
     """Bridge, preprocessor, memory, planner and executor, one OS process each. The memory
     node is SIGKILLed when the episode enters its delay (after the cue) and restarted on the
