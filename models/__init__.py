@@ -19,10 +19,12 @@ if TYPE_CHECKING:
 
 # The shipped checkpoint (model.safetensors + config.json + text_cache.json), resolved
 # relative to this package so that it works from a source checkout and an installed package:
-# pcmb_perceived is checkpoints/pcmb_adaln (trained on the simulator's object list) fine-tuned
-# on object slots made by the preprocessor's pipeline from camera frames, what a robot and
-# the ROS graph give it (scripts/train_pcmb.sh, docs/models.md).
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / 'checkpoints' / 'pcmb_perceived'
+# pcmb_six_tasks plays six of the suite's seven tasks on what a robot and the ROS graph give
+# it (object slots made by the preprocessor's pipeline from camera frames). It is
+# checkpoints/pcmb_perceived (four tasks; checkpoints/pcmb_adaln, trained on the simulator's
+# object list, fine-tuned on those inputs: scripts/train_pcmb.sh) fine-tuned in six stages
+# on six tasks (scripts/train_six_tasks.sh, docs/models.md).
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / 'checkpoints' / 'pcmb_six_tasks'
 
 
 def load_policy(path: str | Path | None = None, device: str | None = None,
