@@ -600,10 +600,10 @@ def main(argv=None):
                 store_path=str((out / variant / 'memory.db').resolve()),
                 storage_root=str((out / variant).resolve()))
         if 'action_expert' in nodes:
-            overrides.setdefault('action_expert', {})['checkpoint'] = str(checkpoint)
-        if 'action_expert' in nodes and args.record_policy_inputs:
-            overrides.setdefault('action_expert', {})['record_dir'] = str(
-                (out / variant / 'policy_inputs').resolve())
+            expert = overrides.setdefault('action_expert', {})
+            expert['checkpoint'] = str(checkpoint)
+            if args.record_policy_inputs:
+                expert['record_dir'] = str((out / variant / 'policy_inputs').resolve())
         print(f'[main_job] variant {variant}: {meaning}', flush=True)
         print(f'[main_job] starting nodes {list(nodes)} (one OS process each); logs in '
               f'{out / variant}', flush=True)

@@ -2,7 +2,6 @@
 their same-run baselines; bench_all.py gathers them into one JSON (bench.json + the stable
 copy), records a benchmark that fails or runs too long, and its quick mode runs end to end."""
 
-import importlib.util
 import json
 from pathlib import Path
 import subprocess
@@ -11,6 +10,7 @@ import sys
 import pytest
 
 from memory_nodes.benchmarks import Figure, load_figures
+from tests.script_loader import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / 'scripts'
@@ -21,13 +21,6 @@ def run(script, *args, timeout=300):
                          capture_output=True, text=True, timeout=timeout)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
     return res
-
-
-def load_script(name):
-    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f'{name}.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def by_name(figures):

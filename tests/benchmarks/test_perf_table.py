@@ -1,7 +1,6 @@
 """scripts/perf_table.py: a bench_all.py JSON rendered as the README's table, written between
 the markers of a copy of the real README with everything outside left byte for byte."""
 
-import importlib.util
 import json
 from pathlib import Path
 import subprocess
@@ -10,12 +9,11 @@ import sys
 import pytest
 
 from memory_nodes.benchmarks import Figure
+from tests.script_loader import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / 'scripts' / 'perf_table.py'
-spec = importlib.util.spec_from_file_location('perf_table', SCRIPT)
-perf_table = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(perf_table)
+perf_table = load_script('perf_table')
 
 
 def fixture_doc():

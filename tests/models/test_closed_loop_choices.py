@@ -1,22 +1,12 @@
 """scripts/closed_loop_choices.py: what the policy chose in closed loop against the answer."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / 'scripts' / 'closed_loop_choices.py'
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location('closed_loop_choices', SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.script_loader import load_script
 
 
 def test_summaries_count_exact_off_by_one_and_neighbours():
-    script = load_script()
+    script = load_script('closed_loop_choices')
     rows = [{'answer': k, 'chosen': c, 'done_pressed': True}
             for k, c in [(1, 1), (2, 3), (3, 2), (5, 5), (4, 1)]]
     s = script.summarise('count', rows)
@@ -31,7 +21,7 @@ def test_summaries_count_exact_off_by_one_and_neighbours():
 
 
 def test_plays_the_shipped_policy_and_reads_the_hidden_count():
-    script = load_script()
+    script = load_script('closed_loop_choices')
     rows = script.play(script.DEFAULT_CHECKPOINT, 'count', [0, 1])
     assert [r['seed'] for r in rows] == [0, 1]
     for r in rows:

@@ -1,26 +1,15 @@
 """scripts/probe_pointer.py: the pointer's accuracy by act-step offset, on the training path."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import torch
 
 from models.episodes import onset_steps
 from tests.models.test_policy import fitted_net
-
-SCRIPT = Path(__file__).resolve().parents[2] / 'scripts' / 'probe_pointer.py'
-
-
-def load_probe():
-    spec = importlib.util.spec_from_file_location('probe_pointer', SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.script_loader import load_script
 
 
 def test_probe_scores_act_queries_by_offset_against_the_grasped_slot(synthetic_episodes):
-    probe = load_probe()
+    probe = load_script('probe_pointer')
     net = fitted_net(synthetic_episodes, goal_pointer=True, pointer_query='retrieved')
     text = {e.instruction: np.full(384, 0.05, np.float32) for e in synthetic_episodes}
     pointer = net.pointer.forward
