@@ -96,9 +96,18 @@ class MemoryConfig:
     # current observation included) or 'retrieved' (only what retrieval read from the bank:
     # the current frame cannot steer the pointer; models/goal_pointer.py says why)
     pointer_query: str = 'fused'
+    # a recurrent summary of the bank (models/memory_bank.py `BankRecurrence`): a GRU run
+    # over the stored entries in time order, added to the fused cognitive token. Attention
+    # reads what was stored; it cannot count how often something happened (a softmax
+    # average of three blinks looks like one). The GRU can, and counting is what the count
+    # task asks: blinks seen against presses made so far
+    recurrent: bool = False
 
     def __post_init__(self) -> None:
         _positive(self, 'capacity', 'write_every', 'heads', 'max_steps')
+        if self.recurrent:
+            _require(self.enabled, 'recurrent', self.recurrent,
+                     'needs the memory bank (enabled=True)')
         _require(self.capacity >= 2, 'capacity', self.capacity, 'must be at least 2')
         _require(self.pointer_query in POINTER_QUERIES, 'pointer_query', self.pointer_query,
                  f'must be one of {POINTER_QUERIES}')
@@ -205,9 +214,17 @@ class TrainConfig:
     # turn: button sequence, count, put back); 'unfinished_contact', the same but a contact
     # stays the target until the arm rises from it
     goal_targets: str = 'episode'  # one of GOAL_TARGETS
+    # learning-rate multipliers by parameter-name prefix (e.g. {'retrieval.recurrent': 10}:
+    # a module grown onto a trained checkpoint learns faster than the weights around it)
+    lr_scales: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _positive(self, 'steps', 'batch_episodes', 'queries_per_episode', 'noise_draws')
+        _require(isinstance(self.lr_scales, dict), 'lr_scales', self.lr_scales,
+                 'must be a dict of parameter-name prefix -> multiplier')
+        for prefix, scale in self.lr_scales.items():
+            _require(isinstance(scale, (int, float)) and scale > 0,
+                     f'lr_scales[{prefix!r}]', scale, 'must be a number > 0')
         _require(self.goal_targets in GOAL_TARGETS, 'goal_targets', self.goal_targets,
                  f'must be one of {GOAL_TARGETS}')
         _require(isinstance(self.task_weights, dict), 'task_weights', self.task_weights,

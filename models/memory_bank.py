@@ -13,6 +13,10 @@ When the bank holds more than `capacity` entries it consolidates: the most simil
 pair (cosine similarity of cognitive token + mean perceptual token) is merged into one
 count-weighted average entry (time step averaged too), as in MemoryVLA.
 
+With `MemoryConfig.recurrent`, `BankRecurrence` adds a GRU's summary of the stored entries,
+in time order, to the fused cognitive token: attention averages what it reads and so cannot
+count repeated events; a recurrent pass can.
+
 The bank stores the raw (pre-fusion) working memory, like a transformer's key/value cache, so
 training can compute all steps of an episode in parallel (`retrieve_batched`) and inference
 step by step (`MemoryBank` + `MemoryRetrieval.forward`) with the same result as long as no
@@ -66,6 +70,51 @@ class GatedFusion(nn.Module):
         return g * retrieved + (1.0 - g) * current, g
 
 
+class BankRecurrence(nn.Module):
+    """A GRU over the bank's entries in time order: a summary that can count.
+
+    Attention retrieval returns a weighted average of stored entries, so "the light was lit"
+    reads the same after one blink as after four. A recurrent pass over the entries keeps a
+    state that events can increment. Each entry (its cognitive token and mean perceptual
+    token, raw as stored) is one GRU step; the summary a query gets is the state after the
+    entries it may see. Stateless between calls: inference reruns it over the bank (one fused
+    `nn.GRU` call over `capacity` entries), so the bank stays the policy's only memory and
+    every bank ablation (cleared, wiped, shuffled) applies to the summary too. The output
+    projection starts at zero: adding the module to a trained network changes nothing until
+    training uses it. Consolidated entries are GRU steps like the others (a merged pair is
+    one step: the count drifts once the bank is full; training never reaches capacity).
+    """
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.norm_c, self.norm_p = nn.LayerNorm(width), nn.LayerNorm(width)
+        self.inp = nn.Linear(2 * width, width)
+        self.gru = nn.GRU(width, width, batch_first=True)
+        self.out = nn.Linear(width, width)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def states(self, bank_p: torch.Tensor, bank_c: torch.Tensor, valid: torch.Tensor
+               ) -> torch.Tensor:
+        """bank_p (B, M, N_p, D), bank_c (B, M, D), valid (B, M) -> (B, M + 1, D): the
+        projected state after 0, 1, ..., M valid entries (valid ones first, in slot order:
+        the bank writes in time order)."""
+        order = torch.sort((~valid).to(torch.int8), dim=1, stable=True).indices  # (B, M)
+        c = torch.gather(bank_c, 1, order.unsqueeze(-1).expand_as(bank_c))
+        p = torch.gather(bank_p.mean(2), 1, order.unsqueeze(-1).expand_as(bank_c))
+        x = self.inp(torch.cat([self.norm_c(c), self.norm_p(p)], -1))  # (B, M, D)
+        hidden, _ = self.gru(x)  # (B, M, D)
+        hidden = torch.cat([hidden.new_zeros(hidden.shape[0], 1, hidden.shape[2]), hidden], 1)
+        return self.out(hidden)
+
+    def forward(self, bank_p: torch.Tensor, bank_c: torch.Tensor, valid: torch.Tensor,
+                seen: torch.Tensor) -> torch.Tensor:
+        """The summary after `seen` (B, Q) valid entries per query -> (B, Q, D)."""
+        states = self.states(bank_p, bank_c, valid)  # (B, M + 1, D)
+        index = seen.long().unsqueeze(-1).expand(-1, -1, states.shape[-1])
+        return torch.gather(states, 1, index)
+
+
 class MemoryRetrieval(nn.Module):
     """Working memory retrieves from the bank by attention and fuses through a gate."""
 
@@ -81,6 +130,7 @@ class MemoryRetrieval(nn.Module):
         self.attn_c = CrossAttention(width, cfg.heads)
         self.fuse_p = GatedFusion(width)
         self.fuse_c = GatedFusion(width)
+        self.recurrent = BankRecurrence(width) if cfg.recurrent else None
 
     def forward(self, perceptual: torch.Tensor, cognitive: torch.Tensor, now: torch.Tensor,
                 bank_p: torch.Tensor, bank_c: torch.Tensor, bank_t: torch.Tensor,
@@ -98,6 +148,10 @@ class MemoryRetrieval(nn.Module):
         got_c = self.attn_c(query_c.view(b, 1, -1), mask=mask_c, kv=kv_c).squeeze(1)  # (B, D)
         fused_p, gate_p = self.fuse_p(perceptual, got_p)
         fused_c, gate_c = self.fuse_c(cognitive, got_c)
+        if self.recurrent is not None:   # the summary after every valid entry
+            summary = self.recurrent(bank_p, bank_c, bank_valid,
+                                     bank_valid.sum(1, keepdim=True)).squeeze(1)
+            fused_c, got_c = fused_c + summary, got_c + summary
         info = {'gate_p': gate_p.detach(), 'gate_c': gate_c.detach(),
                 'retrieved_p': got_p, 'retrieved_c': got_c}
         return fused_p, fused_c, info
@@ -157,10 +211,13 @@ class MemoryRetrieval(nn.Module):
         got_p = self.attn_p(query_p.reshape(b, q * n_p, d), mask=mask_p, kv=kv_p)
         got_c = self.attn_c(query_c, mask=mask_c, kv=kv_c)  # (B, Q, D)
         got_p = got_p.view(b, q, n_p, d)
-        if retrieved is not None:
-            retrieved.update(retrieved_p=got_p, retrieved_c=got_c)
         fused_p, _ = self.fuse_p(perceptual, got_p)
         fused_c, _ = self.fuse_c(cognitive, got_c)
+        if self.recurrent is not None:   # keyframes are in time order: the causal ones lead
+            summary = self.recurrent(key_p, key_c, key_valid, causal.sum(2))  # (B, Q, D)
+            fused_c, got_c = fused_c + summary, got_c + summary
+        if retrieved is not None:
+            retrieved.update(retrieved_p=got_p, retrieved_c=got_c)
         return fused_p, fused_c
 
 

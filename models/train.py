@@ -85,19 +85,40 @@ def _csv(text: str, kind: type, flag: str) -> tuple:
     return values
 
 
-def _task_weights(text: str) -> dict[str, float]:
+def _named_values(text: str, flag: str = '--task-weights', name: str = 'TASK'
+                  ) -> dict[str, float]:
     """'remember_color=2,count=1.5' -> {'remember_color': 2.0, 'count': 1.5}; '' -> {}."""
     weights: dict[str, float] = {}
     for item in (v.strip() for v in text.split(',') if v.strip()):
-        task, _, value = (part.strip() for part in item.partition('='))
+        key, _, value = (part.strip() for part in item.partition('='))
         try:
-            if not task:
+            if not key:
                 raise ValueError(item)
-            weights[task] = float(value)
+            weights[key] = float(value)
         except ValueError:
-            raise ValueError(f'--task-weights={text!r}: expected TASK=WEIGHT[,TASK=WEIGHT], '
+            raise ValueError(f'{flag}={text!r}: expected {name}=VALUE[,{name}=VALUE], '
                              f'got {item!r}') from None
     return weights
+
+
+def param_groups(net: torch.nn.Module, lr: float, lr_scales: dict[str, float]
+                 ) -> list[dict]:
+    """The optimiser's parameter groups: one at `lr`, one per prefix of `lr_scales` at
+    lr * scale (a parameter takes its longest matching prefix). A prefix that names no
+    parameter is refused."""
+    groups: dict[str, list] = {'': []}
+    for prefix in lr_scales:
+        groups[prefix] = []
+    for name, param in net.named_parameters():
+        if param.requires_grad:
+            matches = [p for p in lr_scales if name.startswith(p)]
+            groups[max(matches, key=len) if matches else ''].append(param)
+    for prefix in lr_scales:
+        if not groups[prefix]:
+            raise ValueError(f'--lr-scale {prefix!r}: no parameter of this network starts '
+                             'with it')
+    return [{'params': params, 'lr': lr * lr_scales.get(prefix, 1.0)}
+            for prefix, params in groups.items() if params]
 
 
 def load_episodes(root: Path, tasks: list[str] | None, modes: tuple[str, ...],
@@ -138,13 +159,27 @@ def config_for(episodes: list[Episode], base: PolicyConfig) -> PolicyConfig:
     return replace(base, encoder=enc)
 
 
-def fine_tune_config(checkpoint: Path, episodes: list[Episode], train_settings: dict
+def fine_tune_config(checkpoint: Path, episodes: list[Episode], train_settings: dict,
+                     add_recurrent: bool = False
                      ) -> tuple[PolicyConfig, MemoryDiffusionNet, dict]:
     """(config, network, its meta) to fine-tune `checkpoint` on `episodes`: the checkpoint's
     architecture with `train_settings`. The data's input widths must be the checkpoint's
-    (names the first that differs)."""
+    (names the first that differs). `add_recurrent` adds the bank's recurrent summary
+    (`MemoryConfig.recurrent`) to a checkpoint without one: new weights, output at zero."""
     net, meta = load_checkpoint(checkpoint)
     doc = net.cfg.to_dict()
+    if add_recurrent and not doc['memory'].get('recurrent', False):
+        if not doc['memory']['enabled']:
+            raise ValueError(f'--recurrent-memory: the checkpoint {str(checkpoint)!r} has no '
+                             'memory bank')
+        doc['memory'] = {**doc['memory'], 'recurrent': True}
+        grown = MemoryDiffusionNet(PolicyConfig.from_dict(doc))
+        missing, unexpected = grown.load_state_dict(net.state_dict(), strict=False)
+        new = [k for k in missing if not k.startswith('retrieval.recurrent.')]
+        if new or unexpected:
+            raise ValueError(f'--recurrent-memory: {str(checkpoint)!r} does not fit the grown '
+                             f'network (missing {new}, unexpected {unexpected})')
+        net = grown
     cfg = PolicyConfig.from_dict({**doc, 'train': {**doc['train'], **train_settings}})
     have, want = config_for(episodes, cfg).encoder, cfg.encoder
     for name in ('proprio_dim', 'object_dim', 'image_size'):
@@ -207,7 +242,8 @@ def train(cfg: PolicyConfig, episodes: list[Episode], text: dict[str, np.ndarray
                               task_weights=tc.task_weights, goal_kind=tc.goal_targets,
                               slot_order=cfg.encoder.slot_order)
     params = [p for p in net.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=tc.lr, weight_decay=tc.weight_decay)
+    opt = torch.optim.AdamW(param_groups(net, tc.lr, tc.lr_scales),
+                            weight_decay=tc.weight_decay)
     sched = get_cosine_schedule_with_warmup(opt, tc.warmup_steps, tc.steps)
     ema = EMAModel(params, decay=tc.ema_decay, use_ema_warmup=True, power=0.75)
     loss_fn = torch.compile(net.compute_loss) if compile_model else net.compute_loss
@@ -309,6 +345,13 @@ def build_parser() -> argparse.ArgumentParser:
                         'only what retrieval read from the bank (MemoryConfig.pointer_query; '
                         "default fused; with --init-from the checkpoint's): the query's "
                         'weights have the same shape either way, so a fine-tune may switch it')
+    p.add_argument('--lr-scale', default='', metavar='PREFIX=X,...',
+                   help='learning-rate multipliers by parameter-name prefix, e.g. '
+                        'retrieval.recurrent=10 (TrainConfig.lr_scales)')
+    p.add_argument('--recurrent-memory', action='store_true',
+                   help="add a GRU's summary of the bank to the fused cognitive token (it can "
+                        'count repeated events; MemoryConfig.recurrent); with --init-from it '
+                        "grows a checkpoint without one (new weights, output starting at 0)")
     p.add_argument('--pointer-loss-weight', type=float, default=0.0,
                    help='weight of the pointer cross-entropy on the grasped slot (0 = off)')
     p.add_argument('--inference-steps', type=int, default=None,
@@ -361,12 +404,14 @@ def main(argv: list[str] | None = None) -> int:
         steps=args.steps, batch_episodes=args.batch, queries_per_episode=args.queries,
         noise_draws=args.noise_draws, lr=args.lr, seed=args.seed,
         act_fraction=args.act_fraction, onset_fraction=args.onset_fraction,
-        task_weights=_task_weights(args.task_weights), goal_targets=args.goal_targets,
+        task_weights=_named_values(args.task_weights), goal_targets=args.goal_targets,
+        lr_scales=_named_values(args.lr_scale, '--lr-scale', 'PREFIX'),
         goal_loss_weight=args.goal_loss_weight, pointer_loss_weight=args.pointer_loss_weight,
         warmup_steps=min(200, args.steps // 10))
     init = init_meta = None
     if args.init_from is not None:
-        cfg, init, init_meta = fine_tune_config(args.init_from, episodes, train_settings)
+        cfg, init, init_meta = fine_tune_config(args.init_from, episodes, train_settings,
+                                                add_recurrent=args.recurrent_memory)
     else:
         cfg = config_for(episodes, PolicyConfig(
             encoder=dict(width=args.width, cameras=_csv(args.cameras, str, '--cameras'),
@@ -374,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
                          perceptual_tokens=args.perceptual_tokens,
                          slot_order=args.slot_order),
             memory=dict(enabled=not args.no_memory, capacity=args.capacity,
-                        goal_pointer=args.goal_pointer),
+                        goal_pointer=args.goal_pointer, recurrent=args.recurrent_memory),
             denoiser=dict(kind=args.denoiser, width=args.width, layers=args.layers),
             diffusion=dict(prediction_type=args.prediction, replan_every=args.replan_every),
             train=train_settings))

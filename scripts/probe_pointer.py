@@ -10,6 +10,15 @@ reads the heading, and in closed loop (its own heading) it is right only by chan
 
     .venv/bin/python scripts/probe_pointer.py --checkpoint runs/pcmb_fs3 \\
         --data data/heldout --tasks remember_color,shell_game
+
+`--after-contacts` asks the question of tasks with several targets in turn (count, button
+sequence): the queries are the `AFTER_CONTACT` steps after each contact but the last (the arm
+rising from a press, before it heads anywhere: the next target must come from memory), split
+by whether the target then is the slot just pressed again ('again': count's blue button
+before the K-th press) or another ('next': count's white button after it).
+
+    .venv/bin/python scripts/probe_pointer.py --checkpoint runs/pcmb_perc6r2 \\
+        --data data/demos_perceived --tasks count --seeds 1100-1139 --after-contacts
 """
 
 from __future__ import annotations
@@ -26,10 +35,17 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from models.checkpoint import load_checkpoint  # noqa: E402
-from models.episodes import SequenceBatcher, act_start, find_episode_files, load_episode  # noqa: E402
+from models.episodes import (  # noqa: E402
+    SequenceBatcher,
+    act_start,
+    contact_spans,
+    find_episode_files,
+    load_episode,
+)
 from models.train import parse_seeds  # noqa: E402
 
 LAST_OFFSET = 6  # offsets from here on are pooled
+AFTER_CONTACT = 4  # --after-contacts: steps probed after each contact's last low step
 
 
 def probe_task(net, text: dict[str, np.ndarray], episodes, batches: int, seed: int
@@ -41,14 +57,7 @@ def probe_task(net, text: dict[str, np.ndarray], episodes, batches: int, seed: i
                               act_fraction=1.0, slot_order=cfg.encoder.slot_order,
                               goal_kind=cfg.train.goal_targets)
     captured: dict[str, torch.Tensor] = {}
-    point = net.point
-
-    def capture(cond, objects, retrieved=None):
-        out = point(cond, objects, retrieved)
-        captured['logits'] = out[1]
-        return out
-
-    net.point = capture
+    point = capture_logits(net, captured)
     by_offset: dict[int, list[bool]] = {}
     try:
         with torch.no_grad():
@@ -71,6 +80,56 @@ def probe_task(net, text: dict[str, np.ndarray], episodes, batches: int, seed: i
     return by_offset
 
 
+def capture_logits(net, captured: dict):
+    """Wrap net.point so that its slot logits land in captured['logits']; -> the original."""
+    point = net.point
+
+    def capture(cond, objects, retrieved=None):
+        out = point(cond, objects, retrieved)
+        captured['logits'] = out[1]
+        return out
+
+    net.point = capture
+    return point
+
+
+def probe_after_contacts(net, text: dict[str, np.ndarray], episodes
+                         ) -> dict[str, list[bool]]:
+    """-> {'again': [...], 'next': [...]}: pointer right? at the AFTER_CONTACT steps after
+    each contact but the last, by whether the target then is the contact's slot again."""
+    cfg = net.cfg
+    captured: dict[str, torch.Tensor] = {}
+    point = capture_logits(net, captured)
+    result: dict[str, list[bool]] = {'again': [], 'next': []}
+    try:
+        with torch.no_grad():
+            for ep in episodes:
+                _, ends = contact_spans(ep)
+                steps = np.array([e + k for e in ends[:-1] for k in range(1, AFTER_CONTACT + 1)
+                                  if e + k < ep.length], np.int64)
+                if not len(steps):
+                    continue
+                batcher = SequenceBatcher([ep], text, cfg.encoder.cameras,
+                                          cfg.encoder.object_slots, cfg.diffusion.horizon,
+                                          cfg.memory.write_every, len(steps), seed=0,
+                                          slot_order=cfg.encoder.slot_order,
+                                          goal_kind=cfg.train.goal_targets)
+                batcher._query_steps = lambda idx, steps=steps: steps
+                batch = batcher.sample(1)
+                net.compute_loss(batch)
+                target, scored = net.pointer_targets(batch)
+                right = captured['logits'].argmax(-1) == target
+                slots = batcher.goal_slots[0]
+                for step, ok, use in zip(steps.tolist(), right.tolist(), scored.tolist()):
+                    previous = ends[ends < step].max()  # the contact just made
+                    if use:
+                        kind = 'again' if slots[step] == slots[previous] else 'next'
+                        result[kind].append(ok)
+    finally:
+        net.point = point
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--checkpoint', type=Path, required=True)
@@ -79,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument('--seeds', default=None, help="e.g. '1300-1339' (default: all)")
     p.add_argument('--batches', type=int, default=8, help='batches of 8 episodes per task')
     p.add_argument('--seed', type=int, default=1)
+    p.add_argument('--after-contacts', action='store_true',
+                   help='probe the steps after each contact (tasks with several targets)')
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     net, _ = load_checkpoint(args.checkpoint, 'cpu')
@@ -87,8 +148,9 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f'checkpoint={str(args.checkpoint)!r} has no goal pointer')
     cache = json.loads((args.checkpoint / 'text_cache.json').read_text())
     text = {k: np.asarray(v, np.float32) for k, v in cache.items()}
-    print(f'pointer right (teacher-forced, act-phase queries) by offset from the act start; '
-          f'{LAST_OFFSET} = {LAST_OFFSET} and later')
+    if not args.after_contacts:
+        print(f'pointer right (teacher-forced, act-phase queries) by offset from the act '
+              f'start; {LAST_OFFSET} = {LAST_OFFSET} and later')
     for task in args.tasks.split(','):
         files = find_episode_files(args.data, [task], ('memory',), parse_seeds(args.seeds))
         episodes = [load_episode(f) for f in files]
@@ -96,6 +158,12 @@ def main(argv: list[str] | None = None) -> int:
         if not episodes or missing:
             why = 'no episodes' if not episodes else 'instruction unknown to the checkpoint'
             print(f'{task}: skipped ({why})')
+            continue
+        if args.after_contacts:
+            cells = '  '.join(f'{k}: {np.mean(v) if v else float("nan"):.2f} (n={len(v)})'
+                              for k, v in probe_after_contacts(net, text, episodes).items())
+            print(f'{task} ({len(episodes)} episodes), {AFTER_CONTACT} steps after each '
+                  f'contact: {cells}', flush=True)
             continue
         by_offset = probe_task(net, text, episodes, args.batches, args.seed)
         cells = '  '.join(f'{o}: {np.mean(v):.2f} (n={len(v)})'

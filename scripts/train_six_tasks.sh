@@ -8,6 +8,10 @@
 #                                                # 85 min of training on 2 cores, then the
 #                                                # evaluation (about 40 min)
 #   STAGE=record|train|eval bash scripts/train_six_tasks.sh
+#   STAGE=recurrent bash scripts/train_six_tasks.sh   # models/checkpoints/pcmb_recurrent:
+#                                                      # three stages from pcmb_six_tasks
+#                                                      # that grow the bank's recurrent
+#                                                      # summary (about 60 min), evaluated
 #
 # Why a chain and not one run: a fine-tune of the four-task checkpoint learned the button
 # order only once the goal pointer read the fused tokens (--pointer-query fused, a switch a
@@ -70,6 +74,32 @@ if [[ $STAGE == all || $STAGE == train ]]; then
     --goal-targets unfinished_contact --pointer-query fused
   mkdir -p $CHECKPOINT
   cp runs/pcmb_perc6w/{model.safetensors,config.json,text_cache.json} $CHECKPOINT/
+fi
+
+if [[ $STAGE == recurrent ]]; then
+  # docs/models.md "Counting": a GRU over the bank's entries (--recurrent-memory), grown
+  # onto the default with its output at zero, then given 10x the learning rate
+  train runs/pcmb_perc6r $CHECKPOINT 4 --steps 3000 --lr 2e-4 --recurrent-memory \
+    --act-fraction 0.5 --onset-fraction 0.3 \
+    --task-weights remember_color=2.5,moved_while_watched=1.5,button_sequence=2.5,count=3 \
+    --goal-targets unfinished_contact --pointer-query fused
+  train runs/pcmb_perc6r2 runs/pcmb_perc6r 5 --steps 3000 --lr 2e-4 \
+    --lr-scale retrieval.recurrent=10 --act-fraction 0.6 --onset-fraction 0.2 \
+    --task-weights remember_color=2.5,moved_while_watched=1.5,button_sequence=2.5,count=4 \
+    --goal-targets unfinished_contact --pointer-query fused
+  train runs/pcmb_perc6r3 runs/pcmb_perc6r2 6 --steps 3000 --lr 1e-4 \
+    --lr-scale retrieval.recurrent=10 --act-fraction 0.6 --onset-fraction 0.2 \
+    --task-weights remember_color=2.5,moved_while_watched=1.5,button_sequence=3,count=4 \
+    --goal-targets unfinished_contact --pointer-query fused
+  mkdir -p models/checkpoints/pcmb_recurrent
+  cp runs/pcmb_perc6r3/{model.safetensors,config.json,text_cache.json} \
+    models/checkpoints/pcmb_recurrent/
+  nice -n 10 $PY -m models.evaluate --checkpoint models/checkpoints/pcmb_recurrent \
+    --inference-steps 3 --tasks $TASKS --protocol-episodes 50 --threads 2 --no-progress \
+    --variants memory,memory_off --inputs perception \
+    --out runs/eval_pcmb_recurrent_perception.json
+  $PY scripts/probe_pointer.py --checkpoint runs/pcmb_perc6r3 --data $DATA --tasks count \
+    --seeds 1100-1139 --after-contacts
 fi
 
 if [[ $STAGE == all || $STAGE == eval ]]; then

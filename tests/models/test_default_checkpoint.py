@@ -57,8 +57,9 @@ def test_load_policy_refuses_a_missing_folder(tmp_path):
 @pytest.mark.parametrize('folder', sorted(p for p in DEFAULT_CHECKPOINT.parent.iterdir()
                                           if p.is_dir()), ids=lambda p: p.name)
 def test_every_committed_checkpoint_loads_and_records_its_training(folder):
-    """Every checkpoint in the package (the six-task default and the four-task checkpoints
-    it was fine-tuned from) is small, says how it was trained and drives one chunk."""
+    """Every checkpoint in the package (the six-task default, the four-task checkpoints it
+    was fine-tuned from, pcmb_recurrent grown from it) is small, says how it was trained and
+    drives one chunk."""
     files = {p.name: p.stat().st_size for p in folder.iterdir()}
     assert {'model.safetensors', 'config.json', 'text_cache.json'} <= set(files), files
     assert sum(files.values()) <= MAX_BYTES, files

@@ -35,3 +35,40 @@ def test_probe_scores_act_queries_by_offset_against_the_grasped_slot(synthetic_e
     # constant target)
     assert sum(np.mean(s[o]) > 0 for s in shares for o in offsets[:1]) >= 1
     assert len({tuple(np.mean(s[o]) for o in offsets) for s in shares}) > 1
+
+
+def test_after_contacts_probes_the_steps_after_each_contact_but_the_last(synthetic_episodes):
+    import dataclasses
+
+    from models.episodes import act_start, contact_spans
+
+    probe = load_script('probe_pointer')
+    net = fitted_net(synthetic_episodes, goal_pointer=True, pointer_query='retrieved')
+    text = {e.instruction: np.full(384, 0.05, np.float32) for e in synthetic_episodes}
+    twice = []
+    for ep in synthetic_episodes[:3]:   # the one grasp made two: down, up, down again
+        action = ep.action.copy()
+        start = act_start(ep)
+        action[start + 14:start + 19, 2] = action[:, 2].max()
+        action[start + 22:, 2] = action[:, 2].max()
+        twice.append(dataclasses.replace(ep, action=action))
+    assert all(len(contact_spans(ep)[0]) == 2 for ep in twice)
+    pointer = net.pointer.forward
+    results = []
+    for slot in range(3):  # a pointer that always names one slot
+        def forced(cond, objects, visible, slot=slot):
+            token, logits = pointer(cond, objects, visible)
+            return token, torch.nn.functional.one_hot(
+                torch.full(logits.shape[:1], slot), logits.shape[1]).float() * 10.0
+        net.pointer.forward = forced
+        results.append(probe.probe_after_contacts(net, text, twice))
+    net.pointer.forward = pointer
+    scored = [len(r['again']) + len(r['next']) for r in results]
+    # the AFTER_CONTACT steps after the first contact of each episode (none after the last)
+    assert scored[0] == scored[1] == scored[2] and 0 < scored[0] <= 3 * probe.AFTER_CONTACT
+    for kind in ('again', 'next'):   # each scored query's target is exactly one slot
+        total = sum(np.array(r[kind], float) for r in results)
+        assert np.all(total == 1.0), (kind, total)
+    # the probe does not touch episodes with one contact: nothing to ask there
+    single = probe.probe_after_contacts(net, text, synthetic_episodes[:2])
+    assert single == {'again': [], 'next': []}

@@ -67,6 +67,49 @@ def test_init_from_fine_tunes_the_checkpoints_network(tmp_path):
     assert doc['meta']['init_from']['command'].startswith('memory-train --synthetic 4')
 
 
+def test_recurrent_memory_grows_a_checkpoint_without_changing_what_it_does(tmp_path):
+    import torch
+
+    from models.checkpoint import load_checkpoint
+
+    common = ['--synthetic', '4', '--steps', '3', '--batch', '2', '--no-progress',
+              '--device', 'cpu', '--width', '32', '--layers', '1']
+    assert main([*common, '--out', str(tmp_path / 'a')]) == 0
+    assert main([*common, '--out', str(tmp_path / 'b'), '--lr', '1e-12',
+                 '--recurrent-memory', '--init-from', str(tmp_path / 'a')]) == 0
+    a, _ = load_checkpoint(tmp_path / 'a')
+    b, _ = load_checkpoint(tmp_path / 'b')
+    assert not a.cfg.memory.recurrent and b.cfg.memory.recurrent
+    assert b.retrieval.recurrent is not None and a.retrieval.recurrent is None
+    # the grown summary's output starts at zero: the same conditioning tokens as before
+    torch.manual_seed(0)
+    d, n_p = a.cfg.encoder.width, a.cfg.encoder.perceptual_tokens
+    p, c = torch.randn(2, n_p, d), torch.randn(2, d)
+    bank = (torch.randn(2, 5, n_p, d), torch.randn(2, 5, d),
+            torch.arange(5.0).expand(2, 5), torch.ones(2, 5, dtype=torch.bool))
+    now = torch.full((2,), 9.0)
+    with torch.no_grad():
+        assert torch.allclose(a.fuse(p, c, now, bank), b.fuse(p, c, now, bank), atol=1e-5)
+    # a fresh network gets the summary from the flag too
+    assert main([*common, '--out', str(tmp_path / 'c'), '--recurrent-memory']) == 0
+    assert json.loads((tmp_path / 'c' / 'config.json').read_text())['policy']['memory'][
+        'recurrent']
+
+
+def test_lr_scales_give_named_parameters_their_own_learning_rate():
+    import pytest
+    from torch import nn
+
+    from models.train import param_groups
+
+    net = nn.ModuleDict({'a': nn.Linear(2, 2), 'ab': nn.Linear(2, 2), 'c': nn.Linear(2, 2)})
+    groups = param_groups(net, 1e-3, {'a': 10.0, 'ab': 2.0})
+    by_lr = {g['lr']: len(g['params']) for g in groups}
+    assert by_lr == {1e-3: 2, 1e-2: 2, 2e-3: 2}   # 'ab.*' takes its longest prefix
+    with pytest.raises(ValueError, match="'nope'"):
+        param_groups(net, 1e-3, {'nope': 2.0})
+
+
 def test_parse_seeds():
     assert parse_seeds('0-3,7') == {0, 1, 2, 3, 7}
     assert parse_seeds('') is None
