@@ -8,20 +8,29 @@ from tests.models.test_policy import fitted_net
 from tests.script_loader import load_script
 
 
+def with_forced_pointer(net, run, slots: int = 3) -> list:
+    """run() once per slot with a pointer that always names that slot -> the results."""
+    pointer = net.pointer.forward
+    results = []
+    try:
+        for slot in range(slots):
+            def forced(cond, objects, visible, slot=slot):
+                token, logits = pointer(cond, objects, visible)
+                return token, torch.nn.functional.one_hot(
+                    torch.full(logits.shape[:1], slot), logits.shape[1]).float() * 10.0
+            net.pointer.forward = forced
+            results.append(run())
+    finally:
+        net.pointer.forward = pointer
+    return results
+
+
 def test_probe_scores_act_queries_by_offset_against_the_grasped_slot(synthetic_episodes):
     probe = load_script('probe_pointer')
     net = fitted_net(synthetic_episodes, goal_pointer=True, pointer_query='retrieved')
     text = {e.instruction: np.full(384, 0.05, np.float32) for e in synthetic_episodes}
-    pointer = net.pointer.forward
-    shares = []
-    for slot in range(3):  # a pointer that always names one slot
-        def forced(cond, objects, visible, slot=slot):
-            token, logits = pointer(cond, objects, visible)
-            return token, torch.nn.functional.one_hot(
-                torch.full(logits.shape[:1], slot), logits.shape[1]).float() * 10.0
-        net.pointer.forward = forced
-        shares.append(probe.probe_task(net, text, synthetic_episodes, batches=2, seed=3))
-    net.pointer.forward = pointer
+    shares = with_forced_pointer(net, lambda: probe.probe_task(net, text, synthetic_episodes,
+                                                                 batches=2, seed=3))
     offsets = sorted(shares[0])
     # act-phase queries only, from the act start on, the onset (offset 0) among them
     assert offsets[0] == 0 and all(0 <= o <= probe.LAST_OFFSET for o in offsets)
@@ -53,16 +62,7 @@ def test_after_contacts_probes_the_steps_after_each_contact_but_the_last(synthet
         action[start + 22:, 2] = action[:, 2].max()
         twice.append(dataclasses.replace(ep, action=action))
     assert all(len(contact_spans(ep)[0]) == 2 for ep in twice)
-    pointer = net.pointer.forward
-    results = []
-    for slot in range(3):  # a pointer that always names one slot
-        def forced(cond, objects, visible, slot=slot):
-            token, logits = pointer(cond, objects, visible)
-            return token, torch.nn.functional.one_hot(
-                torch.full(logits.shape[:1], slot), logits.shape[1]).float() * 10.0
-        net.pointer.forward = forced
-        results.append(probe.probe_after_contacts(net, text, twice))
-    net.pointer.forward = pointer
+    results = with_forced_pointer(net, lambda: probe.probe_after_contacts(net, text, twice))
     scored = [len(r['again']) + len(r['next']) for r in results]
     # the AFTER_CONTACT steps after the first contact of each episode (none after the last)
     assert scored[0] == scored[1] == scored[2] and 0 < scored[0] <= 3 * probe.AFTER_CONTACT
