@@ -94,7 +94,8 @@ def baseline_config(cfg: PolicyConfig, target_params: int) -> PolicyConfig:
     best, best_gap = None, None
     for base in (8, 12, 16, 24, 32, 48, 64):
         data = cfg.to_dict()
-        data['memory'].update(enabled=False, goal_pointer=False, pointer_query='fused')
+        data['memory'].update(enabled=False, goal_pointer=False, pointer_query='fused',
+                              recurrent=False)
         data['train']['pointer_loss_weight'] = 0.0  # no pointer, no pointer loss
         data['denoiser']['kind'] = 'unet'
         data['denoiser']['unet_dims'] = (base, 2 * base, 4 * base)

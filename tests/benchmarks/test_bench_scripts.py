@@ -97,14 +97,17 @@ def test_bench_models_figures_for_cpu_and_cuda_results():
 
 def test_bench_models_baseline_has_neither_bank_nor_pointer():
     """The Diffusion-Policy-shaped baseline is built from the shipped config (here one with
-    a goal pointer reading the bank) without the memory bank and without the pointer."""
+    a goal pointer reading the bank and the bank's recurrent summary) without the memory
+    bank, its summary and the pointer."""
     from models.config import PolicyConfig
 
     bench_models = load_script('bench_models')
-    cfg = PolicyConfig(memory=dict(goal_pointer=True, pointer_query='retrieved'),
+    cfg = PolicyConfig(memory=dict(goal_pointer=True, pointer_query='retrieved',
+                                   recurrent=True),
                        train=dict(pointer_loss_weight=1.0))
     base = bench_models.baseline_config(cfg, 1_000_000)
     assert not base.memory.enabled and not base.memory.goal_pointer
+    assert not base.memory.recurrent
     assert base.denoiser.kind == 'unet' and base.train.pointer_loss_weight == 0.0
 
 
