@@ -98,9 +98,10 @@ class MemoryConfig:
     pointer_query: str = 'fused'
     # a recurrent summary of the bank (models/memory_bank.py `BankRecurrence`): a GRU run
     # over the stored entries in time order, added to the fused cognitive token. Attention
-    # reads what was stored; it cannot count how often something happened (a softmax
-    # average of three blinks looks like one). The GRU can, and counting is what the count
-    # task asks: blinks seen against presses made so far
+    # reads a weighted average of entries: at best how many entries match, not how many
+    # events happened when one event spans 1 or 2 entries (a 3-step blink written every 2
+    # steps). The GRU sees where each event starts, and counting is what the count task
+    # asks: blinks seen against presses made so far
     recurrent: bool = False
 
     def __post_init__(self) -> None:

@@ -262,10 +262,14 @@ class SequenceBatcher:
             chosen = self.rng.integers(len(self.episodes), size=batch_episodes)
         else:
             chosen = self.rng.choice(len(self.episodes), size=batch_episodes, p=self.episode_p)
+        return self.batch_at([(int(idx), self._query_steps(int(idx))) for idx in chosen])
+
+    def batch_at(self, queries_of: list[tuple[int, np.ndarray]]) -> dict[str, torch.Tensor]:
+        """The batch of the given (episode index, sorted query steps) pairs, one row each
+        (the same number of steps in every row); `sample` draws them."""
         per_ep = []
-        for idx in chosen:
+        for idx, queries in queries_of:
             ep = self.episodes[idx]
-            queries = self._query_steps(int(idx))
             # the bank a query at step t sees: keyframes at steps < t (written after reading)
             keys = np.arange(0, int(queries.max()), self.write_every)
             per_ep.append((int(idx), ep, queries, keys))

@@ -14,8 +14,9 @@ pair (cosine similarity of cognitive token + mean perceptual token) is merged in
 count-weighted average entry (time step averaged too), as in MemoryVLA.
 
 With `MemoryConfig.recurrent`, `BankRecurrence` adds a GRU's summary of the stored entries,
-in time order, to the fused cognitive token: attention averages what it reads and so cannot
-count repeated events; a recurrent pass can.
+in time order, to the fused cognitive token: attention averages what it reads, so it can at
+best count matching entries, not events that span a varying number of them; a recurrent
+pass can.
 
 The bank stores the raw (pre-fusion) working memory, like a transformer's key/value cache, so
 training can compute all steps of an episode in parallel (`retrieve_batched`) and inference
@@ -73,16 +74,18 @@ class GatedFusion(nn.Module):
 class BankRecurrence(nn.Module):
     """A GRU over the bank's entries in time order: a summary that can count.
 
-    Attention retrieval returns a weighted average of stored entries, so "the light was lit"
-    reads the same after one blink as after four. A recurrent pass over the entries keeps a
-    state that events can increment. Each entry (its cognitive token and mean perceptual
-    token, raw as stored) is one GRU step; the summary a query gets is the state after the
-    entries it may see. Stateless between calls: inference reruns it over the bank (one fused
-    `nn.GRU` call over `capacity` entries), so the bank stays the policy's only memory and
-    every bank ablation (cleared, wiped, shuffled) applies to the summary too. The output
-    projection starts at zero: adding the module to a trained network changes nothing until
-    training uses it. Consolidated entries are GRU steps like the others (a merged pair is
-    one step: the count drifts once the bank is full; training never reaches capacity).
+    Attention retrieval returns a weighted average of stored entries; with the null entry in
+    the softmax it can grow with the number of matching entries, but a blink is 1 or 2 entries
+    (3 steps, written every 2), so entries do not say how many blinks. A recurrent pass over
+    the entries keeps a state that each event's first entry can increment. Each entry (its
+    cognitive token and mean perceptual token, raw as stored) is one GRU step; the summary a
+    query gets is the state after the entries it may see. Stateless between calls: inference
+    reruns it over the bank (one fused `nn.GRU` call over `capacity` entries), so the bank
+    stays the policy's only memory and every bank ablation (cleared, wiped, shuffled) applies
+    to the summary too. The output projection starts at zero: adding the module to a trained
+    network changes nothing until training uses it. Consolidated entries are GRU steps like
+    the others (a merged pair is one step: the count drifts once the bank is full; training
+    never reaches capacity).
     """
 
     def __init__(self, width: int) -> None:

@@ -85,9 +85,9 @@ def _csv(text: str, kind: type, flag: str) -> tuple:
     return values
 
 
-def _named_values(text: str, flag: str = '--task-weights', name: str = 'TASK'
-                  ) -> dict[str, float]:
-    """'remember_color=2,count=1.5' -> {'remember_color': 2.0, 'count': 1.5}; '' -> {}."""
+def _named_values(text: str, flag: str, name: str) -> dict[str, float]:
+    """'remember_color=2,count=1.5' -> {'remember_color': 2.0, 'count': 1.5}; '' -> {}.
+    A bad item is refused naming `flag` and the expected NAME=VALUE form."""
     weights: dict[str, float] = {}
     for item in (v.strip() for v in text.split(',') if v.strip()):
         key, _, value = (part.strip() for part in item.partition('='))
@@ -404,7 +404,8 @@ def main(argv: list[str] | None = None) -> int:
         steps=args.steps, batch_episodes=args.batch, queries_per_episode=args.queries,
         noise_draws=args.noise_draws, lr=args.lr, seed=args.seed,
         act_fraction=args.act_fraction, onset_fraction=args.onset_fraction,
-        task_weights=_named_values(args.task_weights), goal_targets=args.goal_targets,
+        task_weights=_named_values(args.task_weights, '--task-weights', 'TASK'),
+        goal_targets=args.goal_targets,
         lr_scales=_named_values(args.lr_scale, '--lr-scale', 'PREFIX'),
         goal_loss_weight=args.goal_loss_weight, pointer_loss_weight=args.pointer_loss_weight,
         warmup_steps=min(200, args.steps // 10))

@@ -101,25 +101,23 @@ def probe_after_contacts(net, text: dict[str, np.ndarray], episodes
     captured: dict[str, torch.Tensor] = {}
     point = capture_logits(net, captured)
     result: dict[str, list[bool]] = {'again': [], 'next': []}
+    batcher = SequenceBatcher(episodes, text, cfg.encoder.cameras, cfg.encoder.object_slots,
+                              cfg.diffusion.horizon, cfg.memory.write_every, AFTER_CONTACT,
+                              seed=0, slot_order=cfg.encoder.slot_order,
+                              goal_kind=cfg.train.goal_targets)
     try:
         with torch.no_grad():
-            for ep in episodes:
+            for i, ep in enumerate(episodes):
                 _, ends = contact_spans(ep)
                 steps = np.array([e + k for e in ends[:-1] for k in range(1, AFTER_CONTACT + 1)
                                   if e + k < ep.length], np.int64)
                 if not len(steps):
                     continue
-                batcher = SequenceBatcher([ep], text, cfg.encoder.cameras,
-                                          cfg.encoder.object_slots, cfg.diffusion.horizon,
-                                          cfg.memory.write_every, len(steps), seed=0,
-                                          slot_order=cfg.encoder.slot_order,
-                                          goal_kind=cfg.train.goal_targets)
-                batcher._query_steps = lambda idx, steps=steps: steps
-                batch = batcher.sample(1)
+                batch = batcher.batch_at([(i, steps)])
                 net.compute_loss(batch)
                 target, scored = net.pointer_targets(batch)
                 right = captured['logits'].argmax(-1) == target
-                slots = batcher.goal_slots[0]
+                slots = batcher.goal_slots[i]
                 for step, ok, use in zip(steps.tolist(), right.tolist(), scored.tolist()):
                     previous = ends[ends < step].max()  # the contact just made
                     if use:
