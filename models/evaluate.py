@@ -161,6 +161,19 @@ def stack_obs(observations: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray
             for k in ('rgb', 'wrist_rgb', 'proprio', 'objects', 'phase')}
 
 
+def wrap_inputs(envs: list[Any], inputs: str, object_slots: int) -> list[Any]:
+    """The envs as `inputs` ('sim', 'graph' or 'perception', see INPUTS) shows them to the
+    policy; the wrappers step the env they wrap, so its task reads the episode's outcome."""
+    if inputs not in INPUTS:
+        raise ValueError(f'inputs={inputs!r}: expected one of {INPUTS}')
+    if inputs == 'perception':
+        from memory_nodes.perception.sim_inputs import PerceptionInputsEnv
+        envs = [PerceptionInputsEnv(env, object_slots) for env in envs]
+    if inputs in ('graph', 'perception'):
+        envs = [GraphInputsEnv(env) for env in envs]
+    return envs
+
+
 def run_episodes(policy: MemoryDiffusionPolicy, envs: list[Any],
                  ablation: str | None = None) -> list[bool]:
     """Run envs in lock step with one batched policy; finished envs are held, not stepped.
@@ -245,12 +258,7 @@ def evaluate(checkpoint: Path, tasks: list[str], seeds: list[int],
                 envs = [make_env(task, s, env_mode) for s in chunk]
                 if slot_order == 'shuffled':
                     envs = [SlotShuffledEnv(env, s) for env, s in zip(envs, chunk)]
-                if inputs == 'perception':
-                    from memory_nodes.perception.sim_inputs import PerceptionInputsEnv
-                    envs = [PerceptionInputsEnv(env, net.cfg.encoder.object_slots)
-                            for env in envs]
-                if inputs in ('graph', 'perception'):
-                    envs = [GraphInputsEnv(env) for env in envs]
+                envs = wrap_inputs(envs, inputs, net.cfg.encoder.object_slots)
                 successes += run_episodes(policy, envs, ablation)
                 bar.set_postfix(success=f'{np.mean(successes):.2f}')
             row[variant] = float(np.mean(successes))

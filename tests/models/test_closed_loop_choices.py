@@ -20,12 +20,15 @@ def test_summaries_count_exact_off_by_one_and_neighbours():
         script.summarise('count', [])
 
 
-def test_plays_the_shipped_policy_and_reads_the_hidden_count():
+@pytest.mark.parametrize('inputs,seeds', [('sim', [0, 1]), ('perception', [2])])
+def test_plays_the_shipped_policy_and_reads_the_hidden_count(inputs, seeds):
     script = load_script('closed_loop_choices')
-    rows = script.play(script.DEFAULT_CHECKPOINT, 'count', [0, 1])
-    assert [r['seed'] for r in rows] == [0, 1]
+    rows = script.play(script.DEFAULT_CHECKPOINT, 'count', seeds, inputs=inputs)
+    assert [r['seed'] for r in rows] == seeds
     for r in rows:
         assert 1 <= r['answer'] <= 5 and r['chosen'] >= 0  # K blinks, presses counted
         assert r['success'] == (r['done_pressed'] and r['chosen'] == r['answer'])
     with pytest.raises(ValueError, match="task='put_back'"):
         script.choice('put_back', None)
+    with pytest.raises(ValueError, match="inputs='camera'"):
+        script.play(script.DEFAULT_CHECKPOINT, 'count', seeds, inputs='camera')
