@@ -19,12 +19,13 @@ if TYPE_CHECKING:
 
 # The shipped checkpoint (model.safetensors + config.json + text_cache.json), resolved
 # relative to this package so that it works from a source checkout and an installed package:
-# pcmb_six_tasks plays six of the suite's seven tasks on what a robot and the ROS graph give
+# pcmb_recurrent plays six of the suite's seven tasks on what a robot and the ROS graph give
 # it (object slots made by the preprocessor's pipeline from camera frames). It is
-# checkpoints/pcmb_perceived (four tasks; checkpoints/pcmb_adaln, trained on the simulator's
-# object list, fine-tuned on those inputs: scripts/train_pcmb.sh) fine-tuned in six stages
-# on six tasks (scripts/train_six_tasks.sh, docs/models.md).
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / 'checkpoints' / 'pcmb_six_tasks'
+# checkpoints/pcmb_six_tasks (checkpoints/pcmb_perceived, four tasks, fine-tuned in six
+# stages on six tasks) with the bank's recurrent summary grown onto it and five more stages,
+# the last two on more count and button sequence demonstrations (scripts/train_six_tasks.sh
+# STAGE=recurrent, then STAGE=more_counts; docs/models.md "Counting").
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / 'checkpoints' / 'pcmb_recurrent'
 
 
 def load_policy(path: str | Path | None = None, device: str | None = None,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rebuild models/checkpoints/pcmb_six_tasks (the default checkpoint) from
+# Rebuild models/checkpoints/pcmb_six_tasks (the default's base) from
 # models/checkpoints/pcmb_perceived on the CPU: record the ROS graph's inputs for six tasks,
 # run the six fine-tune stages, copy the last into the package and evaluate it on the
 # protocol seeds. These are the commands behind docs/models.md ("Several targets in turn").
@@ -12,11 +12,13 @@
 #                                                      # three stages from pcmb_six_tasks
 #                                                      # that grow the bank's recurrent
 #                                                      # summary (about 60 min), evaluated
-#   STAGE=more_counts bash scripts/train_six_tasks.sh # record 600 more count and 300 more
-#                                                      # button sequence demonstrations
-#                                                      # (seeds 2000-, about 30 min) and
-#                                                      # train a fourth recurrent stage on
-#                                                      # them (runs/pcmb_perc6r4, 20 min)
+#   STAGE=more_counts bash scripts/train_six_tasks.sh # then: record 600 more count and 300
+#                                                      # more button sequence demonstrations
+#                                                      # (seeds 2000-, about 30 min), train
+#                                                      # two more stages on them (40 min)
+#                                                      # and replace pcmb_recurrent, the
+#                                                      # default since 2026-12-03, with the
+#                                                      # last; evaluated
 #
 # Why a chain and not one run: a fine-tune of the four-task checkpoint learned the button
 # order only once the goal pointer read the fused tokens (--pointer-query fused, a switch a
@@ -119,6 +121,23 @@ if [[ $STAGE == more_counts ]]; then
     --lr 1e-4 --lr-scale retrieval.recurrent=10 --act-fraction 0.6 --onset-fraction 0.2 \
     --task-weights remember_color=2.5,moved_while_watched=1.5,button_sequence=3,count=4 \
     --goal-targets unfinished_contact --pointer-query fused
+  SEEDS=1000-1299,2000-2599 train runs/pcmb_perc6r5 runs/pcmb_perc6r4 8 --steps 3000 \
+    --lr 1e-4 --lr-scale retrieval.recurrent=10 --act-fraction 0.6 --onset-fraction 0.2 \
+    --task-weights remember_color=2.5,moved_while_watched=1.5,button_sequence=4,count=4 \
+    --goal-targets unfinished_contact --pointer-query fused
+  cp runs/pcmb_perc6r5/{model.safetensors,config.json,text_cache.json} \
+    models/checkpoints/pcmb_recurrent/
+  nice -n 10 $PY -m models.evaluate --checkpoint models/checkpoints/pcmb_recurrent \
+    --inference-steps 3 --tasks $TASKS --protocol-episodes 50 --threads 2 --no-progress \
+    --variants memory,memory_off --inputs perception \
+    --out runs/eval_pcmb_recurrent_perception.json
+  # teacher-forced on held-out count demonstrations
+  nice -n 10 $PY -m models.record_demos --out data/heldout_count --tasks count \
+    --seeds 1300-1339 --modes memory --workers 2 --objects perception --resume
+  for run in runs/pcmb_perc6r3 runs/pcmb_perc6r4 runs/pcmb_perc6r5; do
+    $PY scripts/probe_pointer.py --checkpoint $run --data data/heldout_count --tasks count \
+      --after-contacts
+  done
 fi
 
 if [[ $STAGE == all || $STAGE == eval ]]; then
