@@ -51,6 +51,14 @@ train() {  # train OUT INIT SEED FLAGS...: one stage; the recipe all stages shar
     --pointer-loss-weight 1.0 --write-every 2 --inference-steps 3 --init-from "$init" "$@"
 }
 
+evaluate() {  # evaluate CHECKPOINT: the six tasks with and without its bank, through the
+  # graph's inputs, with the 3 DDIM steps the stack runs (config/params.yaml)
+  nice -n 10 $PY -m models.evaluate --checkpoint "$1" --inference-steps 3 \
+    --tasks $TASKS --protocol-episodes 50 --threads 2 --no-progress \
+    --variants memory,memory_off --inputs perception \
+    --out "runs/eval_$(basename "$1")_perception.json"
+}
+
 if [[ $STAGE == all || $STAGE == train ]]; then
   # 1: all six tasks, each press / grasp the next target (4,000 steps)
   train runs/pcmb_perc6 models/checkpoints/pcmb_perceived 0 --steps 4000 --lr 3e-4 \
@@ -102,10 +110,7 @@ if [[ $STAGE == recurrent ]]; then
   mkdir -p models/checkpoints/pcmb_recurrent
   cp runs/pcmb_perc6r3/{model.safetensors,config.json,text_cache.json} \
     models/checkpoints/pcmb_recurrent/
-  nice -n 10 $PY -m models.evaluate --checkpoint models/checkpoints/pcmb_recurrent \
-    --inference-steps 3 --tasks $TASKS --protocol-episodes 50 --threads 2 --no-progress \
-    --variants memory,memory_off --inputs perception \
-    --out runs/eval_pcmb_recurrent_perception.json
+  evaluate models/checkpoints/pcmb_recurrent
   $PY scripts/probe_pointer.py --checkpoint runs/pcmb_perc6r3 --data $DATA --tasks count \
     --seeds 1100-1139 --after-contacts
 fi
@@ -127,10 +132,7 @@ if [[ $STAGE == more_counts ]]; then
     --goal-targets unfinished_contact --pointer-query fused
   cp runs/pcmb_perc6r5/{model.safetensors,config.json,text_cache.json} \
     models/checkpoints/pcmb_recurrent/
-  nice -n 10 $PY -m models.evaluate --checkpoint models/checkpoints/pcmb_recurrent \
-    --inference-steps 3 --tasks $TASKS --protocol-episodes 50 --threads 2 --no-progress \
-    --variants memory,memory_off --inputs perception \
-    --out runs/eval_pcmb_recurrent_perception.json
+  evaluate models/checkpoints/pcmb_recurrent
   # teacher-forced on held-out count demonstrations
   nice -n 10 $PY -m models.record_demos --out data/heldout_count --tasks count \
     --seeds 1300-1339 --modes memory --workers 2 --objects perception --resume
@@ -141,9 +143,5 @@ if [[ $STAGE == more_counts ]]; then
 fi
 
 if [[ $STAGE == all || $STAGE == eval ]]; then
-  # the graph's inputs, with the 3 DDIM steps the stack runs (config/params.yaml)
-  nice -n 10 $PY -m models.evaluate --checkpoint $CHECKPOINT --inference-steps 3 \
-    --tasks $TASKS --protocol-episodes 50 --threads 2 --no-progress \
-    --variants memory,memory_off --inputs perception \
-    --out runs/eval_$(basename $CHECKPOINT)_perception.json
+  evaluate $CHECKPOINT
 fi
