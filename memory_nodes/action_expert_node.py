@@ -12,7 +12,10 @@ A thin rclpy adapter over ``models.load_policy`` (models/, plain PyTorch):
   observations (object slots), the instruction and the episode status (phase; a new episode
   resets the perceptual-cognitive memory bank);
 - out: ActionChunk on ``chunk_topic`` stamped with the colour image's stamp it was computed
-  from (``observation_stamp``), the policy step, dt, the chunk and the inference time.
+  from (``observation_stamp``), the policy step, dt, the chunk and the inference time; one
+  every ``replan_every`` policy steps (the checkpoint's ``diffusion.replan_every`` unless set:
+  the shipped checkpoint plans every 4 steps, as ``memory-eval`` runs it; the steps between
+  encode the frame into the memory bank on its schedule and send nothing).
 
 Inference is asynchronous: each new scene image (``trigger: image``, the default; or each
 perception output, or a control-rate timer) hands the newest observation to a worker thread,
@@ -91,8 +94,8 @@ class ActionExpertNode(LifecycleNode):
                                        'keep the memory bank over the episode (false: ablation)',
                                        read_only=True)
         p['control_rate_hz'] = declare(self, 'control_rate_hz', 10.0,
-                                       'one chunk per control cycle', read_only=True,
-                                       min_value=0.5, max_value=100.0)
+                                       "policy steps per second (trigger timer), the chunks' dt",
+                                       read_only=True, min_value=0.5, max_value=100.0)
         p['trigger'] = declare(
             self, 'trigger', 'image',
             "what starts an inference: 'image' (each new scene image, the lowest camera -> "
@@ -105,6 +108,11 @@ class ActionExpertNode(LifecycleNode):
         p['torch_threads'] = declare(self, 'torch_threads', 1, 'CPU threads of inference',
                                      read_only=True, min_value=1, max_value=64)
         p['seed'] = declare(self, 'seed', 0, 'seed of the diffusion noise', read_only=True)
+        p['replan_every'] = declare(
+            self, 'replan_every', 0,
+            "a new chunk every this many policy steps (0 = the checkpoint's "
+            "diffusion.replan_every); the steps between only write the memory bank",
+            read_only=True, min_value=0, max_value=64)
         p['inference_steps'] = declare(self, 'inference_steps', 0,
                                        "DDIM steps per chunk (0 = the checkpoint's)",
                                        read_only=True, min_value=0, max_value=100)
@@ -176,7 +184,8 @@ class ActionExpertNode(LifecycleNode):
             self.policy = models.load_policy(checkpoint,
                                              None if p['device'] == 'auto' else p['device'],
                                              memory=p['use_memory_bank'], seed=p['seed'],
-                                             inference_steps=p['inference_steps'] or None)
+                                             inference_steps=p['inference_steps'] or None,
+                                             replan_every=p['replan_every'] or None)
             enc = self.policy.cfg.encoder
             proprio = len(p['joint_names']) + 1 + 4
             if enc.proprio_dim != proprio:
@@ -267,7 +276,8 @@ class ActionExpertNode(LifecycleNode):
         diff = self.policy.cfg.diffusion
         self.get_logger().info(f'policy loaded on {self.policy.device}; memory bank '
                                f'{"on" if p["use_memory_bank"] else "off"}; '
-                               f'{diff.inference_steps} {diff.scheduler.upper()} steps per chunk')
+                               f'{diff.inference_steps} {diff.scheduler.upper()} steps per chunk, '
+                               f'a chunk every {self.policy.replan_every} policy steps')
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state):
@@ -432,9 +442,11 @@ class ActionExpertNode(LifecycleNode):
         if obs is None:
             return
         start = time.perf_counter()
-        chunk = self.policy.act_chunk(obs)[0]  # (horizon, 5)
+        chunk = self.policy.act_chunk(obs)  # (1, horizon, 5) on a planning step, else None
         ms = (time.perf_counter() - start) * 1e3
-        self.inference_ms = (self.inference_ms + [ms])[-1000:]
+        if chunk is not None:
+            chunk = chunk[0]
+            self.inference_ms = (self.inference_ms + [ms])[-1000:]
         with self._lock:
             # the episode ended while the policy ran (its status came in and the recording
             # was flushed): the step is neither recorded after the flush nor published. The
@@ -445,9 +457,14 @@ class ActionExpertNode(LifecycleNode):
                                        or now.state != EpisodeStatus.STATE_RUNNING):
                 return
             if self.recorder is not None:  # every step the policy ran, a chunk dropped late
+                # too; a step between planning steps has a NaN chunk
+                horizon = self.policy.cfg.diffusion.horizon
                 self.recorder.add(key[0], self.policy.step - 1,
-                                  stamp_to_sec(image.header.stamp), obs, chunk, ms,
-                                  camera=self.policy.cfg.encoder.cameras[0])
+                                  stamp_to_sec(image.header.stamp), obs,
+                                  chunk if chunk is not None else np.full((horizon, 5), np.nan),
+                                  ms, camera=self.policy.cfg.encoder.cameras[0])
+        if chunk is None:
+            return  # a step between planning steps: the bank was written, nothing to send
         age = self.get_clock().now().nanoseconds * 1e-9 - stamp_to_sec(image.header.stamp)
         if age > self.params['max_latency_s']:
             self.dropped_late += 1

@@ -149,8 +149,10 @@ class DiffusionConfig:
     n_action_steps: int = 8  # actions of each chunk that may be executed (its valid window)
     # the step-by-step policy predicts a new chunk every this many steps (0 = n_action_steps,
     # Diffusion Policy's receding horizon); fewer closes the loop sooner: a chunk predicted
-    # before the answer's objects appear is not run for long (the ROS graph re-plans every
-    # control step and keeps n_action_steps as the chunk's window)
+    # before the answer's objects appear is not run for long; the ROS action-expert node
+    # sends a chunk every replan_every policy steps too, and the executor keeps
+    # n_action_steps as the chunk's window. An inference setting: models.inference_settings
+    # changes it in a checkpoint without retraining
     replan_every: int = 0
     action_dim: int = ACTION_DIM  # x y z yaw gripper
     train_timesteps: int = 100  # DDPM training steps

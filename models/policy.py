@@ -168,17 +168,25 @@ class MemoryDiffusionPolicy:
         return action[0] if self.batch == 1 else action
 
     @torch.no_grad()
-    def act_chunk(self, obs: dict[str, np.ndarray]) -> np.ndarray:
-        """One control step that returns the whole chunk (B, horizon, 5), for asynchronous
-        consumers (the ROS action-expert node computes a chunk per control step and the
-        executor blends them): the bank is read, then written on the same ``write_every``
-        schedule as ``select_action``; the step counter advances by one."""
+    def act_chunk(self, obs: dict[str, np.ndarray]) -> np.ndarray | None:
+        """One control step for asynchronous consumers (the ROS action-expert node, whose
+        executor runs the newest chunk and blends the seams): on a planning step (every
+        ``replan_every`` steps from the episode's first, as ``select_action`` plans) the
+        whole chunk (B, horizon, 5), else None; the bank is read, then written on the same
+        ``write_every`` schedule as ``select_action``; the step counter advances by one."""
         self._check(obs)
-        perceptual, cognitive, objects = self._encode(obs)
-        chunk = self._chunk(perceptual, cognitive, objects).cpu().numpy()
-        if (self.net.retrieval is not None and self.memory
-                and self.step % self.cfg.memory.write_every == 0):
-            self.bank.write(perceptual, cognitive, self.step)
+        plan = self.step % self.replan_every == 0
+        write = (self.net.retrieval is not None and self.memory
+                 and self.step % self.cfg.memory.write_every == 0)
+        chunk = None
+        if plan or write:
+            perceptual, cognitive, objects = self._encode(obs)
+            if plan:
+                chunk = self._chunk(perceptual, cognitive, objects).cpu().numpy()
+            if write:
+                self.bank.write(perceptual, cognitive, self.step)
+        elif self.slot_order is not None:
+            self._objects(obs)  # a step not encoded still dates what it shows first
         self.step += 1
         return chunk
 

@@ -357,9 +357,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--inference-steps', type=int, default=None,
                    help="DDIM steps per chunk written into the checkpoint (default 10; with "
                         "--init-from the checkpoint's)")
-    p.add_argument('--replan-every', type=int, default=0,
-                   help='the policy predicts a new chunk every N steps (0 = n_action_steps); '
-                        'an inference setting written into the config')
+    p.add_argument('--replan-every', type=int, default=None,
+                   help='the policy predicts a new chunk every N steps (0 = n_action_steps, '
+                        "the default; with --init-from the checkpoint's): an inference "
+                        'setting written into the config')
     p.add_argument('--capacity', type=int, default=64)
     p.add_argument('--write-every', type=int, default=None,
                    help='the bank takes an entry every N steps (default 4; with --init-from '
@@ -422,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
             memory=dict(enabled=not args.no_memory, capacity=args.capacity,
                         goal_pointer=args.goal_pointer, recurrent=args.recurrent_memory),
             denoiser=dict(kind=args.denoiser, width=args.width, layers=args.layers),
-            diffusion=dict(prediction_type=args.prediction, replan_every=args.replan_every),
+            diffusion=dict(prediction_type=args.prediction, replan_every=args.replan_every or 0),
             train=train_settings))
     if args.write_every is not None:   # else MemoryConfig's default, or the checkpoint's
         cfg = replace(cfg, memory=replace(cfg.memory, write_every=args.write_every))
@@ -431,6 +432,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.inference_steps is not None:
         cfg = replace(cfg, diffusion=replace(cfg.diffusion,
                                              inference_steps=args.inference_steps))
+    if args.replan_every is not None:
+        cfg = replace(cfg, diffusion=replace(cfg.diffusion, replan_every=args.replan_every))
     meta = {
         'command': 'memory-train ' + ' '.join(shlex.quote(a) for a in
                                               (argv if argv is not None else sys.argv[1:])),

@@ -162,6 +162,72 @@ def test_action_expert_publishes_stamped_chunks_and_survives_bad_input(checkpoin
     assert proc.returncode == 0, out[-2000:]
 
 
+def test_a_chunk_every_replan_every_policy_steps(checkpoint, tmp_path):
+    """replan_every: 3: one chunk per 3 scene images (policy steps 0, 3, 6, ...); the steps
+    between run the policy (bank writes) and are recorded with a NaN chunk."""
+    record = tmp_path / 'policy_inputs'
+    proc = subprocess.Popen(
+        [sys.executable, '-m', 'memory_nodes.action_expert_node', '--ros-args', '-p',
+         'autostart:=true', '-p', f'checkpoint:={checkpoint}', '-p', 'device:=cpu',
+         '-p', 'max_latency_s:=5.0', '-p', 'replan_every:=3', '-p', f'record_dir:={record}'],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ))
+    rclpy.init()
+    node = rclpy.create_node('action_expert_replan_peer')
+    chunks = []
+    node.create_subscription(ActionChunk, '/action_expert/chunk', chunks.append, RELIABLE_QOS)
+    scene = node.create_publisher(Image, '/camera/scene/color/image_raw', SENSOR_QOS)
+    wrist = node.create_publisher(Image, '/camera/wrist/color/image_raw', SENSOR_QOS)
+    joints = node.create_publisher(JointState, '/joint_states', SENSOR_QOS)
+    instruction = node.create_publisher(String, '/instruction', LATCHED_QOS)
+    status = node.create_publisher(EpisodeStatus, '/sim/episode_status', LATCHED_QOS)
+
+    def publish(t):
+        wrist.publish(_image(t))
+        js = JointState(name=JOINTS, position=[0.1] * len(JOINTS))
+        js.header.stamp = sec_to_stamp(t)
+        joints.publish(js)
+        scene.publish(_image(t))  # the trigger, last
+
+    try:
+        instruction.publish(String(data='Lift the cup that hides the green ball.'))
+        status.publish(EpisodeStatus(episode_id='ep', state=EpisodeStatus.STATE_RUNNING,
+                                     phase=2, instruction='x'))
+        t, deadline = time.time(), time.monotonic() + 120
+        while not chunks:  # the node is up and has planned its first step
+            assert time.monotonic() < deadline, 'no chunks'
+            t += 0.05
+            publish(t)
+            rclpy.spin_once(node, timeout_sec=0.05)
+        end = time.monotonic() + 2.0
+        while time.monotonic() < end:
+            rclpy.spin_once(node, timeout_sec=0.05)
+        for _ in range(9):  # one policy step per image: far longer than one inference
+            t += 0.05
+            publish(t)
+            end = time.monotonic() + 0.4
+            while time.monotonic() < end:
+                rclpy.spin_once(node, timeout_sec=0.05)
+        steps = [m.time_step for m in chunks]
+        assert len(steps) >= 3 and steps == list(range(0, 3 * len(steps), 3)), steps
+        status.publish(EpisodeStatus(episode_id='ep', state=EpisodeStatus.STATE_SUCCEEDED,
+                                     phase=2, instruction='x'))
+        end = time.monotonic() + 20
+        while not list(record.glob('*.npz')) and time.monotonic() < end:
+            rclpy.spin_once(node, timeout_sec=0.05)
+        recorded = load_policy_inputs(record / 'ep.npz')
+        planned = np.isfinite(recorded['chunk']).all(axis=(1, 2))
+        assert list(np.flatnonzero(planned)) == [s for s in recorded['step'] if s % 3 == 0]
+        assert np.isnan(recorded['chunk'][~planned]).all() and (~planned).sum() >= 6
+    finally:
+        node.destroy_node()
+        rclpy.shutdown()
+        proc.terminate()
+        out, _ = proc.communicate(timeout=20)
+        print(out[-3000:])
+    assert 'a chunk every 3 policy steps' in out
+    assert proc.returncode == 0, out[-2000:]
+
+
 def test_frames_and_objects_from_before_the_episode_are_stale():
     """The episode status dates the episode's start (stamp minus elapsed time): a message
     stamped earlier belongs to the episode before (its last perception output would take
