@@ -19,6 +19,10 @@
 #                                                      # and replace pcmb_recurrent, the
 #                                                      # default since 2026-12-03, with the
 #                                                      # last; evaluated
+#   STAGE=replan bash scripts/train_six_tasks.sh      # then: count and button sequence with a
+#                                                      # new chunk every 2, 4 and 8 steps
+#                                                      # (about 25 min), the default set to 4
+#                                                      # (models.inference_settings), evaluated
 #
 # Why a chain and not one run: a fine-tune of the four-task checkpoint learned the button
 # order only once the goal pointer read the fused tokens (--pointer-query fused, a switch a
@@ -140,6 +144,18 @@ if [[ $STAGE == more_counts ]]; then
     $PY scripts/probe_pointer.py --checkpoint $run --data data/heldout_count --tasks count \
       --after-contacts
   done
+fi
+
+if [[ $STAGE == replan ]]; then
+  # docs/models.md "How often to re-plan": an inference setting, no retraining
+  for n in 2 4 8; do
+    nice -n 10 $PY -m models.evaluate --checkpoint models/checkpoints/pcmb_recurrent \
+      --inference-steps 3 --replan-every $n --tasks count,button_sequence \
+      --protocol-episodes 50 --threads 2 --no-progress --variants memory --inputs perception \
+      --out "runs/eval_pcmb_recurrent_replan$n.json"
+  done
+  $PY -m models.inference_settings models/checkpoints/pcmb_recurrent --replan-every 4
+  evaluate models/checkpoints/pcmb_recurrent
 fi
 
 if [[ $STAGE == all || $STAGE == eval ]]; then

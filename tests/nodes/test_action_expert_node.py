@@ -47,24 +47,37 @@ def _image(t, w=128, h=96, bad=False):
     return msg
 
 
-def test_action_expert_publishes_stamped_chunks_and_survives_bad_input(checkpoint, tmp_path):
-    record = tmp_path / 'policy_inputs'
-    proc = subprocess.Popen(
-        [sys.executable, '-m', 'memory_nodes.action_expert_node', '--ros-args', '-p',
-         'autostart:=true', '-p', f'checkpoint:={checkpoint}', '-p', 'device:=cpu',
-         '-p', 'max_latency_s:=5.0', '-p', 'inference_steps:=2',
-         '-p', f'record_dir:={record}'],
+def _start_node(checkpoint, record, *params):
+    """The node in its own OS process on the tiny checkpoint, recording into ``record``."""
+    args = ['autostart:=true', f'checkpoint:={checkpoint}', 'device:=cpu',
+            'max_latency_s:=5.0', f'record_dir:={record}', *params]
+    return subprocess.Popen(
+        [sys.executable, '-m', 'memory_nodes.action_expert_node', '--ros-args',
+         *[x for a in args for x in ('-p', a)]],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ))
-    rclpy.init()
-    node = rclpy.create_node('action_expert_peer')
+
+
+def _peer(name):
+    """A peer node: the chunks it receives and publishers of the node's inputs."""
+    node = rclpy.create_node(name)
     chunks = []
     node.create_subscription(ActionChunk, '/action_expert/chunk', chunks.append, RELIABLE_QOS)
-    scene = node.create_publisher(Image, '/camera/scene/color/image_raw', SENSOR_QOS)
-    wrist = node.create_publisher(Image, '/camera/wrist/color/image_raw', SENSOR_QOS)
-    joints = node.create_publisher(JointState, '/joint_states', SENSOR_QOS)
-    ee = node.create_publisher(PoseStamped, '/sim/ee_pose', SENSOR_QOS)
-    instruction = node.create_publisher(String, '/instruction', LATCHED_QOS)
-    status = node.create_publisher(EpisodeStatus, '/sim/episode_status', LATCHED_QOS)
+    pubs = {'scene': (Image, '/camera/scene/color/image_raw', SENSOR_QOS),
+            'wrist': (Image, '/camera/wrist/color/image_raw', SENSOR_QOS),
+            'joints': (JointState, '/joint_states', SENSOR_QOS),
+            'ee': (PoseStamped, '/sim/ee_pose', SENSOR_QOS),
+            'instruction': (String, '/instruction', LATCHED_QOS),
+            'status': (EpisodeStatus, '/sim/episode_status', LATCHED_QOS)}
+    return node, chunks, {k: node.create_publisher(*v) for k, v in pubs.items()}
+
+
+def test_action_expert_publishes_stamped_chunks_and_survives_bad_input(checkpoint, tmp_path):
+    record = tmp_path / 'policy_inputs'
+    proc = _start_node(checkpoint, record, 'inference_steps:=2')
+    rclpy.init()
+    node, chunks, pub = _peer('action_expert_peer')
+    scene, wrist, joints, ee = pub['scene'], pub['wrist'], pub['joints'], pub['ee']
+    instruction, status = pub['instruction'], pub['status']
 
     def publish(t, bad_image=False, nan_joint=False):
         scene.publish(_image(t, bad=bad_image))
@@ -166,20 +179,11 @@ def test_a_chunk_every_replan_every_policy_steps(checkpoint, tmp_path):
     """replan_every: 3: one chunk per 3 scene images (policy steps 0, 3, 6, ...); the steps
     between run the policy (bank writes) and are recorded with a NaN chunk."""
     record = tmp_path / 'policy_inputs'
-    proc = subprocess.Popen(
-        [sys.executable, '-m', 'memory_nodes.action_expert_node', '--ros-args', '-p',
-         'autostart:=true', '-p', f'checkpoint:={checkpoint}', '-p', 'device:=cpu',
-         '-p', 'max_latency_s:=5.0', '-p', 'replan_every:=3', '-p', f'record_dir:={record}'],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ))
+    proc = _start_node(checkpoint, record, 'replan_every:=3')
     rclpy.init()
-    node = rclpy.create_node('action_expert_replan_peer')
-    chunks = []
-    node.create_subscription(ActionChunk, '/action_expert/chunk', chunks.append, RELIABLE_QOS)
-    scene = node.create_publisher(Image, '/camera/scene/color/image_raw', SENSOR_QOS)
-    wrist = node.create_publisher(Image, '/camera/wrist/color/image_raw', SENSOR_QOS)
-    joints = node.create_publisher(JointState, '/joint_states', SENSOR_QOS)
-    instruction = node.create_publisher(String, '/instruction', LATCHED_QOS)
-    status = node.create_publisher(EpisodeStatus, '/sim/episode_status', LATCHED_QOS)
+    node, chunks, pub = _peer('action_expert_replan_peer')
+    scene, wrist, joints = pub['scene'], pub['wrist'], pub['joints']
+    instruction, status = pub['instruction'], pub['status']
 
     def publish(t):
         wrist.publish(_image(t))
