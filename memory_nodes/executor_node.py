@@ -12,7 +12,11 @@ A thin rclpy lifecycle adapter over ``memory_nodes.execution``:
 
 Every cycle the action for the current time comes from the newest chunk that covers it
 (``ActionQueue``: chunks whose window has passed or whose observation is too old are dropped
-and counted), then passes the workspace and speed limits (``SafetyLimits``). When joint
+and counted), then passes the workspace and speed limits (``SafetyLimits``). A chunk that
+arrives within the control period of its own observation (the action expert answers a
+frame before the next one) replaces this period's command at once (``act_on_arrival``):
+its first action is meant for the step that starts at that observation, and waiting for the
+next cycle would run every chunk one step late, its first action never. When joint
 states or chunks go stale (``InputWatchdog``), the executor holds the last safe pose instead
 of acting on old data, and says so in the log; it resumes when fresh inputs arrive.
 
@@ -97,6 +101,10 @@ class ExecutorNode(LifecycleNode):
         p['home_position'] = declare(self, 'home_position', [0.32, 0.0, 0.30],
                                      'where the end effector is before the first command, m',
                                      read_only=True)
+        p['act_on_arrival'] = declare(
+            self, 'act_on_arrival', True,
+            "a chunk that arrives within its observation's control period replaces that "
+            "period's command at once (false: from the next cycle on)", read_only=True)
         p['blend_steps'] = declare(self, 'blend_steps', 2,
                                    'steps over which a new chunk blends in', read_only=True,
                                    min_value=0, max_value=16)
@@ -125,6 +133,9 @@ class ExecutorNode(LifecycleNode):
         self.primitive_step = 0
         self.ignored_chunks = 0
         self.last_command = None
+        self._cycle_time = None  # clock time of the last cycle that acted, s
+        self._cycle_base = None  # the command before that cycle's
+        self.arrival_commands = 0  # periods whose command a chunk's arrival replaced
         self.cycles = 0
         self.topic_counts = TopicCounts()  # messages per reliable topic, cycles, misses
         self._last_tick = None
@@ -281,6 +292,13 @@ class ExecutorNode(LifecycleNode):
             now = self.now_s()
             if self.queue.push(chunk, now):
                 self.watchdog.seen('action_chunk', now)
+                dt = 1.0 / self.params['control_rate_hz']
+                if (self.params['act_on_arrival'] and self.subgoal is not None
+                        and self._cycle_time is not None
+                        and chunk.observation_time >= self._cycle_time - 1e-6
+                        and now - chunk.observation_time < dt):
+                    self._act(now, self._cycle_base)  # redo this period's command
+                    self.arrival_commands += 1
 
     def on_episode_status(self, msg):
         """A new episode (or the end of this one) drops what the executor was doing.
@@ -329,6 +347,12 @@ class ExecutorNode(LifecycleNode):
                 self._event('subgoal_succeeded', self.subgoal)
                 self._end_subgoal()
                 return
+        self._cycle_time, self._cycle_base = now, self.last_command
+        self._act(now, self.last_command)
+
+    def _act(self, now, base):
+        """Send this period's command: the next action through the limits (speed from
+        ``base``, the command of the period before), or hold when inputs are stale."""
         stale = self.watchdog.stale(now)
         action = None if stale else self._next_action(now)
         if action is None:
@@ -341,7 +365,7 @@ class ExecutorNode(LifecycleNode):
                 f'({self.stale_holds} stale holds so far)')
         self._stale_reported = ()
         dt = 1.0 / self.params['control_rate_hz']
-        command, acted = self.limits.clamp(action, self.last_command, dt)
+        command, acted = self.limits.clamp(action, base, dt)
         if acted:
             self.clamped_cycles += 1
         self._send(command)

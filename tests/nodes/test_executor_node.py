@@ -254,3 +254,71 @@ def test_a_new_episode_drops_the_running_primitive():
         proc.terminate()
         out, _ = proc.communicate(timeout=10)
     assert "dropping subgoal 'lift cup 1': a new episode started (ep-b)" in out
+
+
+@pytest.mark.parametrize('act_on_arrival', [True, False])
+def test_a_chunk_arriving_within_its_period_is_acted_on_at_once(act_on_arrival):
+    """Simulated time (/clock from the test, as the sim bridge's): the cycle of the period
+    that starts at T has already run when the chunk of the frame stamped T arrives. With
+    act_on_arrival the executor replaces that period's command with the chunk's first action
+    at once; without it nothing of the chunk is sent until the clock moves on."""
+    from rosgraph_msgs.msg import Clock
+
+    from memory_nodes.ros_common import sec_to_stamp
+
+    proc = _start_executor('-p', "primitive_actions:=['']", '-p', 'use_sim_time:=true',
+                           '-p', f'act_on_arrival:={str(act_on_arrival).lower()}',
+                           '-p', 'blend_steps:=0')
+    rclpy.init()
+    node = rclpy.create_node('executor_clock_peer')
+    xs, active = [], []
+    node.create_subscription(PoseStamped, '/sim/ee_target',
+                             lambda m: xs.append(round(m.pose.position.x, 4)), RELIABLE_QOS)
+    node.create_subscription(Subgoal, '/executor/active_subgoal', active.append, LATCHED_QOS)
+    clock = node.create_publisher(Clock, '/clock', 10)
+    joints = node.create_publisher(JointState, '/joint_states', SENSOR_QOS)
+    subgoals = node.create_publisher(Subgoal, '/planner/subgoal', RELIABLE_QOS)
+    chunks = node.create_publisher(ActionChunk, '/action_expert/chunk', RELIABLE_QOS)
+    now = [100.0]
+
+    def tick():  # one control step of the simulator: the clock, then the robot's state
+        now[0] = round(now[0] + 0.1, 6)
+        clock.publish(Clock(clock=sec_to_stamp(now[0])))
+        js = JointState(name=['j1'], position=[0.0])
+        js.header.stamp = sec_to_stamp(now[0])
+        joints.publish(js)
+
+    def spin(seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            rclpy.spin_once(node, timeout_sec=0.02)
+
+    try:
+        deadline = time.monotonic() + 60
+        while not (active and active[-1].target == 'cup 1'):
+            assert time.monotonic() < deadline, 'executor never took the subgoal'
+            tick()
+            if subgoals.get_subscription_count():
+                subgoals.publish(Subgoal(plan_id='p', index=0, action='lift',
+                                         target='cup 1', text='lift cup 1', timeout_s=1e6))
+            spin(0.2)
+        tick()
+        spin(0.5)  # the period starting now: its cycle has run (nothing to follow yet)
+        msg = ActionChunk(dt=0.1, horizon=16, action_dim=5, n_execute=8)
+        msg.observation_stamp = sec_to_stamp(now[0])
+        msg.actions = [v for i in range(16) for v in (0.40 + 0.01 * i, 0.0, 0.3, 0.0, 1.0)]
+        before = len(xs)
+        chunks.publish(msg)
+        spin(1.0)  # the clock stands still
+        if act_on_arrival:
+            assert xs[before:] == [0.40]  # the chunk's first action, for this period
+        else:
+            assert xs[before:] == []
+        tick()
+        spin(1.0)
+        assert len(xs) > before and 0.40 <= xs[-1] <= 0.47  # the next cycles follow it
+    finally:
+        node.destroy_node()
+        rclpy.shutdown()
+        proc.terminate()
+        proc.communicate(timeout=20)
