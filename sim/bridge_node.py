@@ -427,14 +427,9 @@ class SimBridgeNode(LifecycleNode):
                 self.state = (EpisodeStatus.STATE_SUCCEEDED if env.success() else
                               EpisodeStatus.STATE_TIMED_OUT if env.step_count >= env.max_steps
                               else EpisodeStatus.STATE_FAILED)
-            status = done or env.step_count % 10 == 0 or env.phase() != phase
-            if status and not done:
-                # before the frame: a node acting on the frame knows the phase it shows (the
-                # policy is trained on the phase of the step it sees)
-                self._publish_status()
             self._publish_sensors()
-            if done:
-                self._publish_status()  # after the last frame: nothing of it comes later
+            if done or env.step_count % 10 == 0 or env.phase() != phase:
+                self._publish_status()
             if done:
                 self.get_logger().info(
                     f'episode {self.episode_id} ended after {env.step_count} steps: '
