@@ -458,10 +458,11 @@ class ActionExpertNode(LifecycleNode):
                 return
             if self.recorder is not None:  # every step the policy ran, a chunk dropped late
                 # too; a step between planning steps has a NaN chunk
-                horizon = self.policy.cfg.diffusion.horizon
+                diff = self.policy.cfg.diffusion
                 self.recorder.add(key[0], self.policy.step - 1,
                                   stamp_to_sec(image.header.stamp), obs,
-                                  chunk if chunk is not None else np.full((horizon, 5), np.nan),
+                                  chunk if chunk is not None else
+                                  np.full((diff.horizon, diff.action_dim), np.nan),
                                   ms, camera=self.policy.cfg.encoder.cameras[0])
         if chunk is None:
             return  # a step between planning steps: the bank was written, nothing to send

@@ -74,9 +74,14 @@ def save_checkpoint(folder: str | Path, net: MemoryDiffusionNet,
     folder = private_dir(folder)
     tensors = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
     save_file(tensors, str(private_file(folder / WEIGHTS)))
-    doc = {'policy': net.cfg.to_dict(), 'meta': meta or {}}
-    write_private_text(folder / CONFIG, json.dumps(doc, indent=1, default=str))
+    write_config(folder, net.cfg, meta or {})
     return folder
+
+
+def write_config(folder: str | Path, cfg: PolicyConfig, meta: dict[str, Any]) -> None:
+    """config.json: {"policy": cfg, "meta": meta}, written whole (atomic rename), 0o600."""
+    doc = {'policy': cfg.to_dict(), 'meta': meta}
+    write_private_text(Path(folder) / CONFIG, json.dumps(doc, indent=1, default=str))
 
 
 def load_config(folder: str | Path) -> tuple[PolicyConfig, dict[str, Any]]:

@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import replace
-import json
 from pathlib import Path
 import shlex
 import sys
 from typing import Any
 
-from memory_nodes.file_safety import write_private_text
-from models.checkpoint import CONFIG, git_commit, load_config
+from models.checkpoint import git_commit, load_config, write_config
 
 SETTINGS = ('replan_every', 'inference_steps')
 
@@ -45,8 +43,7 @@ def set_inference_settings(folder: str | Path, command: str = '',
     record = {'command': command, 'git_commit': git_commit(),
               'from': {k: before[k] for k in changed}, 'to': changed}
     meta = dict(meta, settings_changed=[*meta.get('settings_changed', []), record])
-    doc = {'policy': cfg.to_dict(), 'meta': meta}
-    write_private_text(Path(folder) / CONFIG, json.dumps(doc, indent=1, default=str))
+    write_config(folder, cfg, meta)
     return record
 
 

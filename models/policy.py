@@ -148,34 +148,11 @@ class MemoryDiffusionPolicy:
         return self._chunk(*self._encode(obs)).cpu().numpy()
 
     @torch.no_grad()
-    def select_action(self, obs: dict[str, np.ndarray]) -> np.ndarray:
-        """One action per control step: (5,) for batch 1, else (B, 5)."""
-        self._check(obs)
-        write = self.net.retrieval is not None and self.step % self.cfg.memory.write_every == 0
-        need_chunk = not self.queue
-        if not (write or need_chunk) and self.slot_order is not None:
-            self._objects(obs)  # a step not encoded still dates what it shows first
-        if write or need_chunk:
-            perceptual, cognitive, objects = self._encode(obs)
-            if need_chunk:
-                chunk = self._chunk(perceptual, cognitive, objects).cpu().numpy()  # (B, H, A)
-                for i in range(self.replan_every):
-                    self.queue.append(chunk[:, i])
-            if write and self.memory:
-                self.bank.write(perceptual, cognitive, self.step)
-        self.step += 1
-        action = self.queue.popleft()
-        return action[0] if self.batch == 1 else action
-
-    @torch.no_grad()
-    def act_chunk(self, obs: dict[str, np.ndarray]) -> np.ndarray | None:
-        """One control step for asynchronous consumers (the ROS action-expert node, whose
-        executor runs the newest chunk and blends the seams): on a planning step (every
-        ``replan_every`` steps from the episode's first, as ``select_action`` plans) the
-        whole chunk (B, horizon, 5), else None; the bank is read, then written on the same
-        ``write_every`` schedule as ``select_action``; the step counter advances by one."""
-        self._check(obs)
-        plan = self.step % self.replan_every == 0
+    def _observe(self, obs: dict[str, np.ndarray], plan: bool) -> np.ndarray | None:
+        """One control step's work, shared by select_action and act_chunk: encode the step
+        when it plans or writes the bank (else only date the object slots it shows first),
+        write the bank every ``write_every`` steps, advance the step counter; the chunk
+        (B, horizon, 5) when ``plan``, else None."""
         write = (self.net.retrieval is not None and self.memory
                  and self.step % self.cfg.memory.write_every == 0)
         chunk = None
@@ -189,6 +166,26 @@ class MemoryDiffusionPolicy:
             self._objects(obs)  # a step not encoded still dates what it shows first
         self.step += 1
         return chunk
+
+    @torch.no_grad()
+    def select_action(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        """One action per control step: (5,) for batch 1, else (B, 5)."""
+        self._check(obs)
+        chunk = self._observe(obs, plan=not self.queue)
+        if chunk is not None:
+            self.queue.extend(chunk[:, i] for i in range(self.replan_every))
+        action = self.queue.popleft()
+        return action[0] if self.batch == 1 else action
+
+    @torch.no_grad()
+    def act_chunk(self, obs: dict[str, np.ndarray]) -> np.ndarray | None:
+        """One control step for asynchronous consumers (the ROS action-expert node, whose
+        executor runs the newest chunk and blends the seams): on a planning step (every
+        ``replan_every`` steps from the episode's first, as ``select_action`` plans) the
+        whole chunk (B, horizon, 5), else None; the bank is read, then written on the same
+        ``write_every`` schedule as ``select_action``; the step counter advances by one."""
+        self._check(obs)
+        return self._observe(obs, plan=self.step % self.replan_every == 0)
 
     # -- memory state --------------------------------------------------------------------
     def memory_state(self) -> dict[str, torch.Tensor]:

@@ -71,6 +71,16 @@ def _peer(name):
     return node, chunks, {k: node.create_publisher(*v) for k, v in pubs.items()}
 
 
+def _stop(node, proc):
+    """Tear down the peer and the node's process; return (and print the tail of) its log."""
+    node.destroy_node()
+    rclpy.shutdown()
+    proc.terminate()
+    out, _ = proc.communicate(timeout=20)
+    print(out[-3000:])
+    return out
+
+
 def test_action_expert_publishes_stamped_chunks_and_survives_bad_input(checkpoint, tmp_path):
     record = tmp_path / 'policy_inputs'
     proc = _start_node(checkpoint, record, 'inference_steps:=2')
@@ -164,11 +174,7 @@ def test_action_expert_publishes_stamped_chunks_and_survives_bad_input(checkpoin
                                    mine[round(float(recorded['stamp'][row]), 6)].actions,
                                    rtol=1e-6)
     finally:
-        node.destroy_node()
-        rclpy.shutdown()
-        proc.terminate()
-        out, _ = proc.communicate(timeout=20)
-        print(out[-3000:])
+        out = _stop(node, proc)
     assert 'rejected input on observation' in out
     assert 'not finite' in out
     assert '2 DDIM steps per chunk' in out   # the inference_steps parameter
@@ -223,11 +229,7 @@ def test_a_chunk_every_replan_every_policy_steps(checkpoint, tmp_path):
         assert list(np.flatnonzero(planned)) == [s for s in recorded['step'] if s % 3 == 0]
         assert np.isnan(recorded['chunk'][~planned]).all() and (~planned).sum() >= 6
     finally:
-        node.destroy_node()
-        rclpy.shutdown()
-        proc.terminate()
-        out, _ = proc.communicate(timeout=20)
-        print(out[-3000:])
+        out = _stop(node, proc)
     assert 'a chunk every 3 policy steps' in out
     assert proc.returncode == 0, out[-2000:]
 
