@@ -22,7 +22,9 @@ of acting on old data, and says so in the log; it resumes when fresh inputs arri
 
 A subgoal whose verb is in ``primitive_actions`` runs as a scripted motion primitive instead
 (``execution.primitives``): its waypoints are sent one per control cycle, through the same
-limits, and the subgoal succeeds after the last one; chunks are ignored meanwhile.
+limits, and the subgoal succeeds after the last one; chunks are ignored meanwhile. A
+subgoal that follows the action expert keeps the chunks that came before it and acts on them
+at once (the action expert's chunks do not depend on the subgoal).
 """
 
 import math
@@ -135,6 +137,7 @@ class ExecutorNode(LifecycleNode):
         self.last_command = None
         self._cycle_time = None  # clock time of the last cycle that acted, s
         self._cycle_base = None  # the command before that cycle's
+        self._idle_cycle_time = None  # clock time of the last cycle without a subgoal, s
         self.arrival_commands = 0  # periods whose command a chunk's arrival replaced
         self.cycles = 0
         self.topic_counts = TopicCounts()  # messages per reliable topic, cycles, misses
@@ -262,13 +265,31 @@ class ExecutorNode(LifecycleNode):
             now = self.now_s()
             self.subgoal = msg
             self.subgoal_started = now
-            self.queue.clear()
             self.primitive, self.primitive_step = primitive, 0
             if primitive is not None:
+                self.queue.clear()
                 self.watchdog.seen('action_chunk', now)
             if self.active_pub.is_activated:
                 self.active_pub.publish(msg)
             self._event('subgoal_started', msg)
+            if primitive is None:
+                self._act_on_subgoal_arrival(now)
+
+    def _act_on_subgoal_arrival(self, now):
+        """A subgoal that follows the action expert keeps the chunks already queued (the
+        action expert plans from observations and the instruction, not from the subgoal);
+        arriving within a control period whose cycle sent nothing (no subgoal yet), it sends
+        that period's command at once from them (``act_on_arrival``). Clearing them and
+        waiting for the next chunk held the arm for up to a re-plan interval at the start of
+        the act phase (in-process, button sequence held 4 steps: 24/24 -> 6/24)."""
+        dt = 1.0 / self.params['control_rate_hz']
+        idle = self._idle_cycle_time
+        if (not self.params['act_on_arrival'] or idle is None or now - idle >= dt
+                or self.queue.action_at(now) is None):
+            return
+        self._cycle_time, self._cycle_base = idle, self.last_command
+        self._act(now, self._cycle_base)
+        self.arrival_commands += 1
 
     def on_chunk(self, msg):
         self.topic_counts.received_one(self.params['chunk_topic'])
@@ -336,6 +357,7 @@ class ExecutorNode(LifecycleNode):
         now = self.now_s()
         self._count_cycle(now)
         if self.subgoal is None:
+            self._idle_cycle_time = now
             return
         if self.subgoal.timeout_s > 0 and now - self.subgoal_started > self.subgoal.timeout_s:
             self._event('subgoal_timed_out', self.subgoal)

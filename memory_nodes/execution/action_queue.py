@@ -15,6 +15,13 @@ import math
 
 import numpy as np
 
+# A time this close (in steps) below a step boundary counts as that step. Stamps are whole
+# nanoseconds and ActionChunk.dt is a float32 (0.1 s arrives as 0.10000000149 s): with an
+# exact comparison the time of step k after the observation fell just short of k, and every
+# chunk ran one step late after its first action (the graph's button sequence 6/12 against
+# 12/12 in-process). 1e-4 steps is 10 us at 10 Hz, far below any clock's jitter.
+STEP_TOLERANCE = 1e-4
+
 
 @dataclass
 class Chunk:
@@ -32,7 +39,7 @@ class Chunk:
 
     def action_at(self, t):
         """Action for time ``t`` (nearest step at or before t), or None outside the window."""
-        index = int(math.floor((t - self.observation_time) / self.dt + 1e-9))
+        index = int(math.floor((t - self.observation_time) / self.dt + STEP_TOLERANCE))
         if index < 0 or index >= self.n_execute:
             return None
         return self.actions[index]

@@ -23,6 +23,20 @@ def test_action_at_indexes_by_time_within_the_executable_window():
     assert queue.action_at(10.8) is None          # beyond n_execute
 
 
+def test_each_control_step_gets_its_own_row_with_a_float32_dt_and_nanosecond_stamps():
+    """The executor's clock (whole nanoseconds) at step k after the observation gets row k,
+    with the dt an ActionChunk carries (float32: 0.1 arrives as 0.10000000149). Compared
+    exactly, (t - t_obs) / dt fell just short of k and every chunk ran a step late."""
+    dt = float(np.float32(0.1))
+    for t_obs_ns in (15_100_000_000, 187_600_000_000, 3_599_900_000_000):
+        queue = ActionQueue(max_age_s=1.0, blend_steps=0)
+        t_obs = t_obs_ns // 1_000_000_000 + (t_obs_ns % 1_000_000_000) * 1e-9  # stamp_to_sec
+        assert queue.push(_chunk(t_obs, 0.0, dt=dt), now=t_obs)
+        for k in range(8):
+            now = (t_obs_ns + k * 100_000_000) * 1e-9  # the executor's clock, now_s()
+            assert queue.action_at(now)[0] == float(k), (t_obs_ns, k)
+
+
 def test_late_and_out_of_order_chunks_are_dropped_and_counted():
     queue = ActionQueue(max_age_s=0.3, blend_steps=0)
     assert not queue.push(_chunk(10.0, 0.0), now=10.5)      # older than max_age

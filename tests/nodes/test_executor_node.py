@@ -256,69 +256,126 @@ def test_a_new_episode_drops_the_running_primitive():
     assert "dropping subgoal 'lift cup 1': a new episode started (ep-b)" in out
 
 
+class _SimClockPeer:
+    """The test's side of a simulated-time executor: it publishes /clock and joint states
+    one control step at a time (as the sim bridge does), subgoals and chunks, and records
+    the x of every end-effector target the executor sends."""
+
+    def __init__(self, name):
+        from rosgraph_msgs.msg import Clock
+
+        self.Clock = Clock
+        rclpy.init()
+        self.node = node = rclpy.create_node(name)
+        self.xs, self.active = [], []
+        node.create_subscription(PoseStamped, '/sim/ee_target',
+                                 lambda m: self.xs.append(round(m.pose.position.x, 4)),
+                                 RELIABLE_QOS)
+        node.create_subscription(Subgoal, '/executor/active_subgoal', self.active.append,
+                                 LATCHED_QOS)
+        self.clock = node.create_publisher(Clock, '/clock', 10)
+        self.joints = node.create_publisher(JointState, '/joint_states', SENSOR_QOS)
+        self.subgoals = node.create_publisher(Subgoal, '/planner/subgoal', RELIABLE_QOS)
+        self.chunks = node.create_publisher(ActionChunk, '/action_expert/chunk', RELIABLE_QOS)
+        self.now = 100.0
+
+    def tick(self):
+        """One control step of the simulator: the clock, then the robot's state."""
+        from memory_nodes.ros_common import sec_to_stamp
+
+        self.now = round(self.now + 0.1, 6)
+        self.clock.publish(self.Clock(clock=sec_to_stamp(self.now)))
+        js = JointState(name=['j1'], position=[0.0])
+        js.header.stamp = sec_to_stamp(self.now)
+        self.joints.publish(js)
+
+    def spin(self, seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            rclpy.spin_once(self.node, timeout_sec=0.02)
+
+    def send_subgoal(self):
+        self.subgoals.publish(Subgoal(plan_id='p', index=0, action='lift', target='cup 1',
+                                      text='lift cup 1', timeout_s=1e6))
+
+    def send_chunk(self):
+        """A chunk for the frame stamped now, x = 0.40 + 0.01 i at step i (dt 0.1 s, which
+        the message carries as a float32)."""
+        from memory_nodes.ros_common import sec_to_stamp
+
+        msg = ActionChunk(dt=0.1, horizon=16, action_dim=5, n_execute=8)
+        msg.observation_stamp = sec_to_stamp(self.now)
+        msg.actions = [v for i in range(16) for v in (0.40 + 0.01 * i, 0.0, 0.3, 0.0, 1.0)]
+        self.chunks.publish(msg)
+
+    def close(self, proc):
+        self.node.destroy_node()
+        rclpy.shutdown()
+        proc.terminate()
+        proc.communicate(timeout=20)
+
+
+def _start_sim_time_executor(*params):
+    return _start_executor('-p', "primitive_actions:=['']", '-p', 'use_sim_time:=true',
+                           '-p', 'blend_steps:=0', *params)
+
+
 @pytest.mark.parametrize('act_on_arrival', [True, False])
 def test_a_chunk_arriving_within_its_period_is_acted_on_at_once(act_on_arrival):
     """Simulated time (/clock from the test, as the sim bridge's): the cycle of the period
     that starts at T has already run when the chunk of the frame stamped T arrives. With
     act_on_arrival the executor replaces that period's command with the chunk's first action
-    at once; without it nothing of the chunk is sent until the clock moves on."""
-    from rosgraph_msgs.msg import Clock
-
-    from memory_nodes.ros_common import sec_to_stamp
-
-    proc = _start_executor('-p', "primitive_actions:=['']", '-p', 'use_sim_time:=true',
-                           '-p', f'act_on_arrival:={str(act_on_arrival).lower()}',
-                           '-p', 'blend_steps:=0')
-    rclpy.init()
-    node = rclpy.create_node('executor_clock_peer')
-    xs, active = [], []
-    node.create_subscription(PoseStamped, '/sim/ee_target',
-                             lambda m: xs.append(round(m.pose.position.x, 4)), RELIABLE_QOS)
-    node.create_subscription(Subgoal, '/executor/active_subgoal', active.append, LATCHED_QOS)
-    clock = node.create_publisher(Clock, '/clock', 10)
-    joints = node.create_publisher(JointState, '/joint_states', SENSOR_QOS)
-    subgoals = node.create_publisher(Subgoal, '/planner/subgoal', RELIABLE_QOS)
-    chunks = node.create_publisher(ActionChunk, '/action_expert/chunk', RELIABLE_QOS)
-    now = [100.0]
-
-    def tick():  # one control step of the simulator: the clock, then the robot's state
-        now[0] = round(now[0] + 0.1, 6)
-        clock.publish(Clock(clock=sec_to_stamp(now[0])))
-        js = JointState(name=['j1'], position=[0.0])
-        js.header.stamp = sec_to_stamp(now[0])
-        joints.publish(js)
-
-    def spin(seconds):
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            rclpy.spin_once(node, timeout_sec=0.02)
-
+    at once; without it nothing of the chunk is sent until the clock moves on. Each later
+    control step gets the chunk's row for that step (not the row before it)."""
+    proc = _start_sim_time_executor('-p', f'act_on_arrival:={str(act_on_arrival).lower()}')
+    peer = _SimClockPeer('executor_clock_peer')
     try:
         deadline = time.monotonic() + 60
-        while not (active and active[-1].target == 'cup 1'):
+        while not (peer.active and peer.active[-1].target == 'cup 1'):
             assert time.monotonic() < deadline, 'executor never took the subgoal'
-            tick()
-            if subgoals.get_subscription_count():
-                subgoals.publish(Subgoal(plan_id='p', index=0, action='lift',
-                                         target='cup 1', text='lift cup 1', timeout_s=1e6))
-            spin(0.2)
-        tick()
-        spin(0.5)  # the period starting now: its cycle has run (nothing to follow yet)
-        msg = ActionChunk(dt=0.1, horizon=16, action_dim=5, n_execute=8)
-        msg.observation_stamp = sec_to_stamp(now[0])
-        msg.actions = [v for i in range(16) for v in (0.40 + 0.01 * i, 0.0, 0.3, 0.0, 1.0)]
-        before = len(xs)
-        chunks.publish(msg)
-        spin(1.0)  # the clock stands still
-        if act_on_arrival:
-            assert xs[before:] == [0.40]  # the chunk's first action, for this period
-        else:
-            assert xs[before:] == []
-        tick()
-        spin(1.0)
-        assert len(xs) > before and 0.40 <= xs[-1] <= 0.47  # the next cycles follow it
+            peer.tick()
+            if peer.subgoals.get_subscription_count():
+                peer.send_subgoal()
+            peer.spin(0.2)
+        peer.tick()
+        peer.spin(0.5)  # the period starting now: its cycle has run (nothing to follow yet)
+        before = len(peer.xs)
+        peer.send_chunk()
+        peer.spin(1.0)  # the clock stands still
+        assert peer.xs[before:] == ([0.40] if act_on_arrival else [])
+        for step in (1, 2):
+            peer.tick()
+            peer.spin(0.5)
+            assert peer.xs[-1] == pytest.approx(0.40 + 0.01 * step), peer.xs[before:]
     finally:
-        node.destroy_node()
-        rclpy.shutdown()
-        proc.terminate()
-        proc.communicate(timeout=20)
+        peer.close(proc)
+
+
+def test_a_subgoal_after_the_chunk_keeps_it_and_acts_at_once():
+    """At the start of the act phase the action expert's chunk can come before the
+    planner's subgoal. A subgoal that follows the action expert keeps that chunk (its
+    actions do not depend on the subgoal) and sends this period's command from it at once;
+    clearing it held the arm until the next chunk, a re-plan interval later."""
+    proc = _start_sim_time_executor()
+    peer = _SimClockPeer('executor_subgoal_peer')
+    try:
+        deadline = time.monotonic() + 60
+        while not (peer.subgoals.get_subscription_count()
+                   and peer.chunks.get_subscription_count()):
+            assert time.monotonic() < deadline, 'executor never came up'
+            peer.tick()
+            peer.spin(0.2)
+        peer.tick()
+        peer.spin(0.5)  # this period's cycle ran without a subgoal: nothing sent
+        peer.send_chunk()
+        peer.spin(0.5)
+        assert peer.xs == []  # no subgoal yet: the arm is not moved
+        peer.send_subgoal()
+        peer.spin(1.0)
+        assert peer.active and peer.active[-1].target == 'cup 1'
+        assert peer.xs == [0.40]  # the chunk's first action, for this period
+        peer.tick()
+        peer.spin(0.5)
+        assert peer.xs[-1] == pytest.approx(0.41), peer.xs
+    finally:
+        peer.close(proc)
