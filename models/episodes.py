@@ -258,11 +258,16 @@ class SequenceBatcher:
 
     def sample(self, batch_episodes: int) -> dict[str, torch.Tensor]:
         """One batch; keyframe tensors are padded to the batch's longest bank (key_valid)."""
+        return self.batch_at(self.draw(batch_episodes))
+
+    def draw(self, batch_episodes: int) -> list[tuple[int, np.ndarray]]:
+        """The next batch's (episode index, sorted query steps) pairs, as `sample` draws
+        them (for a caller that needs to know which episodes a batch holds)."""
         if self.episode_p is None:
             chosen = self.rng.integers(len(self.episodes), size=batch_episodes)
         else:
             chosen = self.rng.choice(len(self.episodes), size=batch_episodes, p=self.episode_p)
-        return self.batch_at([(int(idx), self._query_steps(int(idx))) for idx in chosen])
+        return [(int(idx), self._query_steps(int(idx))) for idx in chosen]
 
     def batch_at(self, queries_of: list[tuple[int, np.ndarray]]) -> dict[str, torch.Tensor]:
         """The batch of the given (episode index, sorted query steps) pairs, one row each

@@ -33,6 +33,9 @@ process: the graph without DDS.
 A bank that holds the answer makes `memory` beat both ablations; if it does not, the
 policy is not using what it remembers.
 Tasks come from `sim.make_env`; 'synthetic_cups' is the models' own synthetic task.
+`--knob NAME=VALUE` sets a difficulty knob of the tasks (e.g. `num_candidates=9`: remember
+colour with nine cubes, where a policy trained on three is tested beyond its training);
+the chance ceiling is then that of the knobs.
 Envs of one task run in lock step in batches (`--batch`), one policy call per step.
 """
 
@@ -63,12 +66,16 @@ INPUTS = ('sim', 'graph', 'perception')  # --inputs: the simulator's observation
 # graph's timing (GraphInputsEnv), or that and the graph's perception (PerceptionInputsEnv)
 
 
-def make_env(task: str, seed: int, mode: str) -> Any:
+def make_env(task: str, seed: int, mode: str, knobs: dict[str, Any] | None = None) -> Any:
+    """The env of one episode; `knobs` are the sim task's difficulty knobs (none for the
+    models' synthetic task)."""
     if task == TASK_NAME:
+        if knobs:
+            raise ValueError(f'knobs: {TASK_NAME} has no knobs, got {sorted(knobs)}')
         return SyntheticCupsEnv(seed, mode)
     from sim import make_env as sim_make_env
 
-    return sim_make_env(task, seed=seed, mode=mode)
+    return sim_make_env(task, seed=seed, mode=mode, **(knobs or {}))
 
 
 class SlotShuffledEnv:
@@ -124,8 +131,9 @@ class GraphInputsEnv:
         return self._as_graph(obs), done, info
 
 
-def chance_ceiling(task: str) -> float | None:
-    """The task's chance ceiling (best memoryless success), from sim.TASKS."""
+def chance_ceiling(task: str, knobs: dict[str, Any] | None = None) -> float | None:
+    """The task's chance ceiling (best memoryless success) with these knobs, from
+    sim.TASKS."""
     if task == TASK_NAME:
         return CHANCE_CEILING
     try:
@@ -134,7 +142,8 @@ def chance_ceiling(task: str) -> float | None:
         return None
     if task not in TASKS:
         raise ValueError(f'task={task!r}: not in sim.TASKS {sorted(TASKS)}')
-    value = getattr(TASKS[task](0), 'chance', None)  # as sim.evaluation reports it
+    # as sim.evaluation reports it
+    value = getattr(TASKS[task](0, **(knobs or {})), 'chance', None)
     if callable(value):
         value = value()
     return None if value is None else float(value)
@@ -218,7 +227,10 @@ def evaluate(checkpoint: Path, tasks: list[str], seeds: list[int],
              text_cache: Path | None = None,
              replan_every: int | None = None,
              slot_order: str = 'task', inputs: str = 'sim',
-             inference_steps: int | None = None) -> dict[str, Any]:
+             inference_steps: int | None = None,
+             knobs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Success per task and variant; `knobs` (e.g. {'num_candidates': 9}) set a difficulty
+    knob of every task evaluated (a task without that knob is refused, naming it)."""
     from tqdm import tqdm
 
     dev = pick_device(device)
@@ -236,6 +248,7 @@ def evaluate(checkpoint: Path, tasks: list[str], seeds: list[int],
                                'slot_order': slot_order, 'inputs': inputs,
                                'episodes_per_cell': len(seeds), 'trained_on': meta,
                                'replan_every': replan or diff.n_action_steps,
+                               'knobs': dict(knobs or {}),
                                'inference_steps': net.cfg.diffusion.inference_steps,
                                'tasks': {}}
     overlap = sorted(trained_seeds(meta) & set(seeds))
@@ -243,7 +256,7 @@ def evaluate(checkpoint: Path, tasks: list[str], seeds: list[int],
         raise ValueError(f'seeds: {len(overlap)} of them were trained on (e.g. {overlap[:5]}); '
                          'evaluate on held-out seeds')
     for task in tasks:
-        row: dict[str, Any] = {'chance': chance_ceiling(task)}
+        row: dict[str, Any] = {'chance': chance_ceiling(task, knobs)}
         for variant in variants:
             env_mode = 'oracle' if variant == 'oracle' else 'memory'
             successes: list[bool] = []
@@ -255,7 +268,7 @@ def evaluate(checkpoint: Path, tasks: list[str], seeds: list[int],
                                                batch=len(chunk), seed=chunk[0],
                                                replan_every=replan)
                 ablation = variant if variant in ('wiped_at_delay', 'shuffled') else None
-                envs = [make_env(task, s, env_mode) for s in chunk]
+                envs = [make_env(task, s, env_mode, knobs) for s in chunk]
                 if slot_order == 'shuffled':
                     envs = [SlotShuffledEnv(env, s) for env, s in zip(envs, chunk)]
                 envs = wrap_inputs(envs, inputs, net.cfg.encoder.object_slots)
@@ -324,6 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "sees them (GraphInputsEnv); 'perception': that, with the object "
                         "slots and image made by the preprocessor's pipeline from the "
                         "bridge's camera frames (PerceptionInputsEnv)")
+    p.add_argument('--knob', action='append', default=[], metavar='NAME=VALUE',
+                   help='a difficulty knob of the tasks (sim.TASKS[task].KNOBS), e.g. '
+                        'num_candidates=9 for remember_color; repeatable')
     p.add_argument('--no-progress', action='store_true')
     return p
 
@@ -346,10 +362,16 @@ def main(argv: list[str] | None = None) -> int:
     if not seeds:
         raise ValueError(f'seeds={args.seeds!r}: give --seeds or --protocol-episodes')
     tasks = [t for t in args.tasks.split(',') if t]
+    knobs = {}
+    if args.knob:
+        from sim.knobs import parse_knobs
+
+        knobs = parse_knobs(args.knob)
     results = evaluate(args.checkpoint, tasks, seeds, variants, args.batch, args.device,
                        progress=not args.no_progress, text_cache=args.text_cache,
                        replan_every=args.replan_every, slot_order=args.slot_order,
-                       inputs=args.inputs, inference_steps=args.inference_steps)
+                       inputs=args.inputs, inference_steps=args.inference_steps,
+                       knobs=knobs)
     table = markdown_table(results)
     print(table)
     if args.out:

@@ -24,7 +24,6 @@ before the K-th press) or another ('next': count's white button after it).
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 from pathlib import Path
 import sys
@@ -62,9 +61,9 @@ def probe_task(net, text: dict[str, np.ndarray], episodes, batches: int, seed: i
     try:
         with torch.no_grad():
             for _ in range(batches):
-                # the batcher's next draw of episodes, to know each row's act start
-                chosen = copy.deepcopy(batcher.rng).integers(len(episodes), size=8)
-                batch = batcher.sample(8)
+                drawn = batcher.draw(8)  # as sample(8) draws: each row's episode is known
+                chosen = [idx for idx, _ in drawn]
+                batch = batcher.batch_at(drawn)
                 net.compute_loss(batch)
                 q = batch['query_step'].shape[1]
                 target, scored = net.pointer_targets(batch)  # the pointer loss's targets

@@ -23,6 +23,11 @@
 #                                                      # new chunk every 2, 4 and 8 steps
 #                                                      # (about 25 min), the default set to 4
 #                                                      # (models.inference_settings), evaluated
+#   STAGE=replan_check bash scripts/train_six_tasks.sh  # 4 against 2 on fresh seeds 6000-
+#                                                      # 6049 (about 20 min)
+#   STAGE=more_cubes bash scripts/train_six_tasks.sh  # remember colour with 5 and 9 cubes
+#                                                      # (trained on 3), with and without the
+#                                                      # bank
 #
 # Why a chain and not one run: a fine-tune of the four-task checkpoint learned the button
 # order only once the goal pointer read the fused tokens (--pointer-query fused, a switch a
@@ -156,6 +161,26 @@ if [[ $STAGE == replan ]]; then
   done
   $PY -m models.inference_settings models/checkpoints/pcmb_recurrent --replan-every 4
   evaluate models/checkpoints/pcmb_recurrent
+fi
+
+if [[ $STAGE == replan_check ]]; then
+  # the re-plan setting on fresh held-out seeds, not the protocol seeds it was picked on
+  for n in 4 2; do
+    nice -n 10 $PY -m models.evaluate --checkpoint models/checkpoints/pcmb_recurrent \
+      --inference-steps 3 --replan-every $n --tasks button_sequence,count --seeds 6000-6049 \
+      --threads 2 --no-progress --variants memory --inputs perception \
+      --out "runs/eval_pcmb_recurrent_replan${n}_fresh.json"
+  done
+fi
+
+if [[ $STAGE == more_cubes ]]; then
+  # remember colour with 5 and 9 cubes (trained on 3): MemoryVLA's 3 / 5 / 9-cube anchors
+  for n in 5 9; do
+    nice -n 10 $PY -m models.evaluate --checkpoint models/checkpoints/pcmb_recurrent \
+      --inference-steps 3 --tasks remember_color --knob num_candidates=$n \
+      --protocol-episodes 50 --threads 2 --no-progress --variants memory,memory_off \
+      --inputs perception --out "runs/eval_pcmb_recurrent_rc$n.json"
+  done
 fi
 
 if [[ $STAGE == all || $STAGE == eval ]]; then

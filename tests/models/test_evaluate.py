@@ -160,3 +160,27 @@ def test_graph_inputs_env_gives_one_step_old_slots(checkpoint):
     with pytest.raises(ValueError, match="inputs='robot'"):
         evaluate(checkpoint, [TASK_NAME], [100], batch=1, device='cpu', progress=False,
                  inputs='robot')
+
+
+def test_knobs_reach_the_sim_task_and_its_chance_ceiling(tmp_path):
+    """memory-eval --knob: remember colour with five cubes plays five cubes against a 1/5
+    ceiling (the shipped policy, trained on three, one episode); a knob no task has, or any
+    knob for the synthetic task, is refused with its name."""
+    from models import DEFAULT_CHECKPOINT
+    from models.evaluate import chance_ceiling, main, make_env
+
+    env = make_env('remember_color', 100, 'memory', {'num_candidates': 9})
+    assert len(env.task.cubes) == 9
+    assert chance_ceiling('remember_color', {'num_candidates': 5}) == pytest.approx(0.2)
+    out = tmp_path / 'five.json'
+    assert main(['--checkpoint', str(DEFAULT_CHECKPOINT), '--tasks', 'remember_color',
+                 '--seeds', '100', '--variants', 'memory', '--knob', 'num_candidates=5',
+                 '--inference-steps', '3', '--no-progress', '--out', str(out)]) == 0
+    results = json.loads(out.read_text())
+    assert results['knobs'] == {'num_candidates': 5}
+    row = results['tasks']['remember_color']
+    assert row['chance'] == pytest.approx(1 / 5) and row['memory'] in (0.0, 1.0)
+    with pytest.raises(ValueError, match='colour_count'):
+        make_env('remember_color', 100, 'memory', {'colour_count': 9})
+    with pytest.raises(ValueError, match='num_candidates'):
+        make_env(TASK_NAME, 100, 'memory', {'num_candidates': 9})
