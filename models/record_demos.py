@@ -16,6 +16,11 @@ bridge's frame cropped and resized as the node does (memory_nodes/perception/sim
 the same code as `memory-eval --inputs perception`). A policy trained on such a folder is
 trained on its deployment's inputs (drawers seen by their knobs, items hidden inside them,
 tracks that break); keep it in its own folder (meta.json says which objects it holds).
+
+`--knob NAME=VALUE` records the tasks with a difficulty knob set (e.g. `num_candidates=5`
+for remember colour with five cubes). Episode files are named by seed and mode only, so give
+such a run its own seeds: meta.json lists each recording run's seeds and knobs, and a run
+whose seeds an earlier run of the same task recorded with other knobs is refused.
 """
 
 from __future__ import annotations
@@ -35,14 +40,15 @@ OBJECT_SOURCES = ('sim', 'perception')
 PERCEIVED_SLOTS = 10  # object slots of a perception-made episode (the policy's object_slots)
 
 
-def record_one(task: str, seed: int, mode: str, out: str,
-               objects: str = 'sim') -> tuple[str, int, str, bool, int]:
-    """Run the expert on one env and save the episode; returns (task, seed, mode, ok, T)."""
+def record_one(task: str, seed: int, mode: str, out: str, objects: str = 'sim',
+               knobs: dict | None = None) -> tuple[str, int, str, bool, int]:
+    """Run the expert on one env (with the task's `knobs`) and save the episode; returns
+    (task, seed, mode, ok, T)."""
     import sim
     from sim.dataset import EpisodeData, episode_filename, save_episode
     from sim.experts import make_expert
 
-    env = sim.make_env(task, seed, mode)
+    env = sim.make_env(task, seed, mode, **(knobs or {}))
     expert = make_expert(env)
     if objects == 'perception':
         from memory_nodes.perception.sim_inputs import PerceptionInputsEnv
@@ -93,6 +99,23 @@ def folder_meta(out: Path, run: dict) -> dict:
             'recorded_by': 'models.record_demos (scripted experts)'}
 
 
+def knob_clashes(earlier_runs: list[dict], tasks: list[str], seeds: list[int],
+                 knobs: dict) -> list[str]:
+    """The earlier recording runs that recorded one of these tasks and seeds with other
+    knobs (their files would be taken for this run's by --resume, or overwritten), as
+    'task seeds lo-hi knobs {...}' lines."""
+    clashes = []
+    for run in earlier_runs:
+        if dict(run.get('knobs') or {}) == dict(knobs):
+            continue
+        shared_tasks = sorted(set(run.get('tasks', [])) & set(tasks))
+        shared_seeds = sorted(set(parse_seeds(str(run.get('seeds', ''))) or []) & set(seeds))
+        if shared_tasks and shared_seeds:
+            clashes.append(f'{",".join(shared_tasks)} seeds {shared_seeds[0]}-'
+                           f'{shared_seeds[-1]} knobs {run.get("knobs") or {}}')
+    return clashes
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--out', type=Path, required=True)
@@ -106,12 +129,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument('--objects', default='sim', choices=OBJECT_SOURCES,
                    help="object slots and image: the simulator's, or as the ROS graph's "
                         'perception makes them (see the module docstring)')
+    p.add_argument('--knob', action='append', default=[], metavar='NAME=VALUE',
+                   help='a difficulty knob of the tasks (sim.TASKS[task].KNOBS), e.g. '
+                        'num_candidates=5; repeatable; give such a run its own seeds')
     args = p.parse_args(argv)
     from tqdm import tqdm
 
     from models.episodes import read_meta
     import sim
     from sim.dataset import episode_filename, write_meta
+    from sim.knobs import parse_knobs
 
     tasks = sorted(sim.TASKS) if args.tasks == 'all' else args.tasks.split(',')
     for task in tasks:
@@ -119,7 +146,14 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f'tasks: {task!r} is not one of {sorted(sim.TASKS)}')
     seeds = sorted(parse_seeds(args.seeds) or [])
     modes = [m for m in args.modes.split(',') if m]
-    jobs = [(t, s, m, str(args.out), args.objects) for t in tasks for s in seeds
+    knobs = parse_knobs(args.knob)
+    for task in tasks:  # a bad knob is refused (named) before anything runs
+        sim.TASKS[task](seeds[0] if seeds else 0, **knobs)
+    clashes = knob_clashes(read_meta(args.out).get('recordings', []), tasks, seeds, knobs)
+    if clashes:
+        raise ValueError(f'--knob {knobs}: {args.out} holds ' + '; '.join(clashes)
+                         + '; record these knobs with other seeds')
+    jobs = [(t, s, m, str(args.out), args.objects, knobs) for t in tasks for s in seeds
             for m in modes
             if not (args.resume and (args.out / t / episode_filename(s, m)).exists())]
     done = {r.get('objects', 'sim') for r in read_meta(args.out).get('recordings', [])}
@@ -140,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
             counts[task][2] += length if ok else 0
     write_meta(args.out, folder_meta(args.out, {'tasks': tasks, 'modes': modes,
                                                 'seeds': args.seeds,
-                                                'objects': args.objects}))
+                                                'objects': args.objects, 'knobs': knobs}))
     for task, (n, ok, steps) in counts.items():
         print(f'[record] {task:22s} {ok}/{n} expert successes kept, {steps} steps')
     return 0

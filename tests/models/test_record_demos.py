@@ -49,3 +49,25 @@ def test_perception_objects_are_recorded_resumed_and_never_mixed_with_sim_ones(t
     assert path.stat().st_mtime_ns == stamp  # skipped, not recorded again
     with pytest.raises(ValueError, match='--objects sim.*recorded with --objects perception'):
         main([*args, '--objects', 'sim'])
+
+
+def test_knobs_are_recorded_and_a_seed_clash_with_other_knobs_is_refused(tmp_path):
+    """--knob: remember colour recorded with five cubes (a slot for each),
+    the run's knobs in meta.json; the same seeds with other knobs, or an unknown knob, are
+    refused with what clashes."""
+    import pytest
+
+    from models.episodes import load_episode, read_meta
+    from models.record_demos import main
+
+    args = ['--out', str(tmp_path), '--tasks', 'remember_color', '--modes', 'memory',
+            '--workers', '1']
+    assert main([*args, '--seeds', '3000', '--knob', 'num_candidates=5']) == 0
+    ep = load_episode(tmp_path / 'remember_color' / 'ep_3000_memory.npz')
+    assert ep.objects.shape[1] == 5 + 2  # a slot per cube, the cue cube's and the goal's
+    assert read_meta(tmp_path)['recordings'][0]['knobs'] == {'num_candidates': 5}
+    with pytest.raises(ValueError, match=r"remember_color seeds 3000-3000 knobs "
+                                         r"\{'num_candidates': 5\}"):
+        main([*args, '--seeds', '2999-3001'])
+    with pytest.raises(ValueError, match='cube_count'):
+        main([*args, '--seeds', '3001', '--knob', 'cube_count=5'])
