@@ -20,6 +20,7 @@ same everywhere:
 import json
 import math
 import os
+import re
 import signal
 import threading
 import time
@@ -81,6 +82,9 @@ def sec_to_stamp(seconds):
     return Time(sec=sec, nanosec=nanosec)
 
 
+_NUMBERS = re.compile(r'[-+]?(\d+(\.\d*)?([eE][-+]?\d+)?|nan|inf)')
+
+
 class InputGuard:
     """Count and log malformed input per topic or service; keep the node running.
 
@@ -88,6 +92,10 @@ class InputGuard:
     (the stack's error for bad input, which names the field and value) is logged
     (throttled), counted, and swallowed; any other exception is logged with its type and
     counted too, because a callback that raises would take the executor down.
+
+    The throttle is per source and kind of error (the error's type and its text with its
+    numbers, NaN and inf included, taken out): a flood of one fault logs once a second, and
+    a different fault on the same source is logged at once, not hidden by the first's.
     """
 
     def __init__(self, logger, throttle_s=1.0):
@@ -112,9 +120,12 @@ class InputGuard:
             self.last_error[source] = str(error)
             self.last_rejection = (source, error)
             count = self.rejected[source]
-            should_log = now - self._last_log.get(source, -1e9) >= self._throttle_s
+            fault = (source, type(error).__name__, _NUMBERS.sub('#', str(error))[:80])
+            should_log = now - self._last_log.get(fault, -1e9) >= self._throttle_s
             if should_log:
-                self._last_log[source] = now
+                if len(self._last_log) >= 256:  # errors quoting free text: stay bounded
+                    self._last_log.clear()
+                self._last_log[fault] = now
         if should_log:
             kind = '' if isinstance(error, ValueError) else f'{type(error).__name__}: '
             self._logger.error(f'rejected input on {source} ({count} so far): {kind}{error}')
