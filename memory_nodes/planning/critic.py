@@ -3,15 +3,20 @@ executor's say-so (no ROS imports).
 
 The executor reports that a motion finished; the critic looks at the scene afterwards. A
 ``lifted`` step succeeded when an object of the step's label is seen at least
-``min_rise_m`` above the point it was grasped at, near that point in the plane. Steps with
-no check (a button press, whose travel a camera cannot measure) pass on completion.
+``min_rise_m`` above the point it was grasped at, near that point in the plane. An
+``opened`` step (a drawer pulled) succeeded when a drawer in line with the knob it pulled
+(across its slide axis) is seen open: its box shows, deeper than ``OPEN_DRAWER_DEPTH_M``,
+where a closed drawer shows only its knob; a ``closed`` step (pushed) when that drawer is seen
+and is no longer open. Steps with no check (a button press, whose travel a camera cannot
+measure) pass on completion.
 """
 
 import math
 
-from memory_nodes.planning.recipes import Step
+from memory_nodes.planning.recipes import DRAWER_MATCH_Y_M, OPEN_DRAWER_DEPTH_M, Step
 
 LIFT_RADIUS_M = 0.08  # the lifted object is within this distance of the grasp point (xy)
+CHECKS = ('', 'lifted', 'opened', 'closed')
 
 
 def check_step(step: Step, scene, min_rise_m: float = 0.05):
@@ -27,4 +32,14 @@ def check_step(step: Step, scene, min_rise_m: float = 0.05):
             if near and obj.position[2] >= step.point[2] - 0.05 + min_rise_m:
                 return True, f'{step.target} seen lifted at z={obj.position[2]:.2f} m'
         return False, f'no {label} seen lifted near {tuple(round(v, 2) for v in step.point)}'
-    raise ValueError(f'step.check is {step.check!r}; expected "" or "lifted"')
+    if step.check in ('opened', 'closed'):
+        drawers = [o for o in scene if o.label == 'drawer' and o.visible
+                   and abs(o.position[1] - step.point[1]) <= DRAWER_MATCH_Y_M]
+        if not drawers:
+            return False, f'no drawer seen in line with y={step.point[1]:.2f}'
+        drawer = min(drawers, key=lambda o: abs(o.position[1] - step.point[1]))
+        depth = drawer.extent[0]
+        seen = 'opened' if depth > OPEN_DRAWER_DEPTH_M else 'closed'
+        reason = f'drawer at y={drawer.position[1]:.2f} seen {seen} ({depth:.3f} m deep)'
+        return seen == step.check, reason
+    raise ValueError(f'step.check is {step.check!r}; expected one of {CHECKS}')

@@ -61,7 +61,8 @@ class Step:
     point: tuple         # (x, y, z) where to act, m
     text: str            # the step in words
     timeout_s: float = 15.0
-    check: str = ''      # what the critic verifies: 'lifted' or '' (executor completion)
+    check: str = ''      # what the critic verifies: 'lifted', 'opened', 'closed' (a drawer)
+    #                      or '' (the executor's completion)
     # late binding: (how, label, color) re-evaluated against the scene when the step is
     # sent (``resolve_step``), for points that depend on where earlier steps left things;
     # how is 'grasp' (act point), 'on' (put on top), 'in' (put inside) or 'knob' (a drawer's)
@@ -364,10 +365,11 @@ def put_back(intent, memory, scene, episode_id, rng):
         if not drawers:
             raise MissingMemoryError('no drawer in view to open and close')
         drawer = min(drawers, key=lambda d: math.dist(d.position[:2], cube.position[:2]))
-        pull = _late('pull', 'knob', drawer, 'open the drawer', target='drawer')
+        pull = _late('pull', 'knob', drawer, 'open the drawer', target='drawer',
+                     check='opened')
         travel = PrimitiveConfig().drawer_travel
         push = replace(pull, action='push', target='open drawer', text='close the drawer',
-                       point=(pull.point[0] - travel, *pull.point[1:]))
+                       point=(pull.point[0] - travel, *pull.point[1:]), check='closed')
         steps += [pull, push]
     else:
         blue = [c for c in _of(scene, 'cube', 'blue') if c.visible]
@@ -442,7 +444,8 @@ def where_did_i_leave_it(intent, memory, scene, episode_id, rng):
         if abs(drawer.position[1] - where[1]) > DRAWER_MATCH_Y_M:
             raise MissingMemoryError(f'the {item} was last seen at {tuple(where)}; no '
                                      f'{container} in view there')
-    return [_late('pull', 'knob', drawer, f'open the {container}{why}', target=container)]
+    return [_late('pull', 'knob', drawer, f'open the {container}{why}', target=container,
+                  check='opened')]
 
 
 RECIPES = {

@@ -82,9 +82,16 @@ def _robot_spinner(node, joints):
     return spin
 
 
-def _wait_subscribed(spin, *publishers, timeout=60):
+def _wait_subscribed(spin, *endpoints, timeout=60):
+    """Until each endpoint is matched with the executor's: a publisher of ours with its
+    subscription, a subscription of ours with its publisher (a volatile message sent before
+    the match is lost)."""
+    def matched(e):
+        return (e.get_subscription_count() if hasattr(e, 'get_subscription_count')
+                else e.get_publisher_count())
+
     deadline = time.monotonic() + timeout
-    while any(pub.get_subscription_count() == 0 for pub in publishers):
+    while not all(matched(e) for e in endpoints):
         assert time.monotonic() < deadline, 'executor never subscribed'
         spin(0.1)
 
@@ -179,7 +186,8 @@ def test_executor_runs_a_lift_subgoal_as_a_motion_primitive():
     rclpy.init()
     node = rclpy.create_node('executor_primitive_peer')
     targets, grips, events = [], [], []
-    node.create_subscription(PoseStamped, '/sim/ee_target', targets.append, RELIABLE_QOS)
+    seen = node.create_subscription(PoseStamped, '/sim/ee_target', targets.append,
+                                    RELIABLE_QOS)
     node.create_subscription(Float64, '/sim/gripper', lambda m: grips.append(m.data),
                              RELIABLE_QOS)
     node.create_subscription(MemoryEvent, '/memory/events', events.append, RELIABLE_QOS)
@@ -188,7 +196,7 @@ def test_executor_runs_a_lift_subgoal_as_a_motion_primitive():
     spin = _robot_spinner(node, joints)
 
     try:
-        _wait_subscribed(spin, subgoals)
+        _wait_subscribed(spin, subgoals, seen)
         # a primitive without a target pose is refused, naming the subgoal
         subgoals.publish(Subgoal(plan_id='p', action='lift', target='cup 1', timeout_s=30.0))
         spin(0.3)
@@ -268,9 +276,9 @@ class _SimClockPeer:
         rclpy.init()
         self.node = node = rclpy.create_node(name)
         self.xs, self.active = [], []
-        node.create_subscription(PoseStamped, '/sim/ee_target',
-                                 lambda m: self.xs.append(round(m.pose.position.x, 4)),
-                                 RELIABLE_QOS)
+        self.targets = node.create_subscription(
+            PoseStamped, '/sim/ee_target', lambda m: self.xs.append(round(m.pose.position.x, 4)),
+            RELIABLE_QOS)
         node.create_subscription(Subgoal, '/executor/active_subgoal', self.active.append,
                                  LATCHED_QOS)
         self.clock = node.create_publisher(Clock, '/clock', 10)
@@ -288,6 +296,17 @@ class _SimClockPeer:
         js = JointState(name=['j1'], position=[0.0])
         js.header.stamp = sec_to_stamp(self.now)
         self.joints.publish(js)
+
+    def connected(self):
+        """The executor is active (its latched 'idle: executor activated' came: its control
+        timer starts on activation, after its subscriptions exist; a tick before it ran no
+        cycle, which a slow host showed as a missing command) and its endpoints are matched
+        both ways: it hears /clock, joint states, subgoals and chunks, and this peer hears
+        its targets (a volatile topic)."""
+        return (any(a.text == 'idle: executor activated' for a in self.active)
+                and all(pub.get_subscription_count() for pub in
+                        (self.clock, self.joints, self.subgoals, self.chunks))
+                and bool(self.targets.get_publisher_count()))
 
     def spin(self, seconds):
         end = time.monotonic() + seconds
@@ -309,10 +328,12 @@ class _SimClockPeer:
         self.chunks.publish(msg)
 
     def close(self, proc):
+        """Tear down; print the executor's log (shown with a failure)."""
         self.node.destroy_node()
         rclpy.shutdown()
         proc.terminate()
-        proc.communicate(timeout=20)
+        out, _ = proc.communicate(timeout=20)
+        print(out[-4000:])
 
 
 def _start_sim_time_executor(*params):
@@ -331,7 +352,7 @@ def test_a_chunk_arriving_within_its_period_is_acted_on_at_once(act_on_arrival):
     peer = _SimClockPeer('executor_clock_peer')
     try:
         deadline = time.monotonic() + 60
-        while not (peer.active and peer.active[-1].target == 'cup 1'):
+        while not (peer.active and peer.active[-1].target == 'cup 1' and peer.connected()):
             assert time.monotonic() < deadline, 'executor never took the subgoal'
             peer.tick()
             if peer.subgoals.get_subscription_count():
@@ -360,8 +381,7 @@ def test_a_subgoal_after_the_chunk_keeps_it_and_acts_at_once():
     peer = _SimClockPeer('executor_subgoal_peer')
     try:
         deadline = time.monotonic() + 60
-        while not (peer.subgoals.get_subscription_count()
-                   and peer.chunks.get_subscription_count()):
+        while not peer.connected():
             assert time.monotonic() < deadline, 'executor never came up'
             peer.tick()
             peer.spin(0.2)

@@ -1,7 +1,8 @@
 """put_back and where_did_i_leave_it end to end without ROS: MuJoCo renders the scene camera,
 the real preprocessor turns frames into tracks, the real lifelong memory ingests them, the
 recipe plans from memory and the scene, each step is bound late against the scene and run as
-the executor's motion primitive; the task itself scores the outcome."""
+the executor's motion primitive; the critic judges each step from the scene afterwards and
+the task itself scores the outcome."""
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from memory_nodes.perception.camera import (  # noqa: E402
 from memory_nodes.perception.labels import DEFAULT_CLASS_NAMES, InstanceLabeler  # noqa: E402
 from memory_nodes.perception.objects import ObjectConfig  # noqa: E402
 from memory_nodes.perception.pipeline import CameraFrame, Preprocessor  # noqa: E402
+from memory_nodes.planning.critic import check_step  # noqa: E402
 from memory_nodes.planning.grammar import parse_instruction  # noqa: E402
 from memory_nodes.planning.recipes import SceneObject, plan_steps, resolve_step  # noqa: E402
 from sim.arm import HOME_POSE  # noqa: E402
@@ -75,16 +77,21 @@ class Front:
 
 
 def _act(front, env, episode_id, steps):
+    """Run each step as the executor would; after each, the critic's verdict on the scene
+    (the planner's: ``settle_s`` after the motion). -> [(step text, ok, reason)]."""
+    verdicts = []
     for step in steps:
         step, _ = resolve_step(step, front.scene)
         actions = plan_primitive(step.action, step.point, env.pinch())
-        if front.run(env, episode_id, actions):
-            return
-        if front.run(env, episode_id, [actions[-1]] * 5):  # hold the last command, look
-            return
+        done = (front.run(env, episode_id, actions)
+                or front.run(env, episode_id, [actions[-1]] * 5))  # hold the last command
+        front.see(env, episode_id)  # look (the scene as the episode ended, if it did)
+        verdicts.append((step.text, *check_step(step, front.scene)))
+        if done:
+            break
+    return verdicts
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize('distractor', ['stack', 'drawer'])
 def test_put_back_in_mujoco_from_perception_and_memory(distractor):
     memory = LifelongMemory(':memory:')
@@ -99,14 +106,15 @@ def test_put_back_in_mujoco_from_perception_and_memory(distractor):
                            front.scene, 'pb')
         start = env.task.hidden()['start_position']
         assert steps[-1].point[:2] == pytest.approx(start[:2], abs=0.01)
-        _act(front, env, 'pb', steps)
+        verdicts = _act(front, env, 'pb', steps)
         assert env.success(), [e for e in env.events if e['kind'] != 'pressed']
+        # the critic sees each step done (the last, a place, is checked on completion)
+        assert len(verdicts) == len(steps) and all(ok for _, ok, _ in verdicts), verdicts
     finally:
         env.close()
         memory.close()
 
 
-@pytest.mark.slow
 def test_where_did_i_leave_it_in_mujoco_across_episodes_and_a_reopened_memory(tmp_path):
     path = str(tmp_path / 'memory.db')
     memory = LifelongMemory(path)
@@ -134,7 +142,12 @@ def test_where_did_i_leave_it_in_mujoco_across_episodes_and_a_reopened_memory(tm
         memory.flush()
         steps = plan_steps(parse_instruction(env.instruction), LibraryMemory(memory),
                            front.scene, 'probe')
-        _act(front, env, 'probe', steps)
+        assert steps[0].check == 'opened'
+        ok, reason = check_step(steps[0], front.scene)  # before the pull: seen shut
+        assert not ok and 'seen closed' in reason, reason
+        verdicts = _act(front, env, 'probe', steps)
+        assert [v[1:] for v in verdicts] == [(True, verdicts[0][2])], verdicts
+        assert 'seen opened' in verdicts[0][2]
         assert env.task.opened[:1] == [env.task.drawers[env.task.drawer_index]], steps
         assert env.success()
     finally:

@@ -2,11 +2,14 @@
 observation streams (shaped like the preprocessor's output for these sim tasks), late binding
 of step points, and the no-memory guesses."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from memory_nodes.execution.primitives import PrimitiveConfig
 from memory_nodes.lifelong_memory import LifelongMemory, ObjectObservation, Query, QueryKind
+from memory_nodes.planning.critic import check_step
 from memory_nodes.planning.grammar import parse_instruction
 from memory_nodes.planning.recipes import (
     HOLD_ABOVE_SUPPORT_M,
@@ -176,6 +179,23 @@ def test_put_back_with_the_drawer_pulls_then_pushes_the_knob(memory):
     bound, _ = resolve_step(push, ep.scene())
     assert bound.point == pytest.approx((0.541 - 0.045 - 0.012, 0.079, 0.07 - 0.012))
     assert steps[5].point[:2] == pytest.approx((0.45, -0.2), abs=0.002)
+    # the critic: the pull is done when the drawer is seen open, the push when seen shut
+    assert (pull.check, push.check) == ('opened', 'closed')
+    opened = ep.scene()
+    assert check_step(pull, opened) == (True, 'drawer at y=0.08 seen opened (0.090 m deep)')
+    assert check_step(push, opened) == (False, 'drawer at y=0.08 seen opened (0.090 m deep)')
+    ep.objects['drawer_1'] = ('drawer', 'white', np.array([0.585, 0.08, 0.067]), KNOB)
+    shut = ep.scene()
+    assert check_step(pull, shut) == (False, 'drawer at y=0.08 seen closed (0.008 m deep)')
+    assert check_step(push, shut)[0] is True
+    # a drawer beside it (another slide) says nothing of this one; nor does a hidden one
+    ep.objects['drawer_1'] = ('drawer', 'orange', np.array([0.541, 0.18, 0.039]),
+                              OPEN_DRAWER)
+    assert check_step(pull, ep.scene()) == (False, 'no drawer seen in line with y=0.08')
+    hidden = [replace(o, visible=False) for o in opened]
+    assert check_step(pull, hidden)[0] is False
+    with pytest.raises(ValueError, match="'ajar'"):
+        check_step(replace(pull, check='ajar'), opened)
 
 
 def test_put_back_without_memory_guesses_away_from_the_tray(memory):
