@@ -140,7 +140,13 @@ class SimBridgeNode(LifecycleNode):
         self.guard = InputGuard(self.get_logger())
         self.topic_counts = TopicCounts()  # ticks, overruns, commands taken (load test)
         self._next_frame = 0.0  # simulated time of the next camera frame between steps
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the episode (env) and its stepping
+        # the command and chunk alone, held only to read or write them: a command callback
+        # that waited for _lock waited out a whole step (physics, rendering, publishing),
+        # and with both on the default (mutually exclusive) callback group the gripper's
+        # callback queued behind the end-effector target's: the gripper closed seconds
+        # after the arm reached a drawer knob, then let go mid-pull (main job, 2 cores)
+        self._command_lock = threading.Lock()
         self._worker = None
         self._stop = threading.Event()
         self._active = threading.Event()
@@ -315,8 +321,9 @@ class SimBridgeNode(LifecycleNode):
             self.env.reset()
             self.slot_ids = instance_ids.slot_ids(env)
             self.expert = make_expert(env) if self.p['policy'] == 'expert' else None
-            self.command = np.array([*self.env.ref_pose, 0.0], dtype=float)
-            self.chunk = []
+            with self._command_lock:
+                self.command = np.array([*self.env.ref_pose, 0.0], dtype=float)
+                self.chunk = []
             self.episode_id = f'{task}-{int(seed)}-{mode or "memory"}-{time.time_ns()}'
             self.state = EpisodeStatus.STATE_RUNNING
 
@@ -350,7 +357,7 @@ class SimBridgeNode(LifecycleNode):
             if not all(math.isfinite(v) for v in values):
                 raise ValueError(f'ee_target has a non-finite value: {values}')
             yaw = math.atan2(2 * (q.w * q.z + q.x * q.y), 1 - 2 * (q.y * q.y + q.z * q.z))
-            with self._lock:
+            with self._command_lock:
                 self.command[:4] = [p.x, p.y, p.z, yaw]
                 self.chunk = []
 
@@ -359,7 +366,7 @@ class SimBridgeNode(LifecycleNode):
         with self.guard('/sim/gripper'):
             if not math.isfinite(msg.data) or not 0.0 <= msg.data <= 1.0:
                 raise ValueError(f'gripper must be in [0, 1], got {msg.data}')
-            with self._lock:
+            with self._command_lock:
                 self.command[4] = msg.data
 
     def on_joint_command(self, msg: JointTrajectory):
@@ -380,8 +387,10 @@ class SimBridgeNode(LifecycleNode):
                 d = env.arm.scratch
                 d.qpos[env.arm.qadr] = targets
                 mujoco.mj_kinematics(env.model, d)
-                self.command[:4] = env.arm.pinch_pose(d)
-                self.chunk = []
+                pose = env.arm.pinch_pose(d)
+                with self._command_lock:
+                    self.command[:4] = pose
+                    self.chunk = []
 
     def on_action_chunk(self, msg: ActionChunk):
         self.topic_counts.received_one('/sim/action_chunk')
@@ -402,7 +411,7 @@ class SimBridgeNode(LifecycleNode):
             if not np.all(np.isfinite(rows)):
                 raise ValueError('action_chunk has non-finite actions')
             n = msg.n_execute or msg.horizon
-            with self._lock:
+            with self._command_lock:
                 self.chunk = list(rows[:n])
 
     # ------------------------------------------------------------------ stepping
@@ -414,11 +423,11 @@ class SimBridgeNode(LifecycleNode):
                 return False
             if self.expert is not None:
                 action = self.expert()
-            elif self.chunk:
-                action = self.chunk.pop(0)
-                self.command = np.array(action, dtype=float)
             else:
-                action = self.command
+                with self._command_lock:
+                    if self.chunk:
+                        self.command = np.array(self.chunk.pop(0), dtype=float)
+                    action = self.command.copy()
             phase = env.phase()
             between = self.p['camera_rate_hz'] > 1.0 / CONTROL_DT + 1e-9
             _, done, _ = env.step(action, self._on_substep if between else None)
