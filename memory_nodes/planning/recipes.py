@@ -254,6 +254,18 @@ START_LOOK_S = 1.0            # after an episode's start: where things stood 'at
 AGENT_LABELS = ('hand', 'arm', 'robot', 'gripper')  # movers, never the thing moved
 
 
+def drawer_is_open(drawer):
+    """Whether a drawer seen as ``drawer`` is open: closed, perception sees only its knob;
+    open, the drawer's box, deeper (x) than OPEN_DRAWER_DEPTH_M."""
+    return drawer.extent[0] > OPEN_DRAWER_DEPTH_M
+
+
+def in_line(objects, y):
+    """The objects within DRAWER_MATCH_Y_M of ``y`` across the drawers' slide axis (x): a
+    drawer there is the one whose knob is at ``y``, not its neighbour."""
+    return [o for o in objects if abs(o.position[1] - y) <= DRAWER_MATCH_Y_M]
+
+
 def knob_point(drawer):
     """The knob of a drawer seen as ``drawer`` (where pull and push grasp it).
 
@@ -261,7 +273,7 @@ def knob_point(drawer):
     only the knob; open, it sees the drawer's box, whose front (its -x face) carries the knob.
     """
     x, y, _ = drawer.position
-    if drawer.extent[0] > OPEN_DRAWER_DEPTH_M:
+    if drawer_is_open(drawer):
         x = x - drawer.extent[0] / 2.0 - KNOB_BEFORE_FRONT_M
     return (x, y, drawer.top - KNOB_BELOW_TOP_M)
 
@@ -293,7 +305,7 @@ def resolve_step(step, scene):
     how, label, color = step.resolve
     seen = [o for o in _of(scene, label, color) if o.visible]
     if how == 'knob':
-        seen = [o for o in seen if abs(o.position[1] - step.point[1]) <= DRAWER_MATCH_Y_M]
+        seen = in_line(seen, step.point[1])
     name = f'{color} {label}'.strip()
     if not seen:
         return step, f'no {name} in view: kept the planned point'

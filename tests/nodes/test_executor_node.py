@@ -82,16 +82,19 @@ def _robot_spinner(node, joints):
     return spin
 
 
-def _wait_subscribed(spin, *endpoints, timeout=60):
-    """Until each endpoint is matched with the executor's: a publisher of ours with its
-    subscription, a subscription of ours with its publisher (a volatile message sent before
-    the match is lost)."""
-    def matched(e):
-        return (e.get_subscription_count() if hasattr(e, 'get_subscription_count')
-                else e.get_publisher_count())
+def _matched(endpoint):
+    """Whether an endpoint of ours is matched with the executor's: a publisher with its
+    subscription, a subscription with its publisher (a volatile message sent before the
+    match is lost)."""
+    if hasattr(endpoint, 'get_subscription_count'):
+        return endpoint.get_subscription_count() > 0
+    return endpoint.get_publisher_count() > 0
 
+
+def _wait_subscribed(spin, *endpoints, timeout=60):
+    """Until each endpoint is matched with the executor's (`_matched`)."""
     deadline = time.monotonic() + timeout
-    while not all(matched(e) for e in endpoints):
+    while not all(_matched(e) for e in endpoints):
         assert time.monotonic() < deadline, 'executor never subscribed'
         spin(0.1)
 
@@ -304,9 +307,8 @@ class _SimClockPeer:
         both ways: it hears /clock, joint states, subgoals and chunks, and this peer hears
         its targets (a volatile topic)."""
         return (any(a.text == 'idle: executor activated' for a in self.active)
-                and all(pub.get_subscription_count() for pub in
-                        (self.clock, self.joints, self.subgoals, self.chunks))
-                and bool(self.targets.get_publisher_count()))
+                and all(_matched(e) for e in (self.clock, self.joints, self.subgoals,
+                                              self.chunks, self.targets)))
 
     def spin(self, seconds):
         end = time.monotonic() + seconds
