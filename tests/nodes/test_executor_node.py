@@ -301,14 +301,14 @@ class _SimClockPeer:
         self.joints.publish(js)
 
     def connected(self):
-        """The executor is active (its latched 'idle: executor activated' came: its control
-        timer starts on activation, after its subscriptions exist; a tick before it ran no
-        cycle, which a slow host showed as a missing command) and its endpoints are matched
-        both ways: it hears /clock, joint states, subgoals and chunks, and this peer hears
-        its targets (a volatile topic)."""
-        return (any(a.text == 'idle: executor activated' for a in self.active)
-                and all(_matched(e) for e in (self.clock, self.joints, self.subgoals,
-                                              self.chunks, self.targets)))
+        """The executor is active and its endpoints are matched both ways: it hears /clock,
+        joint states, subgoals and chunks, and this peer hears its targets (a volatile
+        topic). Active: anything on its latched active-subgoal topic ('idle: executor
+        activated', or a subgoal it took; depth 1, so only the newest arrives) is published
+        after its control timer started; a tick before that ran no cycle, which a slow host
+        showed as a missing command."""
+        return bool(self.active) and all(_matched(e) for e in (
+            self.clock, self.joints, self.subgoals, self.chunks, self.targets))
 
     def spin(self, seconds):
         end = time.monotonic() + seconds
