@@ -46,7 +46,8 @@ class ChunkRunner:
         objects = net.normalizer.normalize('objects', steps['objects'].float())
         perceptual, cognitive = self.encoder(images, proprio, objects, steps['phase'], text)
         bank = self.bank.entries() if net.retrieval is not None else None
-        cond = net.fuse(perceptual, cognitive, now, bank, steps['objects'])
+        stored = self.bank.object_entries() if self.bank.objects is not None else None
+        cond = net.fuse(perceptual, cognitive, now, bank, steps['objects'], stored)
         diff = net.cfg.diffusion
         noise = torch.randn(self.batch, diff.horizon, diff.action_dim, device=self.device)
 

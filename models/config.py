@@ -103,9 +103,18 @@ class MemoryConfig:
     # steps). The GRU sees where each event starts, and counting is what the count task
     # asks: blinks seen against presses made so far
     recurrent: bool = False
+    # the goal pointer may also point at object slots stored in the bank with each entry
+    # (models/goal_pointer.py): a remembered place no object marks any more (put back's
+    # start) is where an object stood in a past entry; pointing there gives the denoiser the
+    # stored position itself, not a position regressed from fused tokens
+    bank_pointer: bool = False
 
     def __post_init__(self) -> None:
         _positive(self, 'capacity', 'write_every', 'heads', 'max_steps')
+        if self.bank_pointer:
+            _require(self.enabled and self.goal_pointer, 'bank_pointer', self.bank_pointer,
+                     'needs the memory bank and the goal pointer (enabled=True, '
+                     'goal_pointer=True)')
         if self.recurrent:
             _require(self.enabled, 'recurrent', self.recurrent,
                      'needs the memory bank (enabled=True)')

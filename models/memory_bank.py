@@ -22,6 +22,11 @@ The bank stores the raw (pre-fusion) working memory, like a transformer's key/va
 training can compute all steps of an episode in parallel (`retrieve_batched`) and inference
 step by step (`MemoryBank` + `MemoryRetrieval.forward`) with the same result as long as no
 consolidation has happened (tests/models/test_memory_bank.py checks this).
+
+With `objects=(K, D_OBJ)` the bank also keeps each entry's raw object slots (for the goal
+pointer's `MemoryConfig.bank_pointer`: a place remembered as where an object stood). A merge
+averages each slot over the entries where it was visible, so a stored position is always
+one the camera saw (or, merged, the mean of such positions).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import torch.nn.functional as F
 
 from models.config import MemoryConfig
 from models.encoders import CrossAttention
+from models.goal_pointer import VISIBLE
 
 
 def sinusoid(t: torch.Tensor, width: int, max_period: float) -> torch.Tensor:
@@ -233,9 +239,12 @@ class MemoryBank:
     """
 
     def __init__(self, capacity: int, tokens: int, width: int, batch: int = 1,
-                 device: torch.device | str = 'cpu', dtype: torch.dtype = torch.float32) -> None:
+                 device: torch.device | str = 'cpu', dtype: torch.dtype = torch.float32,
+                 objects: tuple[int, int] | None = None) -> None:
         if capacity < 2:
             raise ValueError(f'capacity={capacity}: must be at least 2')
+        if objects is not None and (len(objects) != 2 or min(objects) < 1):
+            raise ValueError(f'objects={objects!r}: expected (slots, features), both >= 1')
         self.capacity, self.tokens, self.width, self.batch = capacity, tokens, width, batch
         slots = capacity + 1
         self.perceptual = torch.zeros(batch, slots, tokens, width, device=device, dtype=dtype)
@@ -243,12 +252,21 @@ class MemoryBank:
         self.times = torch.zeros(batch, slots, device=device, dtype=torch.float32)
         self.counts = torch.zeros(batch, slots, device=device, dtype=torch.float32)
         self.valid = torch.zeros(batch, slots, device=device, dtype=torch.bool)
+        # each entry's raw object slots (B, capacity + 1, K, D_OBJ), or None
+        self.objects = (None if objects is None else
+                        torch.zeros(batch, slots, *objects, device=device, dtype=torch.float32))
         self.size = 0
         self.consolidations = 0
 
+    def _buffers(self) -> tuple[torch.Tensor, ...]:
+        """The per-entry float buffers (not `valid`): one place lists them for every
+        operation that treats all entries' contents alike."""
+        extra = () if self.objects is None else (self.objects,)
+        return (self.perceptual, self.cognitive, self.times, self.counts, *extra)
+
     def reset(self) -> None:
         """Forget everything (start of an episode, or memory-off mode every step)."""
-        for buf in (self.perceptual, self.cognitive, self.times, self.counts):
+        for buf in self._buffers():
             buf.zero_()
         self.valid.zero_()
         self.size = 0
@@ -267,7 +285,7 @@ class MemoryBank:
         index = torch.as_tensor(rows, dtype=torch.long, device=self.valid.device)
         if index.numel() and (index.min() < 0 or index.max() >= self.batch):
             raise ValueError(f'rows={index.tolist()}: this bank has {self.batch} rows')
-        for buf in (self.perceptual, self.cognitive, self.times, self.counts):
+        for buf in self._buffers():
             buf[index] = 0
         self.valid[index] = False
 
@@ -276,11 +294,22 @@ class MemoryBank:
         index = torch.as_tensor(order, dtype=torch.long, device=self.valid.device)
         if sorted(index.tolist()) != list(range(self.batch)):
             raise ValueError(f'order={index.tolist()}: not a permutation of {self.batch} rows')
-        for buf in (self.perceptual, self.cognitive, self.times, self.counts, self.valid):
+        for buf in (*self._buffers(), self.valid):
             buf.copy_(buf[index])  # in place: a captured CUDA graph keeps reading these
 
-    def write(self, perceptual: torch.Tensor, cognitive: torch.Tensor, step: float) -> None:
-        """Store one entry per episode: perceptual (B, N_p, D), cognitive (B, D)."""
+    def write(self, perceptual: torch.Tensor, cognitive: torch.Tensor, step: float,
+              objects: torch.Tensor | None = None) -> None:
+        """Store one entry per episode: perceptual (B, N_p, D), cognitive (B, D); with a bank
+        made with `objects=(K, D_OBJ)`, the step's raw object slots (B, K, D_OBJ) too."""
+        if objects is None and self.objects is not None:
+            raise ValueError("objects: this bank keeps each entry's object slots; pass the "
+                             "step's (B, K, D_OBJ)")
+        if objects is not None and self.objects is None:
+            raise ValueError('objects: this bank keeps no object slots (made without '
+                             'objects=(K, D_OBJ))')
+        if objects is not None and tuple(objects.shape) != (self.batch, *self.objects.shape[2:]):
+            raise ValueError(f'objects shape {tuple(objects.shape)}: expected '
+                             f'{(self.batch, *self.objects.shape[2:])}')
         if perceptual.shape != (self.batch, self.tokens, self.width):
             raise ValueError(f'perceptual shape {tuple(perceptual.shape)}: expected '
                              f'{(self.batch, self.tokens, self.width)}')
@@ -293,6 +322,8 @@ class MemoryBank:
         self.times[:, i] = float(step)
         self.counts[:, i] = 1.0
         self.valid[:, i] = True
+        if objects is not None:
+            self.objects[:, i] = objects.detach().float()
         self.size += 1
         if self.size > self.capacity:
             self.consolidate()
@@ -302,6 +333,13 @@ class MemoryBank:
         c = self.capacity
         return (self.perceptual[:, :c], self.cognitive[:, :c], self.times[:, :c],
                 self.valid[:, :c])
+
+    def object_entries(self) -> torch.Tensor:
+        """The stored object slots (B, C, K, D_OBJ), a fixed-shape view like `entries`."""
+        if self.objects is None:
+            raise ValueError('object_entries: this bank keeps no object slots (make it with '
+                             'objects=(K, D_OBJ))')
+        return self.objects[:, :self.capacity]
 
     @torch.no_grad()
     def adjacent_similarity(self) -> torch.Tensor:
@@ -329,7 +367,9 @@ class MemoryBank:
             return ((a * w_a.view(shape) + b * w_b.view(shape)) / weight).to(buf)
 
         merged_valid = self.valid[rows, j] | self.valid[rows, j + 1]
-        merged = [merge(self.perceptual), merge(self.cognitive), merge(self.times)]
+        merged = [merge(self.perceptual), merge(self.cognitive), merge(self.times), total]
+        if self.objects is not None:   # in _buffers() order
+            merged.append(self._merge_objects(rows, j, w_a, w_b))
         src = torch.arange(n - 1, device=j.device).expand(self.batch, -1)  # (B, n-1)
         src = torch.where(src > j.unsqueeze(1), src + 1, src)  # skip slot j+1
 
@@ -338,8 +378,7 @@ class MemoryBank:
                 -1, -1, *buf.shape[2:])
             return torch.gather(buf[:, :n], 1, idx)
 
-        for buf, value in zip((self.perceptual, self.cognitive, self.times, self.counts,
-                               self.valid), (*merged, total, merged_valid)):
+        for buf, value in zip((*self._buffers(), self.valid), (*merged, merged_valid)):
             kept = gather(buf)
             kept[rows, j] = value
             buf[:, :n - 1] = kept
@@ -348,11 +387,24 @@ class MemoryBank:
         self.size = n - 1
         self.consolidations += 1
 
+    def _merge_objects(self, rows: torch.Tensor, j: torch.Tensor, w_a: torch.Tensor,
+                       w_b: torch.Tensor) -> torch.Tensor:
+        """Entries j and j + 1's object slots merged (B, K, D_OBJ): each slot the count-
+        weighted mean over the entries where it is visible (a slot seen in neither keeps
+        the newer entry's features)."""
+        a, b = self.objects[rows, j], self.objects[rows, j + 1]  # (B, K, D_OBJ)
+        seen_a = (a[..., VISIBLE] > 0.5).float() * w_a[:, None]  # (B, K)
+        seen_b = (b[..., VISIBLE] > 0.5).float() * w_b[:, None]
+        total = (seen_a + seen_b).unsqueeze(-1)
+        mean = (a * seen_a.unsqueeze(-1) + b * seen_b.unsqueeze(-1)) / total.clamp_min(1e-6)
+        return torch.where(total > 0, mean, b)
+
     def state_dict(self) -> dict[str, torch.Tensor]:
         """The bank's full state (tensors only: savable with safetensors)."""
         return {'perceptual': self.perceptual.clone(), 'cognitive': self.cognitive.clone(),
                 'times': self.times.clone(), 'counts': self.counts.clone(),
                 'valid': self.valid.clone(),
+                **({} if self.objects is None else {'objects': self.objects.clone()}),
                 'size': torch.tensor(self.size), 'capacity': torch.tensor(self.capacity),
                 'consolidations': torch.tensor(self.consolidations)}
 
@@ -360,7 +412,13 @@ class MemoryBank:
         if int(state['capacity']) != self.capacity:
             raise ValueError(f'bank state capacity={int(state["capacity"])}: this bank has '
                              f'capacity={self.capacity}')
-        for name in ('perceptual', 'cognitive', 'times', 'counts', 'valid'):
+        names = ['perceptual', 'cognitive', 'times', 'counts', 'valid']
+        if self.objects is not None:
+            if 'objects' not in state:
+                raise ValueError("bank state: no 'objects'; this bank keeps each entry's "
+                                 'object slots')
+            names.append('objects')
+        for name in names:
             buf = getattr(self, name)
             if tuple(state[name].shape) != tuple(buf.shape):
                 raise ValueError(f'bank state {name} shape {tuple(state[name].shape)}: '

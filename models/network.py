@@ -18,9 +18,13 @@ from models.config import PolicyConfig
 from models.denoisers import build_denoiser
 from models.diffusion import ActionDiffusion
 from models.encoders import ObservationEncoder
-from models.goal_pointer import VISIBLE, GoalPointer
+from models.goal_pointer import POSITION, VISIBLE, GoalPointer
 from models.memory_bank import MemoryRetrieval
 from models.normalizer import MinMaxNormalizer
+
+# a stored object slot marks a step's goal point when it stood this close (x, y): the
+# perceived position's scatter, well inside put back's 3 cm tolerance
+STORED_RADIUS_M = 0.025
 
 
 def random_shift(images: torch.Tensor, pad: int, generator: torch.Generator | None = None
@@ -51,7 +55,8 @@ class MemoryDiffusionNet(nn.Module):
         self.encoder = ObservationEncoder(enc)
         self.retrieval = (MemoryRetrieval(cfg.memory, enc.width, enc.perceptual_tokens)
                           if cfg.memory.enabled else None)
-        self.pointer = (GoalPointer(enc.width, enc.object_dim, enc.object_slots)
+        self.pointer = (GoalPointer(enc.width, enc.object_dim, enc.object_slots,
+                                    stored=cfg.memory.bank_pointer)
                         if cfg.memory.goal_pointer else None)
         self.cond_tokens = enc.perceptual_tokens + 1 + (self.pointer is not None)
         self.denoiser = build_denoiser(cfg.denoiser, diff.action_dim, diff.horizon,
@@ -80,25 +85,37 @@ class MemoryDiffusionNet(nn.Module):
 
     def fuse(self, perceptual: torch.Tensor, cognitive: torch.Tensor, now: torch.Tensor,
              bank: tuple[torch.Tensor, ...] | None,
-             objects: torch.Tensor | None = None) -> torch.Tensor:
+             objects: torch.Tensor | None = None,
+             bank_objects: torch.Tensor | None = None) -> torch.Tensor:
         """Working memory (+ retrieval from `bank` entries) -> conditioning tokens
         (B, cond_tokens, D). bank = (perceptual, cognitive, times, valid) or None; objects
-        (B, K, D_OBJ) the step's raw object slots (needed with a goal pointer)."""
+        (B, K, D_OBJ) the step's raw object slots (needed with a goal pointer);
+        bank_objects (B, M, K, D_OBJ) the entries' raw object slots (needed with
+        memory.bank_pointer: `MemoryBank.object_entries`)."""
         info: dict[str, torch.Tensor] = {}
+        stored = None
         if self.retrieval is not None:
             if bank is None:
                 raise ValueError('bank: this network has a memory bank; pass its entries')
             perceptual, cognitive, info = self.retrieval(perceptual, cognitive, now, *bank)
+            if self.cfg.memory.bank_pointer:
+                if bank_objects is None:
+                    raise ValueError("bank_objects: this network's goal pointer also points "
+                                     "at the bank's stored object slots; pass them")
+                stored = (bank_objects, bank[2], bank[3])
         cond = torch.cat([perceptual, cognitive.unsqueeze(1)], 1)
-        return self.point(cond, objects, info)[0]
+        return self.point(cond, objects, info, stored)[0]
 
     def point(self, cond: torch.Tensor, objects: torch.Tensor | None,
-              retrieved: dict[str, torch.Tensor] | None = None
+              retrieved: dict[str, torch.Tensor] | None = None,
+              stored: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
               ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Append the goal pointer's token to the fused tokens (unchanged without a
         pointer). cond (B, N_p + 1, D); objects (B, K, D_OBJ) raw; retrieved: the retrieval's
         'retrieved_p' (B, N_p, D) and 'retrieved_c' (B, D), the query's source with
-        memory.pointer_query='retrieved'. -> (cond, slot logits)."""
+        memory.pointer_query='retrieved'; stored (with memory.bank_pointer): the bank's raw
+        object slots (B, M, K, D_OBJ), their entries' times (B, M) and which entries may be
+        read (B, M) bool. -> (cond, slot logits)."""
         if self.pointer is None:
             return cond, None
         if objects is None:
@@ -112,8 +129,15 @@ class MemoryDiffusionNet(nn.Module):
             query = torch.cat([retrieved['retrieved_p'],
                                retrieved['retrieved_c'].unsqueeze(1)], 1)
         objects = objects.float()
+        pointer_stored = None
+        if stored is not None:
+            s_objects, s_times, s_valid = stored
+            s_objects = s_objects.float()
+            pointer_stored = (self.normalizer.normalize('objects', s_objects),
+                              (s_objects[..., VISIBLE] > 0.5) & s_valid.unsqueeze(-1),
+                              self.retrieval.tpe(s_times))
         token, logits = self.pointer(query, self.normalizer.normalize('objects', objects),
-                                     objects[..., VISIBLE] > 0.5)
+                                     objects[..., VISIBLE] > 0.5, pointer_stored)
         return torch.cat([cond, token.unsqueeze(1)], 1), logits
 
     # -- training ------------------------------------------------------------------------
@@ -144,7 +168,13 @@ class MemoryDiffusionNet(nn.Module):
             retrieved = {k: v.flatten(0, 1) for k, v in retrieved.items()}
         else:
             cond = torch.cat([p_q, c_q.unsqueeze(1)], 1)  # (B*Q, N_p+1, D)
-        cond, logits = self.point(cond, batch['query_objects'].flatten(0, 1), retrieved)
+        stored = None
+        if self.cfg.memory.bank_pointer:   # each query reads the keyframes before it
+            stored = (batch['key_objects'].repeat_interleave(q, 0),
+                      batch['key_step'].repeat_interleave(q, 0),
+                      self.causal_keys(batch).flatten(0, 1))
+        cond, logits = self.point(cond, batch['query_objects'].flatten(0, 1), retrieved,
+                                  stored)
         actions = self.normalizer.normalize('action', batch['actions'].flatten(0, 1).float())
         goal_loss = self._goal_loss(cond, batch) if self.goal_head is not None else None
         pointer_loss = (self._pointer_loss(logits, batch)
@@ -171,11 +201,39 @@ class MemoryDiffusionNet(nn.Module):
                       ) -> torch.Tensor:
         """Cross-entropy of the pointer on the target slot (the grasped one, or with
         'next_contact' targets the next contact's), at the query steps after the cue where
-        that slot is visible (no object at the target: goal_slot -1, not scored)."""
+        that slot is visible (no object at the target: goal_slot -1, not scored). With
+        memory.bank_pointer a step whose target no object marks is scored on the stored
+        slots instead (`stored_targets`): -log of the weight on all of them together (the
+        scene stood still for several entries; any of them holds the place)."""
         target, scored = self.pointer_targets(batch)
-        use = scored.float()
-        ce = F.cross_entropy(logits, target.clamp_min(0), reduction='none')
-        return (ce * use).sum() / use.sum().clamp_min(1.0)
+        hit = F.one_hot(target.clamp_min(0), logits.shape[1]).bool() & scored.unsqueeze(1)
+        if self.cfg.memory.bank_pointer:
+            unmarked = (batch['goal_slot'].flatten() < 0) & (batch['query_phase'].flatten() >= 1)
+            hit[:, self.cfg.encoder.object_slots:] = (self.stored_targets(batch)
+                                                      & unmarked.unsqueeze(1))
+        use = hit.any(1)
+        picked = logits.masked_fill(~hit, float('-inf')).logsumexp(1)
+        loss = torch.where(use, logits.logsumexp(1) - picked, torch.zeros_like(picked))
+        return loss.sum() / use.float().sum().clamp_min(1.0)
+
+    @staticmethod
+    def causal_keys(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """(B, Q, M): the keyframes each query step may read (valid, written before it)."""
+        return batch['key_valid'].unsqueeze(1) & (batch['key_step'].unsqueeze(1)
+                                                  < batch['query_step'].unsqueeze(2))
+
+    @classmethod
+    def stored_targets(cls, batch: dict[str, torch.Tensor], radius: float = STORED_RADIUS_M
+                       ) -> torch.Tensor:
+        """(B*Q, M*K) bool: the keyframes' object slots a query may read that stood within
+        `radius` metres (x, y) of its goal point, visible: where the remembered place is."""
+        goal = batch['goal'].float()[:, :, None, None, :2]  # (B, Q, 1, 1, 2)
+        objects = batch['key_objects'].float()  # (B, M, K, D_OBJ)
+        xy = objects[..., POSITION.start:POSITION.start + 2].unsqueeze(1)  # (B, 1, M, K, 2)
+        near = torch.linalg.norm(xy - goal, dim=-1) <= radius  # (B, Q, M, K)
+        seen = (objects[..., VISIBLE] > 0.5).unsqueeze(1)
+        hit = near & seen & cls.causal_keys(batch).unsqueeze(-1)
+        return hit.flatten(2).flatten(0, 1)
 
     @staticmethod
     def pointer_targets(batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:

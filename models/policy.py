@@ -60,7 +60,9 @@ class MemoryDiffusionPolicy:
             self.generator = torch.Generator(device=self.device).manual_seed(seed)
         enc = self.cfg.encoder
         self.bank = MemoryBank(self.cfg.memory.capacity, enc.perceptual_tokens, enc.width,
-                               batch=batch, device=self.device)
+                               batch=batch, device=self.device,
+                               objects=((enc.object_slots, enc.object_dim)
+                                        if self.cfg.memory.bank_pointer else None))
         self.text: torch.Tensor | None = None
         self.queue: deque[np.ndarray] = deque()
         self.step = 0
@@ -133,7 +135,8 @@ class MemoryDiffusionPolicy:
             self.bank.reset()  # memory switched off: same network, nothing remembered
         now = torch.full((self.batch,), float(self.step), device=self.device)
         bank = self.bank.entries() if self.net.retrieval is not None else None
-        cond = self.net.fuse(perceptual, cognitive, now, bank, objects)
+        stored = self.bank.object_entries() if self.bank.objects is not None else None
+        cond = self.net.fuse(perceptual, cognitive, now, bank, objects, stored)
         noise = None
         if self.generator is not None:
             diff = self.cfg.diffusion
@@ -161,7 +164,8 @@ class MemoryDiffusionPolicy:
             if plan:
                 chunk = self._chunk(perceptual, cognitive, objects).cpu().numpy()
             if write:
-                self.bank.write(perceptual, cognitive, self.step)
+                self.bank.write(perceptual, cognitive, self.step,
+                                objects if self.bank.objects is not None else None)
         elif self.slot_order is not None:
             self._objects(obs)  # a step not encoded still dates what it shows first
         self.step += 1

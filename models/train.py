@@ -159,27 +159,36 @@ def config_for(episodes: list[Episode], base: PolicyConfig) -> PolicyConfig:
     return replace(base, encoder=enc)
 
 
+# what --init-from may grow onto a checkpoint without it: MemoryConfig field -> (the
+# flag that asks, what it needs, the new parameters' name prefixes)
+GROWABLE = {
+    'recurrent': ('--recurrent-memory', 'enabled', ('retrieval.recurrent.',)),
+    'bank_pointer': ('--bank-pointer', 'goal_pointer',
+                     ('pointer.when.', 'pointer.stored_key', 'pointer.stored_logit')),
+}
+
+
 def fine_tune_config(checkpoint: Path, episodes: list[Episode], train_settings: dict,
-                     add_recurrent: bool = False
+                     add_recurrent: bool = False, add_bank_pointer: bool = False,
+                     widen_action_range: bool = False
                      ) -> tuple[PolicyConfig, MemoryDiffusionNet, dict]:
     """(config, network, its meta) to fine-tune `checkpoint` on `episodes`: the checkpoint's
     architecture with `train_settings`. The data's input widths must be the checkpoint's
     (names the first that differs). `add_recurrent` adds the bank's recurrent summary
-    (`MemoryConfig.recurrent`) to a checkpoint without one: new weights, output at zero."""
+    (`MemoryConfig.recurrent`) to a checkpoint without one: new weights, output at zero;
+    `add_bank_pointer` lets its goal pointer point at the bank's stored object slots
+    (`MemoryConfig.bank_pointer`): new weights, stored slots starting near zero weight.
+
+    Sampling clips normalised actions to [-1, 1], so actions outside the checkpoint's range
+    could never be produced: such data is refused (naming the dimension) unless
+    `widen_action_range`, which widens the range to cover both (the denoiser then relearns
+    its output scale; inputs keep their normalisation)."""
     net, meta = load_checkpoint(checkpoint)
+    _fit_action_range(net, episodes, checkpoint, widen_action_range)
+    for field, wanted in (('recurrent', add_recurrent), ('bank_pointer', add_bank_pointer)):
+        if wanted and not net.cfg.to_dict()['memory'].get(field, False):
+            net = _grown(net, field, checkpoint)
     doc = net.cfg.to_dict()
-    if add_recurrent and not doc['memory'].get('recurrent', False):
-        if not doc['memory']['enabled']:
-            raise ValueError(f'--recurrent-memory: the checkpoint {str(checkpoint)!r} has no '
-                             'memory bank')
-        doc['memory'] = {**doc['memory'], 'recurrent': True}
-        grown = MemoryDiffusionNet(PolicyConfig.from_dict(doc))
-        missing, unexpected = grown.load_state_dict(net.state_dict(), strict=False)
-        new = [k for k in missing if not k.startswith('retrieval.recurrent.')]
-        if new or unexpected:
-            raise ValueError(f'--recurrent-memory: {str(checkpoint)!r} does not fit the grown '
-                             f'network (missing {new}, unexpected {unexpected})')
-        net = grown
     cfg = PolicyConfig.from_dict({**doc, 'train': {**doc['train'], **train_settings}})
     have, want = config_for(episodes, cfg).encoder, cfg.encoder
     for name in ('proprio_dim', 'object_dim', 'image_size'):
@@ -191,6 +200,47 @@ def fine_tune_config(checkpoint: Path, episodes: list[Episode], train_settings: 
                          f'{have.object_slots} object slots, the checkpoint '
                          f'{want.object_slots}')
     return cfg, net, meta
+
+
+ACTION_RANGE_SLACK = 1e-3  # data this far outside the checkpoint's action range still fits
+
+
+def _fit_action_range(net: MemoryDiffusionNet, episodes: list[Episode], checkpoint: Path,
+                      widen: bool) -> None:
+    """Refuse (or with `widen`, cover) demonstrated actions outside `net`'s action range."""
+    actions = np.concatenate([e.action for e in episodes]).astype(np.float32)
+    norm = net.normalizer
+    lo, hi = norm.action_min.numpy().copy(), norm.action_max.numpy().copy()
+    low, high = actions.min(0), actions.max(0)
+    outside = np.flatnonzero((low < lo - ACTION_RANGE_SLACK) | (high > hi + ACTION_RANGE_SLACK))
+    if len(outside) == 0:
+        return
+    if not widen:
+        d = int(outside[0])
+        raise ValueError(
+            f"--init-from {str(checkpoint)!r}: the data's actions span [{low[d]:.3f}, "
+            f"{high[d]:.3f}] in dimension {d}, outside the checkpoint's [{lo[d]:.3f}, "
+            f'{hi[d]:.3f}]; sampling clips to that range, so the policy could not act there '
+            '(pass --widen-action-range to widen it)')
+    with torch.no_grad():
+        norm.action_min.copy_(torch.from_numpy(np.minimum(lo, low)))
+        norm.action_max.copy_(torch.from_numpy(np.maximum(hi, high)))
+
+
+def _grown(net: MemoryDiffusionNet, field: str, checkpoint: Path) -> MemoryDiffusionNet:
+    """`net` with MemoryConfig `field` switched on: its weights, plus the new module's."""
+    flag, needs, prefixes = GROWABLE[field]
+    doc = net.cfg.to_dict()
+    if not doc['memory'][needs]:
+        raise ValueError(f'{flag}: the checkpoint {str(checkpoint)!r} has {needs}=False')
+    doc['memory'] = {**doc['memory'], field: True}
+    grown = MemoryDiffusionNet(PolicyConfig.from_dict(doc))
+    missing, unexpected = grown.load_state_dict(net.state_dict(), strict=False)
+    new = [k for k in missing if not k.startswith(prefixes)]
+    if new or unexpected:
+        raise ValueError(f'{flag}: {str(checkpoint)!r} does not fit the grown network '
+                         f'(missing {new}, unexpected {unexpected})')
+    return grown
 
 
 def plot_losses(losses: list[float], path: Path, title: str) -> None:
@@ -352,6 +402,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="add a GRU's summary of the bank to the fused cognitive token (it can "
                         'count repeated events; MemoryConfig.recurrent); with --init-from it '
                         "grows a checkpoint without one (new weights, output starting at 0)")
+    p.add_argument('--bank-pointer', action='store_true',
+                   help="let the goal pointer also point at the object slots stored with "
+                        "the bank's entries: a remembered place no object marks any more "
+                        "(MemoryConfig.bank_pointer); with --init-from it grows a "
+                        'checkpoint without it')
+    p.add_argument('--widen-action-range', action='store_true',
+                   help="with --init-from: widen the checkpoint's action normalisation to "
+                        'cover demonstrations outside it (else such data is refused: '
+                        'sampling clips to the range)')
     p.add_argument('--pointer-loss-weight', type=float, default=0.0,
                    help='weight of the pointer cross-entropy on the grasped slot (0 = off)')
     p.add_argument('--inference-steps', type=int, default=None,
@@ -413,7 +472,9 @@ def main(argv: list[str] | None = None) -> int:
     init = init_meta = None
     if args.init_from is not None:
         cfg, init, init_meta = fine_tune_config(args.init_from, episodes, train_settings,
-                                                add_recurrent=args.recurrent_memory)
+                                                add_recurrent=args.recurrent_memory,
+                                                add_bank_pointer=args.bank_pointer,
+                                                widen_action_range=args.widen_action_range)
     else:
         cfg = config_for(episodes, PolicyConfig(
             encoder=dict(width=args.width, cameras=_csv(args.cameras, str, '--cameras'),
@@ -421,7 +482,8 @@ def main(argv: list[str] | None = None) -> int:
                          perceptual_tokens=args.perceptual_tokens,
                          slot_order=args.slot_order),
             memory=dict(enabled=not args.no_memory, capacity=args.capacity,
-                        goal_pointer=args.goal_pointer, recurrent=args.recurrent_memory),
+                        goal_pointer=args.goal_pointer, recurrent=args.recurrent_memory,
+                        bank_pointer=args.bank_pointer),
             denoiser=dict(kind=args.denoiser, width=args.width, layers=args.layers),
             diffusion=dict(prediction_type=args.prediction, replan_every=args.replan_every or 0),
             train=train_settings))

@@ -48,10 +48,14 @@ def fake_obs(cfg: PolicyConfig, batch: int, device: torch.device) -> dict[str, t
 def filled_bank(net: MemoryDiffusionNet, batch: int, device: torch.device) -> MemoryBank:
     """A bank at capacity, as late in a long episode (every later write consolidates)."""
     enc, mem = net.cfg.encoder, net.cfg.memory
-    bank = MemoryBank(mem.capacity, enc.perceptual_tokens, enc.width, batch, device)
+    slots = (enc.object_slots, enc.object_dim) if mem.bank_pointer else None
+    bank = MemoryBank(mem.capacity, enc.perceptual_tokens, enc.width, batch, device,
+                      objects=slots)
     for step in range(mem.capacity):
+        objects = None if slots is None else torch.randn(batch, *slots, device=device)
         bank.write(torch.randn(batch, enc.perceptual_tokens, enc.width, device=device),
-                   torch.randn(batch, enc.width, device=device), step * mem.write_every)
+                   torch.randn(batch, enc.width, device=device), step * mem.write_every,
+                   objects)
     return bank
 
 

@@ -18,16 +18,20 @@ from tests.models.conftest import tiny_config
 TEXT = np.full((1, 384), 0.05, np.float32)
 
 
-def fitted_net(episodes, capacity=8, goal_pointer=False, pointer_query='fused', **denoiser):
+def fitted_net(episodes, capacity=8, goal_pointer=False, pointer_query='fused',
+               bank_pointer=False, **denoiser):
     cfg = tiny_config(**denoiser)
     cfg.memory.capacity = capacity
     cfg.memory.goal_pointer = goal_pointer
     cfg.memory.pointer_query = pointer_query
+    cfg.memory.bank_pointer = bank_pointer
     net = MemoryDiffusionNet(cfg)
     net.normalizer.fit(dataset_arrays(episodes, 3))
     with torch.no_grad():  # wake up zero-initialised output layers
         for p in net.denoiser.parameters():
             p.add_(0.02 * torch.randn_like(p))
+        if bank_pointer:   # stored slots weigh in from the start here
+            net.pointer.stored_logit.fill_(0.0)
     return net.eval()
 
 
@@ -119,20 +123,22 @@ def test_memory_state_save_and_restore(synthetic_episodes, slot_order):
     assert np.array_equal(other.select_action(obs), policy.select_action(obs))
 
 
-@pytest.mark.parametrize('pointer, slot_order', [(None, 'given'), ('fused', 'given'),
-                                                 ('retrieved', 'given'),
-                                                 ('retrieved', 'first_seen')])
+@pytest.mark.parametrize('pointer, slot_order, bank_pointer', [
+    (None, 'given', False), ('fused', 'given', False), ('retrieved', 'given', False),
+    ('retrieved', 'first_seen', False), ('fused', 'first_seen', True)])
 def test_step_by_step_inference_equals_training_path(synthetic_episodes, pointer,
-                                                     slot_order):
+                                                     slot_order, bank_pointer):
     """The conditioning tokens the policy builds step by step (bank writes every
     write_every steps) equal those of the batched training path for the same steps, while
     the bank is below capacity (no consolidation: the episode's 15 keyframes fit in 16);
     with a goal pointer (its query from the fused tokens or from the retrieval's read-out),
     its token too. With the first-seen slot order the policy is given the objects in
-    reverse order and must still build what training saw."""
+    reverse order and must still build what training saw. With the bank pointer the token
+    also reads the object slots the bank stored (training: the keyframes before each
+    query)."""
     goal_pointer = pointer is not None
     net = fitted_net(synthetic_episodes, capacity=16, goal_pointer=goal_pointer,
-                     pointer_query=pointer or 'fused')
+                     pointer_query=pointer or 'fused', bank_pointer=bank_pointer)
     net.cfg.encoder.slot_order = slot_order
     ep = synthetic_episodes[0]
     batcher = SequenceBatcher([ep], {ep.instruction: TEXT[0]}, net.cfg.encoder.cameras, 3,
@@ -152,9 +158,13 @@ def test_step_by_step_inference_equals_training_path(synthetic_episodes, pointer
             p[:q].view(b, q, *p.shape[1:]), c[:q].view(b, q, -1), batch['query_step'],
             p[q:].view(b, m, *p.shape[1:]), c[q:].view(b, m, -1), batch['key_step'],
             batch['key_valid'], read)
+        stored = None
+        if bank_pointer:
+            stored = (batch['key_objects'].expand(q, -1, -1, -1),
+                      batch['key_step'].expand(q, -1), net.causal_keys(batch)[0])
         trained, _ = net.point(torch.cat([fp[0], fc[0].unsqueeze(1)], 1),
                                batch['query_objects'][0],
-                               {k: v[0] for k, v in read.items()})  # (Q, cond_tokens, D)
+                               {k: v[0] for k, v in read.items()}, stored)  # (Q, tokens, D)
     assert trained.shape[1] == net.cond_tokens == 4 + 1 + goal_pointer
     # step-by-step path, replaying the recorded observations
     policy = MemoryDiffusionPolicy(net, device='cpu')
@@ -165,8 +175,9 @@ def test_step_by_step_inference_equals_training_path(synthetic_episodes, pointer
             obs['objects'] = obs['objects'][::-1]
         perceptual, cognitive, objects = policy._encode(obs)
         now = torch.tensor([float(t)])
+        stored = policy.bank.object_entries() if bank_pointer else None
         if t in query_steps:
-            cond = net.fuse(perceptual, cognitive, now, policy.bank.entries(), objects)
+            cond = net.fuse(perceptual, cognitive, now, policy.bank.entries(), objects, stored)
             assert torch.allclose(cond[0], trained[query_steps.index(t)], atol=1e-4)
         if t % net.cfg.memory.write_every == 0:
-            policy.bank.write(perceptual, cognitive, t)
+            policy.bank.write(perceptual, cognitive, t, objects if bank_pointer else None)

@@ -193,3 +193,34 @@ def test_pointer_loss_teaches_the_pointer_the_grasped_slot(tmp_path, synthetic_e
     bad['train']['pointer_loss_weight'] = 1.0
     with pytest.raises(ValueError, match='train.pointer_loss_weight=1.0: needs memory.goal'):
         PolicyConfig.from_dict(bad)
+
+
+def test_fine_tune_refuses_actions_the_checkpoint_cannot_produce_unless_widened(
+        tmp_path, synthetic_episodes):
+    """Sampling clips normalised actions to [-1, 1]: demonstrations outside the checkpoint's
+    action range are refused by name, or with widen_action_range covered by a wider one."""
+    import dataclasses
+
+    import pytest
+    import torch
+
+    from models.checkpoint import load_checkpoint
+    from models.train import fine_tune_config
+
+    common = ['--synthetic', '4', '--steps', '3', '--batch', '2', '--no-progress',
+              '--device', 'cpu', '--width', '32', '--layers', '1']
+    assert main([*common, '--out', str(tmp_path / 'a')]) == 0
+    shifted = [dataclasses.replace(e, action=e.action + np.array([0.5, 0, 0, 0, 0],
+                                                                 np.float32))
+               for e in synthetic_episodes]
+    with pytest.raises(ValueError, match='dimension 0.*--widen-action-range'):
+        fine_tune_config(tmp_path / 'a', shifted, {})
+    _, net, _ = fine_tune_config(tmp_path / 'a', shifted, {}, widen_action_range=True)
+    top = max(float(e.action[:, 0].max()) for e in shifted)
+    assert float(net.normalizer.action_max[0]) == pytest.approx(top)
+    checkpoint_range = load_checkpoint(tmp_path / 'a')[0].normalizer
+    lo, hi = checkpoint_range.action_min, checkpoint_range.action_max
+    inside = [dataclasses.replace(e, action=np.clip(e.action, lo.numpy(), hi.numpy()))
+              for e in synthetic_episodes]
+    _, same, _ = fine_tune_config(tmp_path / 'a', inside, {})  # inside: kept
+    assert torch.equal(same.normalizer.action_max, hi)
