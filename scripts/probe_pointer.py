@@ -19,6 +19,15 @@ before the K-th press) or another ('next': count's white button after it).
 
     .venv/bin/python scripts/probe_pointer.py --checkpoint runs/pcmb_perc6r2 \\
         --data data/demos_perceived --tasks count --seeds 1100-1139 --after-contacts
+
+`--unmarked` asks it of steps whose goal no object marks (put back's last place: where the
+cube stood before it was moved): how far from the goal point the position the pointer's
+weights land on is, over the current slots and, with a bank pointer
+(`MemoryConfig.bank_pointer`), the slots stored in the bank, and how much weight the stored
+ones get.
+
+    .venv/bin/python scripts/probe_pointer.py --checkpoint runs/pcmb_put_back \\
+        --data data/demos_put_back --tasks put_back --unmarked
 """
 
 from __future__ import annotations
@@ -41,6 +50,7 @@ from models.episodes import (  # noqa: E402
     find_episode_files,
     load_episode,
 )
+from models.goal_pointer import POSITION  # noqa: E402
 from models.train import parse_seeds  # noqa: E402
 
 LAST_OFFSET = 6  # offsets from here on are pooled
@@ -83,8 +93,8 @@ def capture_logits(net, captured: dict):
     """Wrap net.point so that its slot logits land in captured['logits']; -> the original."""
     point = net.point
 
-    def capture(cond, objects, retrieved=None):
-        out = point(cond, objects, retrieved)
+    def capture(*args):
+        out = point(*args)
         captured['logits'] = out[1]
         return out
 
@@ -127,6 +137,40 @@ def probe_after_contacts(net, text: dict[str, np.ndarray], episodes
     return result
 
 
+def probe_unmarked(net, text: dict[str, np.ndarray], episodes, batches: int, seed: int
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """-> (metres from the goal point to where the pointer's weights land, the weight on the
+    bank's stored slots) per act-phase query step whose goal no object marks."""
+    cfg = net.cfg
+    batcher = SequenceBatcher(episodes, text, cfg.encoder.cameras, cfg.encoder.object_slots,
+                              cfg.diffusion.horizon, cfg.memory.write_every, 12, seed=seed,
+                              act_fraction=1.0, slot_order=cfg.encoder.slot_order,
+                              goal_kind=cfg.train.goal_targets)
+    captured: dict[str, torch.Tensor] = {}
+    point = capture_logits(net, captured)
+    errors, stored_weight = [], []
+    try:
+        with torch.no_grad():
+            for _ in range(batches):
+                batch = batcher.sample(8)
+                net.compute_loss(batch)
+                q = batch['query_step'].shape[1]
+                positions = batch['query_objects'].flatten(0, 1)[..., POSITION].float()
+                if cfg.memory.bank_pointer:   # the stored slots follow the current ones
+                    keys = batch['key_objects'].repeat_interleave(q, 0).flatten(1, 2)
+                    positions = torch.cat([positions, keys[..., POSITION].float()], 1)
+                weights = captured['logits'].softmax(-1)
+                landed = torch.einsum('nk,nkc->nc', weights, positions)[:, :2]
+                goal = batch['goal'].flatten(0, 1)[:, :2].float()
+                use = ((batch['goal_slot'].flatten() < 0)
+                       & (batch['query_phase'].flatten() >= 2))
+                errors.append((landed - goal).norm(dim=1)[use].numpy())
+                stored_weight.append(weights[:, cfg.encoder.object_slots:].sum(1)[use].numpy())
+    finally:
+        net.point = point
+    return np.concatenate(errors), np.concatenate(stored_weight)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--checkpoint', type=Path, required=True)
@@ -137,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument('--seed', type=int, default=1)
     p.add_argument('--after-contacts', action='store_true',
                    help='probe the steps after each contact (tasks with several targets)')
+    p.add_argument('--unmarked', action='store_true',
+                   help="probe the steps whose goal no object marks (put back's last place)")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     net, _ = load_checkpoint(args.checkpoint, 'cpu')
@@ -161,6 +207,16 @@ def main(argv: list[str] | None = None) -> int:
                               for k, v in probe_after_contacts(net, text, episodes).items())
             print(f'{task} ({len(episodes)} episodes), {AFTER_CONTACT} steps after each '
                   f'contact: {cells}', flush=True)
+            continue
+        if args.unmarked:
+            errors, stored = probe_unmarked(net, text, episodes, args.batches, args.seed)
+            if not len(errors):
+                print(f'{task}: no act-phase step whose goal no object marks')
+                continue
+            print(f'{task} ({len(episodes)} episodes, {len(errors)} unmarked act steps): '
+                  f'pointer lands {np.median(errors) * 100:.1f} cm from the goal (median), '
+                  f'within 3 cm {np.mean(errors < 0.03):.2f}; weight on stored slots '
+                  f'{np.mean(stored):.2f}', flush=True)
             continue
         by_offset = probe_task(net, text, episodes, args.batches, args.seed)
         cells = '  '.join(f'{o}: {np.mean(v):.2f} (n={len(v)})'

@@ -14,8 +14,8 @@ def with_forced_pointer(net, run, slots: int = 3) -> list:
     results = []
     try:
         for slot in range(slots):
-            def forced(cond, objects, visible, slot=slot):
-                token, logits = pointer(cond, objects, visible)
+            def forced(cond, objects, visible, stored=None, slot=slot):
+                token, logits = pointer(cond, objects, visible, stored)
                 return token, torch.nn.functional.one_hot(
                     torch.full(logits.shape[:1], slot), logits.shape[1]).float() * 10.0
             net.pointer.forward = forced
@@ -72,3 +72,45 @@ def test_after_contacts_probes_the_steps_after_each_contact_but_the_last(synthet
     # the probe does not touch episodes with one contact: nothing to ask there
     single = probe.probe_after_contacts(net, text, synthetic_episodes[:2])
     assert single == {'again': [], 'next': []}
+
+
+def test_unmarked_measures_where_the_pointer_lands_against_the_goal(synthetic_episodes):
+    """With the grasped cup hidden in the act phase no current slot marks the goal; a bank
+    pointer forced onto the cup as the first keyframe stored it lands on the goal (the cup
+    stood still), one forced onto a current slot does not, and the stored weight says which."""
+    import dataclasses
+
+    from models.episodes import VISIBLE, act_start, goal_slot
+
+    probe = load_script('probe_pointer')
+    net = fitted_net(synthetic_episodes, goal_pointer=True, bank_pointer=True)
+    text = {e.instruction: np.full(384, 0.05, np.float32) for e in synthetic_episodes}
+    hidden, cups = [], []
+    for ep in synthetic_episodes:
+        cup = goal_slot(ep)
+        objects = ep.objects.copy()
+        objects[act_start(ep):, cup, VISIBLE] = 0.0
+        hidden.append(dataclasses.replace(ep, objects=objects))
+        cups.append(cup)
+    assert len(set(cups)) > 1   # the forced stored slot below must follow the episode
+    slots = net.cfg.encoder.object_slots
+    pointer = net.pointer.forward
+
+    def run(target):
+        def forced(cond, objects, visible, stored=None):
+            token, logits = pointer(cond, objects, visible, stored)
+            index = target(visible)
+            return token, torch.nn.functional.one_hot(index, logits.shape[1]).float() * 50.0
+        net.pointer.forward = forced
+        try:
+            return probe.probe_unmarked(net, text, hidden, batches=2, seed=3)
+        finally:
+            net.pointer.forward = pointer
+
+    def first_stored_visible(visible):   # keyframe 0's copy of the cup hidden now
+        return slots + (~visible).float().argmax(1)
+
+    errors, weight = run(first_stored_visible)
+    assert len(errors) > 0 and np.median(errors) < 0.02 and np.all(weight > 0.99)
+    errors, weight = run(lambda visible: torch.zeros(len(visible), dtype=torch.long))
+    assert np.all(weight < 0.01)
