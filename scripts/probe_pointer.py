@@ -57,14 +57,20 @@ LAST_OFFSET = 6  # offsets from here on are pooled
 AFTER_CONTACT = 4  # --after-contacts: steps probed after each contact's last low step
 
 
+def act_batcher(net, text: dict[str, np.ndarray], episodes, seed: int) -> SequenceBatcher:
+    """Batches of 12 query steps per episode, all from the act phase (and the chunk before
+    it), with the checkpoint's slot order and goal targets."""
+    cfg = net.cfg
+    return SequenceBatcher(episodes, text, cfg.encoder.cameras, cfg.encoder.object_slots,
+                           cfg.diffusion.horizon, cfg.memory.write_every, 12, seed=seed,
+                           act_fraction=1.0, slot_order=cfg.encoder.slot_order,
+                           goal_kind=cfg.train.goal_targets)
+
+
 def probe_task(net, text: dict[str, np.ndarray], episodes, batches: int, seed: int
                ) -> dict[int, list[bool]]:
     """-> {act-step offset: [pointer right?] per scored query}."""
-    cfg = net.cfg
-    batcher = SequenceBatcher(episodes, text, cfg.encoder.cameras, cfg.encoder.object_slots,
-                              cfg.diffusion.horizon, cfg.memory.write_every, 12, seed=seed,
-                              act_fraction=1.0, slot_order=cfg.encoder.slot_order,
-                              goal_kind=cfg.train.goal_targets)
+    batcher = act_batcher(net, text, episodes, seed)
     captured: dict[str, torch.Tensor] = {}
     point = capture_logits(net, captured)
     by_offset: dict[int, list[bool]] = {}
@@ -142,10 +148,7 @@ def probe_unmarked(net, text: dict[str, np.ndarray], episodes, batches: int, see
     """-> (metres from the goal point to where the pointer's weights land, the weight on the
     bank's stored slots) per act-phase query step whose goal no object marks."""
     cfg = net.cfg
-    batcher = SequenceBatcher(episodes, text, cfg.encoder.cameras, cfg.encoder.object_slots,
-                              cfg.diffusion.horizon, cfg.memory.write_every, 12, seed=seed,
-                              act_fraction=1.0, slot_order=cfg.encoder.slot_order,
-                              goal_kind=cfg.train.goal_targets)
+    batcher = act_batcher(net, text, episodes, seed)
     captured: dict[str, torch.Tensor] = {}
     point = capture_logits(net, captured)
     errors, stored_weight = [], []
