@@ -102,7 +102,7 @@ class MemoryDiffusionNet(nn.Module):
                 if bank_objects is None:
                     raise ValueError("bank_objects: this network's goal pointer also points "
                                      "at the bank's stored object slots; pass them")
-                stored = (bank_objects, bank[2], bank[3])
+                stored = (bank_objects, self.retrieval.tpe(bank[2]), bank[3])
         cond = torch.cat([perceptual, cognitive.unsqueeze(1)], 1)
         return self.point(cond, objects, info, stored)[0]
 
@@ -114,8 +114,9 @@ class MemoryDiffusionNet(nn.Module):
         pointer). cond (B, N_p + 1, D); objects (B, K, D_OBJ) raw; retrieved: the retrieval's
         'retrieved_p' (B, N_p, D) and 'retrieved_c' (B, D), the query's source with
         memory.pointer_query='retrieved'; stored (with memory.bank_pointer): the bank's raw
-        object slots (B, M, K, D_OBJ), their entries' times (B, M) and which entries may be
-        read (B, M) bool. -> (cond, slot logits)."""
+        object slots (B, M, K, D_OBJ), their entries' time encodings (B, M, D: the
+        retrieval's `tpe` of their times) and which entries may be read (B, M) bool.
+        -> (cond, slot logits)."""
         if self.pointer is None:
             return cond, None
         if objects is None:
@@ -131,11 +132,11 @@ class MemoryDiffusionNet(nn.Module):
         objects = objects.float()
         pointer_stored = None
         if stored is not None:
-            s_objects, s_times, s_valid = stored
+            s_objects, s_time, s_valid = stored
             s_objects = s_objects.float()
             pointer_stored = (self.normalizer.normalize('objects', s_objects),
                               (s_objects[..., VISIBLE] > 0.5) & s_valid.unsqueeze(-1),
-                              self.retrieval.tpe(s_times))
+                              s_time)
         token, logits = self.pointer(query, self.normalizer.normalize('objects', objects),
                                      objects[..., VISIBLE] > 0.5, pointer_stored)
         return torch.cat([cond, token.unsqueeze(1)], 1), logits
@@ -171,7 +172,7 @@ class MemoryDiffusionNet(nn.Module):
         stored = None
         if self.cfg.memory.bank_pointer:   # each query reads the keyframes before it
             stored = (batch['key_objects'].repeat_interleave(q, 0),
-                      batch['key_step'].repeat_interleave(q, 0),
+                      self.retrieval.tpe(batch['key_step']).repeat_interleave(q, 0),
                       self.causal_keys(batch).flatten(0, 1))
         cond, logits = self.point(cond, batch['query_objects'].flatten(0, 1), retrieved,
                                   stored)

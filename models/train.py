@@ -186,7 +186,7 @@ def fine_tune_config(checkpoint: Path, episodes: list[Episode], train_settings: 
     net, meta = load_checkpoint(checkpoint)
     _fit_action_range(net, episodes, checkpoint, widen_action_range)
     for field, wanted in (('recurrent', add_recurrent), ('bank_pointer', add_bank_pointer)):
-        if wanted and not net.cfg.to_dict()['memory'].get(field, False):
+        if wanted and not getattr(net.cfg.memory, field):
             net = _grown(net, field, checkpoint)
     doc = net.cfg.to_dict()
     cfg = PolicyConfig.from_dict({**doc, 'train': {**doc['train'], **train_settings}})

@@ -161,7 +161,8 @@ def test_step_by_step_inference_equals_training_path(synthetic_episodes, pointer
         stored = None
         if bank_pointer:
             stored = (batch['key_objects'].expand(q, -1, -1, -1),
-                      batch['key_step'].expand(q, -1), net.causal_keys(batch)[0])
+                      net.retrieval.tpe(batch['key_step']).expand(q, -1, -1),
+                      net.causal_keys(batch)[0])
         trained, _ = net.point(torch.cat([fp[0], fc[0].unsqueeze(1)], 1),
                                batch['query_objects'][0],
                                {k: v[0] for k, v in read.items()}, stored)  # (Q, tokens, D)
