@@ -310,6 +310,17 @@ class _SimClockPeer:
         return bool(self.active) and all(_matched(e) for e in (
             self.clock, self.joints, self.subgoals, self.chunks, self.targets))
 
+    def settle(self, ticks=5):
+        """A few control steps before the one a test measures, the last ending this period's
+        cycle: the executor's clock and joint states are then current. Matched is not
+        enough: a /clock sent just before the match is lost, and a joint state handled
+        before the executor's first /clock is stamped 0, so the executor held still on
+        'stale joint_states' through the measured period (a fresh-clone CI run)."""
+        for _ in range(ticks):
+            self.tick()
+            self.spin(0.2)
+        self.spin(0.3)
+
     def spin(self, seconds):
         end = time.monotonic() + seconds
         while time.monotonic() < end:
@@ -360,8 +371,7 @@ def test_a_chunk_arriving_within_its_period_is_acted_on_at_once(act_on_arrival):
             if peer.subgoals.get_subscription_count():
                 peer.send_subgoal()
             peer.spin(0.2)
-        peer.tick()
-        peer.spin(0.5)  # the period starting now: its cycle has run (nothing to follow yet)
+        peer.settle()  # the period starting now: its cycle has run (nothing to follow yet)
         before = len(peer.xs)
         peer.send_chunk()
         peer.spin(1.0)  # the clock stands still
@@ -387,8 +397,7 @@ def test_a_subgoal_after_the_chunk_keeps_it_and_acts_at_once():
             assert time.monotonic() < deadline, 'executor never came up'
             peer.tick()
             peer.spin(0.2)
-        peer.tick()
-        peer.spin(0.5)  # this period's cycle ran without a subgoal: nothing sent
+        peer.settle()  # this period's cycle ran without a subgoal: nothing sent
         peer.send_chunk()
         peer.spin(0.5)
         assert peer.xs == []  # no subgoal yet: the arm is not moved
