@@ -30,7 +30,8 @@ if [[ $STAGE == all || $STAGE == record ]]; then
     cp -r data/demos_put_back/put_back $DATA/  # the same seeds; --resume keeps them
   fi
   record --tasks put_back --seeds 3000-3299
-  # the two counting tasks get twice the episodes (the six-task chain's lesson)
+  # the two tasks with several presses in turn get twice the episodes (the six-task
+  # chain: they were the last to be learned)
   record --tasks button_sequence,count --seeds 1000-1199
   record --tasks shell_game,remember_color,moved_while_watched,where_did_i_leave_it \
     --seeds 1000-1099
