@@ -9,7 +9,15 @@
 #                                             # demonstrations are copied from
 #                                             # data/demos_put_back when there), ~50 min of
 #                                             # training, the evaluation (~70 min)
-#   STAGE=record|train|eval bash scripts/train_seven_tasks.sh
+#   STAGE=record|train|train2|eval bash scripts/train_seven_tasks.sh
+#
+# `train` fine-tunes pcmb_put_back on the first recording (seeds 1000-, put back's 3000-):
+# models/checkpoints/pcmb_seven. `train2` is a second stage tried after it (2026-12-04
+# night): from runs/pcmb_seven on the same data plus more remember colour, button sequence
+# and count episodes (the three that lost most against the six-task default; seeds 2000-),
+# their weights up, a lower learning rate that decays to its end. It gained on the six tasks
+# (remember colour 76, button sequence 88 %) and lost put back (18 %): 74 % over seven again,
+# so it is not committed. EVAL=runs/pcmb_seven2 evaluates it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -17,7 +25,9 @@ DATA=data/demos_seven
 INIT=models/checkpoints/pcmb_put_back
 TASKS=shell_game,remember_color,moved_while_watched,where_did_i_leave_it,button_sequence,count,put_back
 OUT=runs/pcmb_seven
+OUT2=runs/pcmb_seven2
 STAGE=${STAGE:-all}
+EVAL=${EVAL:-$OUT}
 
 record() {  # the preprocessor's pipeline on the bridge's camera frames; resumable
   nice -n 10 $PY -m models.record_demos --out $DATA --modes memory --workers 2 \
@@ -49,10 +59,24 @@ if [[ $STAGE == all || $STAGE == train ]]; then
     --task-weights remember_color=2.5,moved_while_watched=1.5,button_sequence=3,count=4,put_back=3
 fi
 
+if [[ $STAGE == train2 ]]; then  # records its extra episodes first (~20 min), then trains
+  record --tasks remember_color --seeds 2000-2099
+  record --tasks button_sequence --seeds 2000-2199
+  record --tasks count --seeds 2000-2099
+  nice -n 5 $PY -m models.train --data $DATA --tasks $TASKS --modes memory \
+    --seeds 1000-1199,2000-2199,3000-3299 --out $OUT2 --init-from $OUT --steps 2500 \
+    --lr 1e-4 --batch 8 --queries 12 --seed 10 --threads 2 --device cpu --no-progress \
+    --max-minutes 45 --goal-loss-weight 1.0 --pointer-loss-weight 1.0 --write-every 2 \
+    --inference-steps 3 --act-fraction 0.6 --onset-fraction 0.2 \
+    --goal-targets unfinished_contact --pointer-query fused --bank-pointer \
+    --lr-scale retrieval.recurrent=10 \
+    --task-weights remember_color=3.5,button_sequence=4,count=4,put_back=3
+fi
+
 if [[ $STAGE == all || $STAGE == eval ]]; then
   # the seven tasks with and without the bank, through the graph's inputs, with the 3 DDIM
   # steps the stack runs (config/params.yaml)
-  nice -n 10 $PY -m models.evaluate --checkpoint $OUT --inference-steps 3 --tasks $TASKS \
+  nice -n 10 $PY -m models.evaluate --checkpoint $EVAL --inference-steps 3 --tasks $TASKS \
     --protocol-episodes 50 --threads 2 --no-progress --variants memory,memory_off \
-    --inputs perception --out runs/eval_pcmb_seven_perception.json
+    --inputs perception --out "runs/eval_$(basename $EVAL)_perception.json"
 fi
