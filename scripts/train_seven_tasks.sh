@@ -47,15 +47,20 @@ if [[ $STAGE == all || $STAGE == record ]]; then
     --seeds 1000-1099
 fi
 
-if [[ $STAGE == all || $STAGE == train ]]; then
-  # the init's action range already covers put back (and the six tasks' lie inside it)
-  nice -n 5 $PY -m models.train --data $DATA --tasks $TASKS --modes memory \
-    --seeds 1000-1199,3000-3299 --out $OUT --init-from $INIT --steps 4000 --lr 1.5e-4 \
-    --batch 8 --queries 12 --seed 9 --threads 2 --device cpu --no-progress \
-    --max-minutes 50 --goal-loss-weight 1.0 --pointer-loss-weight 1.0 --write-every 2 \
+train() {  # train OUT INIT SEED FLAGS...: one fine-tune on all seven; the shared recipe, then FLAGS
+  local out=$1 init=$2 seed=$3
+  shift 3
+  nice -n 5 $PY -m models.train --data $DATA --tasks $TASKS --modes memory --out "$out" \
+    --init-from "$init" --batch 8 --queries 12 --seed "$seed" --threads 2 --device cpu \
+    --no-progress --goal-loss-weight 1.0 --pointer-loss-weight 1.0 --write-every 2 \
     --inference-steps 3 --act-fraction 0.6 --onset-fraction 0.2 \
     --goal-targets unfinished_contact --pointer-query fused --bank-pointer \
-    --lr-scale retrieval.recurrent=10 \
+    --lr-scale retrieval.recurrent=10 "$@"
+}
+
+if [[ $STAGE == all || $STAGE == train ]]; then
+  # the init's action range already covers put back (and the six tasks' lie inside it)
+  train $OUT $INIT 9 --seeds 1000-1199,3000-3299 --steps 4000 --lr 1.5e-4 --max-minutes 50 \
     --task-weights remember_color=2.5,moved_while_watched=1.5,button_sequence=3,count=4,put_back=3
 fi
 
@@ -63,14 +68,8 @@ if [[ $STAGE == train2 ]]; then  # records its extra episodes first (~20 min), t
   record --tasks remember_color --seeds 2000-2099
   record --tasks button_sequence --seeds 2000-2199
   record --tasks count --seeds 2000-2099
-  nice -n 5 $PY -m models.train --data $DATA --tasks $TASKS --modes memory \
-    --seeds 1000-1199,2000-2199,3000-3299 --out $OUT2 --init-from $OUT --steps 2500 \
-    --lr 1e-4 --batch 8 --queries 12 --seed 10 --threads 2 --device cpu --no-progress \
-    --max-minutes 45 --goal-loss-weight 1.0 --pointer-loss-weight 1.0 --write-every 2 \
-    --inference-steps 3 --act-fraction 0.6 --onset-fraction 0.2 \
-    --goal-targets unfinished_contact --pointer-query fused --bank-pointer \
-    --lr-scale retrieval.recurrent=10 \
-    --task-weights remember_color=3.5,button_sequence=4,count=4,put_back=3
+  train $OUT2 $OUT 10 --seeds 1000-1199,2000-2199,3000-3299 --steps 2500 --lr 1e-4 \
+    --max-minutes 45 --task-weights remember_color=3.5,button_sequence=4,count=4,put_back=3
 fi
 
 if [[ $STAGE == all || $STAGE == eval ]]; then
