@@ -164,7 +164,7 @@ def test_action_expert_publishes_stamped_chunks_and_survives_bad_input(checkpoin
         status.publish(EpisodeStatus(episode_id='ep', state=EpisodeStatus.STATE_SUCCEEDED,
                                      phase=2, instruction='x'))
         end = time.monotonic() + 20
-        while not list(record.glob('*.npz')) and time.monotonic() < end:
+        while not (record / 'ep.npz').exists() and time.monotonic() < end:
             t += 0.05
             publish(t)
             rclpy.spin_once(node, timeout_sec=0.05)
@@ -232,7 +232,7 @@ def test_a_chunk_every_replan_every_policy_steps(checkpoint, tmp_path):
         status.publish(EpisodeStatus(episode_id='ep', state=EpisodeStatus.STATE_SUCCEEDED,
                                      phase=2, instruction='x'))
         end = time.monotonic() + 20
-        while not list(record.glob('*.npz')) and time.monotonic() < end:
+        while not (record / 'ep.npz').exists() and time.monotonic() < end:
             rclpy.spin_once(node, timeout_sec=0.05)
         recorded = load_policy_inputs(record / 'ep.npz')
         planned = np.isfinite(recorded['chunk']).all(axis=(1, 2))
