@@ -1,6 +1,8 @@
-"""Where put back episodes end: the task's stage (to_tray / distractor / return / done) and the
-red cube's distance from its start after each of N protocol episodes, through the graph's
-inputs (`memory-eval --inputs perception`), with a count per stage.
+"""Where put back episodes end: the task's stage (to_tray / distractor / return / done), the
+red cube's distance from its start and, for the stacking subtask, where the blue cube ended
+against the green one (the stack counts within 2 cm across and 4 cm +- 5 mm above, released)
+after each of N protocol episodes, through the graph's inputs (`memory-eval --inputs
+perception`), with a count per stage.
 
     .venv/bin/python scripts/put_back_stages.py models/checkpoints/pcmb_put_back 20
 """
@@ -25,9 +27,9 @@ from sim.evaluation import seeds_for  # noqa: E402
 
 
 def stages(checkpoint: Path, episodes: int, batch: int = 10, inference_steps: int = 3
-           ) -> list[tuple[int, str, float, bool]]:
-    """-> (seed, final stage, cube's distance from its start in metres, success) per
-    protocol episode."""
+           ) -> list[tuple[int, str, float, bool, str]]:
+    """-> (seed, final stage, cube's distance from its start in metres, success, the stack's
+    state) per protocol episode."""
     net, _ = load_checkpoint(checkpoint, 'cpu', inference_steps)
     text = InstructionEncoder.from_cache_file(checkpoint / 'text_cache.json')
     seeds = seeds_for(episodes)
@@ -40,8 +42,19 @@ def stages(checkpoint: Path, episodes: int, batch: int = 10, inference_steps: in
         for seed, env, ok in zip(chunk, envs, done):
             cube = env.obj_pos('red_cube')[:2]
             rows.append((seed, env.task.stage,
-                         float(np.hypot(*(cube - env.task.start_pos[:2]))), ok))
+                         float(np.hypot(*(cube - env.task.start_pos[:2]))), ok, stack(env)))
     return rows
+
+
+def stack(env) -> str:
+    """The blue cube against the green one: offset across and height above, in cm, and what
+    the gripper holds."""
+    if 'blue_cube' not in env.objects:
+        return ''
+    a, b = env.obj_pos('blue_cube'), env.obj_pos('green_cube')
+    held = f', holding {env.attached}' if env.attached else ''
+    return (f'blue {np.hypot(*(a[:2] - b[:2])) * 100:4.1f} cm across, '
+            f'{(a[2] - b[2]) * 100:4.1f} cm above green{held}')
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,10 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     rows = stages(args.checkpoint, args.episodes)
-    for seed, stage, distance, ok in rows:
-        print(f'seed {seed}: {stage:10s} cube {distance * 100:5.1f} cm from its start'
-              f'{"  (success)" if ok else ""}')
-    print(dict(Counter(stage for _, stage, _, _ in rows)))
+    for seed, stage, distance, ok, stacked in rows:
+        print(f'seed {seed}: {stage:10s} cube {distance * 100:5.1f} cm from its start; '
+              f'{stacked}{"  (success)" if ok else ""}')
+    print(dict(Counter(row[1] for row in rows)))
     return 0
 
 

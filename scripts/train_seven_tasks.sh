@@ -9,7 +9,7 @@
 #                                             # demonstrations are copied from
 #                                             # data/demos_put_back when there), ~50 min of
 #                                             # training, the evaluation (~70 min)
-#   STAGE=record|train|train2|eval bash scripts/train_seven_tasks.sh
+#   STAGE=record|train|train2|train3|eval bash scripts/train_seven_tasks.sh
 #
 # `train` fine-tunes pcmb_put_back on the first recording (seeds 1000-, put back's 3000-):
 # models/checkpoints/pcmb_seven. `train2` is a second stage tried after it (2026-12-04
@@ -17,7 +17,10 @@
 # and count episodes (the three that lost most against the six-task default; seeds 2000-),
 # their weights up, a lower learning rate that decays to its end. It gained on the six tasks
 # (remember colour 76, button sequence 88 %) and lost put back (18 %): 74 % over seven again,
-# so it is not committed. EVAL=runs/pcmb_seven2 evaluates it.
+# so it is not committed. EVAL=runs/pcmb_seven2 evaluates it. `train3` (2026-12-04, after
+# train2) goes on from runs/pcmb_seven2 with put back's recovery demonstrations added (200
+# episodes whose first stack slips off and is stacked again: the knob stack_slips=1, seeds
+# 3300-) and put back's weight up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -26,6 +29,7 @@ INIT=models/checkpoints/pcmb_put_back
 TASKS=shell_game,remember_color,moved_while_watched,where_did_i_leave_it,button_sequence,count,put_back
 OUT=runs/pcmb_seven
 OUT2=runs/pcmb_seven2
+OUT3=runs/pcmb_seven3
 STAGE=${STAGE:-all}
 EVAL=${EVAL:-$OUT}
 
@@ -70,6 +74,12 @@ if [[ $STAGE == train2 ]]; then  # records its extra episodes first (~20 min), t
   record --tasks count --seeds 2000-2099
   train $OUT2 $OUT 10 --seeds 1000-1199,2000-2199,3000-3299 --steps 2500 --lr 1e-4 \
     --max-minutes 45 --task-weights remember_color=3.5,button_sequence=4,count=4,put_back=3
+fi
+
+if [[ $STAGE == train3 ]]; then  # records its recovery episodes first (~12 min), then trains
+  record --tasks put_back --seeds 3300-3499 --knob stack_slips=1
+  train $OUT3 $OUT2 11 --seeds 1000-1199,2000-2199,3000-3499 --steps 2500 --lr 1e-4 \
+    --max-minutes 45 --task-weights remember_color=3.5,button_sequence=4,count=4,put_back=5
 fi
 
 if [[ $STAGE == all || $STAGE == eval ]]; then

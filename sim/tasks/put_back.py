@@ -2,6 +2,11 @@
 tray; do a distractor subtask (stack two other cubes, or open and close a drawer); return the
 cube to within 3 cm of its start.
 
+`stack_slips=N` (recording only) is a disturbance for recovery demonstrations: the first N
+times the blue cube is released stacked on the green one it slips off onto the table beside
+it (2.5-4 cm away, the misses a learned policy makes), and the expert picks it up and stacks
+it again; the task counts the stack only once it stays.
+
 Memoryless ceiling: the chance that the start lies within 3 cm of the best fixed guess (the
 centre of the start region): disc area / region area.
 """
@@ -12,7 +17,7 @@ import numpy as np
 
 from sim import motions
 from sim.scene import cabinet_xml, cube_spec, drawer_spec, tile_spec, tray_spec
-from sim.tasks.base import MIN_DELAY_S, PALETTE, Task, knob_choice, knob_float
+from sim.tasks.base import MIN_DELAY_S, PALETTE, Task, knob_choice, knob_float, knob_int
 
 START_LOW = np.array([0.34, -0.32])  # region of the cube's start (x, y)
 START_HIGH = np.array([0.56, -0.06])
@@ -28,7 +33,11 @@ class PutBack(Task):
         'distractor': ('stack', knob_choice('stack', 'drawer')),  # the subtask in between
         'show_seconds': (1.5, knob_float(0.5, 5.0)),  # cube shown before the arm may move
         'delay_s': (2.0, knob_float(MIN_DELAY_S, 60.0)),  # before acting
+        'stack_slips': (0, knob_int(0, 3)),  # stacks that slip off (recovery demonstrations)
     }
+    SLIP_OFFSET = (0.025, 0.04)  # m: how far beside the green cube a slipped blue one lands
+    SLIP_X_MAX = 0.615  # m: it lands no further out (the arm's reach in the other demos)
+    STACK_ATTEMPTS = 5  # the expert's tries at the stack
     chance_note = 'pi*3cm^2 / start-region area (put it at the region centre)'
 
     @property
@@ -66,6 +75,9 @@ class PutBack(Task):
     def on_reset(self, env):
         self.stage = 'to_tray'  # to_tray -> distractor -> return -> done
         self.drawer_was_open = False
+        self.slips_left = self.knobs['stack_slips']
+        self.slip_rng = np.random.default_rng([self.seed, 5])
+        self.held_before = None  # what the gripper held before this step
         super().on_reset(env)
         if self.mode == 'cue_visible':
             env.set_obj_pos('start_marker', self.start_pos + np.array([0.0, 0.0, -0.001]))
@@ -85,7 +97,25 @@ class PutBack(Task):
             self.drawer_was_open = True
         return self.drawer_was_open and opening < 0.01 and env.attached is None
 
+    def _slip(self, env) -> None:
+        """A stack just released slips off: the blue cube lands on the table beside green."""
+        green = env.obj_pos('green_cube')
+        lo, hi = self.SLIP_OFFSET
+        angle, r = self.slip_rng.uniform(0, 2 * np.pi), self.slip_rng.uniform(lo, hi)
+        offset = r * np.array([np.cos(angle), np.sin(angle)])
+        if green[0] + offset[0] > self.SLIP_X_MAX:
+            offset[0] = -offset[0]  # the other side of the green cube, not out of reach
+        xy = green[:2] + offset
+        env.set_obj_pos('blue_cube', np.array([xy[0], xy[1], 0.0]))
+        self.slips_left -= 1
+        env.log_event('slipped', 'blue_cube')
+
     def after_step(self, env):
+        released = self.held_before == 'blue_cube' and env.attached is None
+        self.held_before = env.attached
+        if (env.phase() == 2 and self.stage == 'distractor' and released
+                and self.slips_left > 0 and self._distractor_done(env)):
+            self._slip(env)
         if env.phase() == 2:
             if self.stage == 'to_tray' and self._cube_in_tray(env):
                 self.stage = 'distractor'
@@ -122,8 +152,11 @@ class PutBack(Task):
         yield from motions.pick(env, 'red_cube')
         yield from motions.place(env, 'red_cube', TRAY[:2])
         if self.knobs['distractor'] == 'stack':
-            yield from motions.pick(env, 'blue_cube')
-            yield from motions.place(env, 'blue_cube', env.obj_pos('green_cube')[:2])
+            for _ in range(self.STACK_ATTEMPTS):  # again while the stack slips off
+                yield from motions.pick(env, 'blue_cube')
+                yield from motions.place(env, 'blue_cube', env.obj_pos('green_cube')[:2])
+                if self.stage != 'distractor':
+                    break
         else:
             yield from motions.pull_drawer(env, 'drawer', 0.09)
             yield from motions.push_drawer(env, 'drawer')

@@ -68,3 +68,42 @@ def test_place_then_unrelated_then_probe_is_one_trial(seed):
     assert not obs['objects'][probe.slot_names.index(item)].any()  # hidden in its drawer
     assert not np.allclose(probe.obj_pos(item), place.task.keys[0][1])
     assert _run_expert(probe).success() and probe.task.drawers_opened() == 1
+
+
+def test_a_slipped_stack_is_not_counted_until_the_expert_stacks_again():
+    """stack_slips=1: the first stack made slips off onto the table beside the green cube
+    (2.5-4 cm away), the task stays in its stacking stage, and the expert's second stack
+    finishes the episode; without the knob nothing slips."""
+    env = _run_expert(sim.make_env('put_back', 7, render=False, stack_slips=1))
+    kinds = [e['kind'] for e in env.events]
+    assert env.success() and kinds.count('slipped') == 1
+    assert kinds.index('in_tray') < kinds.index('slipped') < kinds.index('distractor_done')
+    slip = next(e['step'] for e in env.events if e['kind'] == 'slipped')
+    done = next(e['step'] for e in env.events if e['kind'] == 'distractor_done')
+    assert done - slip > 10  # a second pick and place, not the same release
+    plain = _run_expert(sim.make_env('put_back', 7, render=False))
+    assert plain.success() and 'slipped' not in [e['kind'] for e in plain.events]
+    assert plain.step_count < env.step_count
+    with pytest.raises(ValueError, match='knob stack_slips must be an integer in'):
+        sim.make_env('put_back', 7, render=False, stack_slips=5)
+
+
+def test_a_slip_lands_beside_the_green_cube_on_the_table():
+    env = sim.make_env('put_back', 2, render=False, stack_slips=1)
+    env.reset()
+    env.task._slip(env)
+    blue, green = env.obj_pos('blue_cube'), env.obj_pos('green_cube')
+    assert 0.025 <= np.hypot(*(blue[:2] - green[:2])) <= 0.04 and blue[2] == 0.0
+    assert env.task.slips_left == 0 and not env.task._distractor_done(env)
+
+
+def test_a_slip_stays_within_the_arms_usual_reach():
+    """Green cubes stand out to x 0.62: a slip beyond SLIP_X_MAX lands on the near side (no
+    further out than the green cube itself)."""
+    for seed in range(12):
+        env = sim.make_env('put_back', seed, render=False, stack_slips=3)
+        env.reset()
+        for _ in range(3):
+            env.task._slip(env)
+            green_x = env.obj_pos('green_cube')[0]
+            assert env.obj_pos('blue_cube')[0] <= max(env.task.SLIP_X_MAX, green_x)
