@@ -20,7 +20,8 @@
 # so it is not committed. EVAL=runs/pcmb_seven2 evaluates it. `train3` (2026-12-04, after
 # train2) goes on from runs/pcmb_seven2 with put back's recovery demonstrations added (200
 # episodes whose first stack slips off and is stacked again: the knob stack_slips=1, seeds
-# 3300-) and put back's weight up.
+# 3300-) and put back's weight up: put back 14 % (the policy stays at the stack but stacks no
+# better), so it is not committed either. EVAL=runs/pcmb_seven3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
