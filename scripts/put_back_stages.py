@@ -1,8 +1,9 @@
 """Where put back episodes end: the task's stage (to_tray / distractor / return / done), the
 red cube's distance from its start and, for the stacking subtask, where the blue cube ended
 against the green one (the stack counts within 2 cm across and 4 cm +- 5 mm above, released)
-after each of N protocol episodes, through the graph's inputs (`memory-eval --inputs
-perception`), with a count per stage.
+and how far from the green cube the hand was at each release of the blue one (the env's
+'released' events) after each of N protocol episodes, through the graph's inputs
+(`memory-eval --inputs perception`), with a count per stage.
 
     .venv/bin/python scripts/put_back_stages.py models/checkpoints/pcmb_put_back 20
 """
@@ -53,8 +54,12 @@ def stack(env) -> str:
         return ''
     a, b = env.obj_pos('blue_cube'), env.obj_pos('green_cube')
     held = f', holding {env.attached}' if env.attached else ''
+    hands = [np.hypot(*(np.asarray(e['hand'][:2]) - b[:2])) * 100 for e in env.events
+             if e['kind'] == 'released' and e['subject'] == 'blue_cube']
+    released = (f'; released {len(hands)}x, the hand ' + ', '.join(f'{h:.1f}' for h in hands)
+                + ' cm from green' if hands else '')
     return (f'blue {np.hypot(*(a[:2] - b[:2])) * 100:4.1f} cm across, '
-            f'{(a[2] - b[2]) * 100:4.1f} cm above green{held}')
+            f'{(a[2] - b[2]) * 100:4.1f} cm above green{held}{released}')
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -262,7 +262,8 @@ class MemoryTaskEnv:
             self.set_obj_pos(name, p)
             if under is not None and self.objects[under].kind == 'drawer':
                 self.carried[name] = (under, p - self.obj_pos(under))
-        self.log_event('released', name, position=p.round(4).tolist())
+        self.log_event('released', name, position=p.round(4).tolist(),
+                       hand=self.ref_pose[:3].round(4).tolist())  # where the hand let go
         self.task.on_release(self, name)
 
     def _update_carried(self) -> None:

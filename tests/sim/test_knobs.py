@@ -81,6 +81,11 @@ def test_a_slipped_stack_is_not_counted_until_the_expert_stacks_again():
     slip = next(e['step'] for e in env.events if e['kind'] == 'slipped')
     done = next(e['step'] for e in env.events if e['kind'] == 'distractor_done')
     assert done - slip > 10  # a second pick and place, not the same release
+    # each release logs where the hand let go: the expert stacks over the green cube's centre
+    green = env.obj_pos('green_cube')
+    hands = [e['hand'] for e in env.events
+             if e['kind'] == 'released' and e['subject'] == 'blue_cube']
+    assert len(hands) == 2 and np.hypot(*(np.asarray(hands[-1][:2]) - green[:2])) < 0.005
     plain = _run_expert(sim.make_env('put_back', 7, render=False))
     assert plain.success() and 'slipped' not in [e['kind'] for e in plain.events]
     assert plain.step_count < env.step_count
