@@ -77,7 +77,6 @@ class PutBack(Task):
         self.drawer_was_open = False
         self.slips_left = self.knobs['stack_slips']
         self.slip_rng = np.random.default_rng([self.seed, 5])
-        self.held_before = None  # what the gripper held before this step
         super().on_reset(env)
         if self.mode == 'cue_visible':
             env.set_obj_pos('start_marker', self.start_pos + np.array([0.0, 0.0, -0.001]))
@@ -110,12 +109,12 @@ class PutBack(Task):
         self.slips_left -= 1
         env.log_event('slipped', 'blue_cube')
 
-    def after_step(self, env):
-        released = self.held_before == 'blue_cube' and env.attached is None
-        self.held_before = env.attached
-        if (env.phase() == 2 and self.stage == 'distractor' and released
+    def on_release(self, env, name):
+        if (name == 'blue_cube' and env.phase() == 2 and self.stage == 'distractor'
                 and self.slips_left > 0 and self._distractor_done(env)):
             self._slip(env)
+
+    def after_step(self, env):
         if env.phase() == 2:
             if self.stage == 'to_tray' and self._cube_in_tray(env):
                 self.stage = 'distractor'
