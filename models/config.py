@@ -108,9 +108,20 @@ class MemoryConfig:
     # start) is where an object stood in a past entry; pointing there gives the denoiser the
     # stored position itself, not a position regressed from fused tokens
     bank_pointer: bool = False
+    # the denoiser also gets the pointer's pointed position itself, in normalised action
+    # units (models/denoisers.py `PointResidual`): it is added to the action tokens and, by a
+    # learned gate per action step and axis, to the predicted chunk's x, y, z, so a chunk
+    # that ends where the pointer points is a gate of 1 plus a small residual, not an
+    # absolute position regressed through the conditioning vector (put back's stacks
+    # released ~2 cm off a green cube the pointer located to ~6 mm). Needs the goal pointer,
+    # a transformer denoiser and diffusion.prediction_type='sample'
+    point_residual: bool = False
 
     def __post_init__(self) -> None:
         _positive(self, 'capacity', 'write_every', 'heads', 'max_steps')
+        if self.point_residual:
+            _require(self.goal_pointer, 'point_residual', self.point_residual,
+                     'needs the goal pointer (goal_pointer=True)')
         if self.bank_pointer:
             _require(self.enabled and self.goal_pointer, 'bank_pointer', self.bank_pointer,
                      'needs the memory bank and the goal pointer (enabled=True, '
@@ -282,6 +293,13 @@ class PolicyConfig:
         if self.denoiser.kind.startswith('transformer'):
             _require(self.denoiser.width == self.encoder.width, 'denoiser.width',
                      self.denoiser.width, f'must equal encoder.width={self.encoder.width}')
+        if self.memory.point_residual:
+            _require(self.denoiser.kind.startswith('transformer'), 'memory.point_residual',
+                     True, f'needs a transformer denoiser (denoiser.kind={self.denoiser.kind!r})')
+            _require(self.diffusion.prediction_type == 'sample', 'memory.point_residual', True,
+                     'the gate adds the pointed position to predicted clean actions: needs '
+                     f"diffusion.prediction_type='sample' (got "
+                     f'{self.diffusion.prediction_type!r})')
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -9,7 +9,9 @@
   conditioned on the diffusion step and the flattened memory tokens: the baseline.
 
 All take x (B, H, A) noisy actions, timestep (B,) and cond (B, L, D) tokens, and return
-(B, H, A).
+(B, H, A). A transformer built with ``point_residual`` (``MemoryConfig.point_residual``)
+reads cond's last token as the goal pointer's pointed position (`PointResidual`), not as
+a memory token.
 """
 
 from __future__ import annotations
@@ -70,16 +72,51 @@ class DenoiserBlock(nn.Module):
         return x + g2.unsqueeze(1) * self.mlp(modulate(self.norm2(x), s2, c2))
 
 
+# the point token's leading channels: the pointed x, y, z in normalised action units and
+# the pointer's total weight (1 when it points at something, 0 when nothing is visible)
+POINT_FEATURES = 4
+
+
+class PointResidual(nn.Module):
+    """The pointed position given to the denoiser at full resolution.
+
+    It is added (projected) to every action token, and added to the predicted clean chunk's
+    x, y, z through a gate per action step and axis read from the denoiser's last hidden
+    state: where the chunk should end at the pointed object the gate goes to 1 and the
+    network predicts only the offset. Both layers start at zero, so growing it onto a
+    trained denoiser leaves its output unchanged until training moves them."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.inp = nn.Linear(POINT_FEATURES, width)
+        self.gate = nn.Linear(width, 3)
+        for layer in (self.inp, self.gate):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    def tokens(self, point: torch.Tensor) -> torch.Tensor:
+        """point (B, POINT_FEATURES) -> (B, 1, D), added to the action tokens."""
+        return self.inp(point).unsqueeze(1)
+
+    def output(self, out: torch.Tensor, hidden: torch.Tensor, point: torch.Tensor
+               ) -> torch.Tensor:
+        """out (B, H, A) the denoiser's prediction, hidden (B, H, D) its last hidden state
+        -> out with gate * pointed position added to x, y, z."""
+        shifted = self.gate(hidden) * point[:, None, :3]  # (B, H, 3)
+        return torch.cat([out[..., :3] + shifted, out[..., 3:]], -1)
+
+
 class TransformerDenoiser(nn.Module):
     """Transformer over the H action tokens, conditioned by adaLN ('adaln') or x-attn."""
 
     def __init__(self, cfg: DenoiserConfig, action_dim: int, horizon: int, cond_tokens: int,
-                 mode: str) -> None:
+                 mode: str, point_residual: bool = False) -> None:
         super().__init__()
         if mode not in ('adaln', 'xattn'):
             raise ValueError(f"mode={mode!r}: must be 'adaln' or 'xattn'")
         d = cfg.width
         self.mode = mode
+        self.point = PointResidual(d) if point_residual else None
         self.inp = nn.Linear(action_dim, d)
         self.pos = nn.Parameter(torch.randn(horizon, d) * 0.02)
         self.step_embed = StepEmbedding(d)
@@ -97,9 +134,15 @@ class TransformerDenoiser(nn.Module):
 
     def prepare(self, cond: torch.Tensor) -> dict[str, object]:
         """The conditioning work done once per chunk, not once per denoising step."""
+        prepared: dict[str, object] = {}
+        if self.point is not None:   # the last token is the pointed position
+            prepared['point'] = cond[:, -1, :POINT_FEATURES]
+            cond = cond[:, :-1]
         if self.mode == 'adaln':
-            return {'vec': self.cond(cond.flatten(1))}  # (B, L*D) -> (B, D)
-        return {'kv': [blk.xattn.project_kv(blk.norm_ctx(cond)) for blk in self.blocks]}
+            prepared['vec'] = self.cond(cond.flatten(1))  # (B, L*D) -> (B, D)
+        else:
+            prepared['kv'] = [blk.xattn.project_kv(blk.norm_ctx(cond)) for blk in self.blocks]
+        return prepared
 
     def step(self, x: torch.Tensor, timestep: torch.Tensor,
              prepared: dict[str, object]) -> torch.Tensor:
@@ -109,10 +152,16 @@ class TransformerDenoiser(nn.Module):
             vec = vec + prepared['vec']
         kvs = prepared.get('kv') or [None] * len(self.blocks)
         h = self.inp(x) + self.pos  # (B, H, D)
+        if self.point is not None:
+            h = h + self.point.tokens(prepared['point'])
         for block, kv in zip(self.blocks, kvs):
             h = block(h, vec, kv)
         shift, scale = self.ada_out(vec).chunk(2, -1)
-        return self.out(modulate(self.norm_out(h), shift, scale))  # (B, H, A)
+        h = modulate(self.norm_out(h), shift, scale)
+        out = self.out(h)  # (B, H, A)
+        if self.point is not None:
+            out = self.point.output(out, h, prepared['point'])
+        return out
 
     def forward(self, x: torch.Tensor, timestep: torch.Tensor,
                 cond: torch.Tensor) -> torch.Tensor:
@@ -201,8 +250,13 @@ class ConditionalUnet1D(nn.Module):
 
 
 def build_denoiser(cfg: DenoiserConfig, action_dim: int, horizon: int, cond_tokens: int,
-                   cond_width: int) -> nn.Module:
+                   cond_width: int, point_residual: bool = False) -> nn.Module:
+    """The configured denoiser; `cond_tokens` counts the memory tokens (with
+    `point_residual`, cond carries one more: the point token, transformers only)."""
     if cfg.kind == 'unet':
+        if point_residual:
+            raise ValueError('point_residual=True: the 1-D U-Net has no point input; use a '
+                             'transformer denoiser')
         return ConditionalUnet1D(cfg, action_dim, cond_tokens, cond_width)
     mode = 'adaln' if cfg.kind == 'transformer_adaln' else 'xattn'
-    return TransformerDenoiser(cfg, action_dim, horizon, cond_tokens, mode)
+    return TransformerDenoiser(cfg, action_dim, horizon, cond_tokens, mode, point_residual)

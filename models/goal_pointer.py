@@ -90,7 +90,13 @@ class GoalPointer(nn.Module):
             visible = torch.cat([visible, s_visible.reshape(n, m * slots)], 1)
             objects = torch.cat([objects, s_objects.reshape(n, m * slots, -1)], 1)
         logits = logits.masked_fill(~visible, -1e4)  # finite: an all-hidden row stays NaN-free
-        weights = logits.softmax(-1) * visible.to(logits.dtype)  # (N, K)
+        weights = self.weights(logits, visible)  # (N, K)
         pointed = torch.einsum('nk,nkd->nd', weights, k)
         position = torch.einsum('nk,nkc->nc', weights, objects[..., POSITION])
         return self.out(torch.cat([pointed, position], -1)), logits
+
+    @staticmethod
+    def weights(logits: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
+        """The pointing weights from `forward`'s logits (N, K') and which slots may be
+        pointed at (N, K') bool: softmax over the visible slots, all zero without one."""
+        return logits.softmax(-1) * visible.to(logits.dtype)

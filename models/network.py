@@ -15,7 +15,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from models.config import PolicyConfig
-from models.denoisers import build_denoiser
+from models.denoisers import POINT_FEATURES, build_denoiser
 from models.diffusion import ActionDiffusion
 from models.encoders import ObservationEncoder
 from models.goal_pointer import POSITION, VISIBLE, GoalPointer
@@ -58,9 +58,12 @@ class MemoryDiffusionNet(nn.Module):
         self.pointer = (GoalPointer(enc.width, enc.object_dim, enc.object_slots,
                                     stored=cfg.memory.bank_pointer)
                         if cfg.memory.goal_pointer else None)
-        self.cond_tokens = enc.perceptual_tokens + 1 + (self.pointer is not None)
+        # the memory tokens, then with memory.point_residual the point token
+        self.memory_tokens = enc.perceptual_tokens + 1 + (self.pointer is not None)
+        self.cond_tokens = self.memory_tokens + cfg.memory.point_residual
         self.denoiser = build_denoiser(cfg.denoiser, diff.action_dim, diff.horizon,
-                                       self.cond_tokens, enc.width)
+                                       self.memory_tokens, enc.width,
+                                       cfg.memory.point_residual)
         self.diffusion = ActionDiffusion(diff)
         # the auxiliary goal head (training only; see TrainConfig.goal_loss_weight)
         self.goal_head = (nn.Sequential(nn.Linear(enc.width, enc.width), nn.GELU(),
@@ -111,7 +114,8 @@ class MemoryDiffusionNet(nn.Module):
               stored: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
               ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Append the goal pointer's token to the fused tokens (unchanged without a
-        pointer). cond (B, N_p + 1, D); objects (B, K, D_OBJ) raw; retrieved: the retrieval's
+        pointer), and with memory.point_residual the point token (`point_token`).
+        cond (B, N_p + 1, D); objects (B, K, D_OBJ) raw; retrieved: the retrieval's
         'retrieved_p' (B, N_p, D) and 'retrieved_c' (B, D), the query's source with
         memory.pointer_query='retrieved'; stored (with memory.bank_pointer): the bank's raw
         object slots (B, M, K, D_OBJ), their entries' time encodings (B, M, D: the
@@ -137,9 +141,32 @@ class MemoryDiffusionNet(nn.Module):
             pointer_stored = (self.normalizer.normalize('objects', s_objects),
                               (s_objects[..., VISIBLE] > 0.5) & s_valid.unsqueeze(-1),
                               s_time)
+        visible = objects[..., VISIBLE] > 0.5
         token, logits = self.pointer(query, self.normalizer.normalize('objects', objects),
-                                     objects[..., VISIBLE] > 0.5, pointer_stored)
-        return torch.cat([cond, token.unsqueeze(1)], 1), logits
+                                     visible, pointer_stored)
+        tokens = [cond, token.unsqueeze(1)]
+        if self.cfg.memory.point_residual:
+            positions = objects[..., POSITION]  # (B, K, 3) metres
+            if stored is not None:   # the stored slots follow the current ones
+                positions = torch.cat([positions, s_objects[..., POSITION].flatten(1, 2)], 1)
+                visible = torch.cat([visible, pointer_stored[1].flatten(1)], 1)
+            tokens.append(self.point_token(GoalPointer.weights(logits, visible), positions))
+        return torch.cat(tokens, 1), logits
+
+    def point_token(self, weights: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """The point token (B, 1, D): the pointer's weighted position in normalised action
+        units and its total weight (`models.denoisers.POINT_FEATURES`), zeros after.
+        weights (B, K') the pointer's weights, positions (B, K', 3) the slots' x, y, z in
+        metres (the action's frame). Nothing pointed at gives all zeros."""
+        where = torch.einsum('bk,bkc->bc', weights, self.action_units(positions))
+        point = torch.cat([where, weights.sum(-1, keepdim=True)], -1)  # (B, POINT_FEATURES)
+        width = self.cfg.encoder.width
+        return F.pad(point, (0, width - POINT_FEATURES)).unsqueeze(1)
+
+    def action_units(self, xyz: torch.Tensor) -> torch.Tensor:
+        """x, y, z in metres (..., 3) -> normalised action units (..., 3)."""
+        padded = F.pad(xyz.float(), (0, self.cfg.diffusion.action_dim - 3))
+        return self.normalizer.normalize('action', padded)[..., :3]
 
     # -- training ------------------------------------------------------------------------
     def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict]:
@@ -248,12 +275,10 @@ class MemoryDiffusionNet(nn.Module):
 
     def _goal_loss(self, cond: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """MSE of the goal head at the query steps after the cue (normalised units)."""
-        goal = batch['goal'].float().flatten(0, 1)  # (B, Q, 3) -> (B*Q, 3)
-        padded = torch.cat([goal, goal.new_zeros(len(goal), self.cfg.diffusion.action_dim - 3)],
-                           1)
-        target = self.normalizer.normalize('action', padded)[:, :3]
+        target = self.action_units(batch['goal'].flatten(0, 1))  # (B, Q, 3) -> (B*Q, 3)
         after_cue = (batch['query_phase'].flatten() >= 1).float()  # (B*Q,)
-        error = (self.goal_head(cond.mean(1)) - target).pow(2).mean(1)
+        memory = cond[:, :self.memory_tokens]   # not the point token
+        error = (self.goal_head(memory.mean(1)) - target).pow(2).mean(1)
         return (error * after_cue).sum() / after_cue.sum().clamp_min(1.0)
 
     # -- inference -----------------------------------------------------------------------
@@ -267,7 +292,7 @@ class MemoryDiffusionNet(nn.Module):
     @torch.no_grad()
     def sample_actions(self, cond: torch.Tensor, noise: torch.Tensor | None = None,
                        fast: bool = True) -> torch.Tensor:
-        """cond (B, N_p+1, D) -> action chunk (B, H, A) in world units."""
+        """cond (B, cond_tokens, D) from `fuse` -> action chunk (B, H, A) in world units."""
         diff = self.cfg.diffusion
         if noise is None:
             noise = torch.randn(cond.shape[0], diff.horizon, diff.action_dim,

@@ -165,19 +165,22 @@ GROWABLE = {
     'recurrent': ('--recurrent-memory', 'enabled', ('retrieval.recurrent.',)),
     'bank_pointer': ('--bank-pointer', 'goal_pointer',
                      ('pointer.when.', 'pointer.stored_key', 'pointer.stored_logit')),
+    'point_residual': ('--point-residual', 'goal_pointer', ('denoiser.point.',)),
 }
 
 
 def fine_tune_config(checkpoint: Path, episodes: list[Episode], train_settings: dict,
                      add_recurrent: bool = False, add_bank_pointer: bool = False,
-                     widen_action_range: bool = False
+                     add_point_residual: bool = False, widen_action_range: bool = False
                      ) -> tuple[PolicyConfig, MemoryDiffusionNet, dict]:
     """(config, network, its meta) to fine-tune `checkpoint` on `episodes`: the checkpoint's
     architecture with `train_settings`. The data's input widths must be the checkpoint's
     (names the first that differs). `add_recurrent` adds the bank's recurrent summary
     (`MemoryConfig.recurrent`) to a checkpoint without one: new weights, output at zero;
     `add_bank_pointer` lets its goal pointer point at the bank's stored object slots
-    (`MemoryConfig.bank_pointer`): new weights, stored slots starting near zero weight.
+    (`MemoryConfig.bank_pointer`): new weights, stored slots starting near zero weight;
+    `add_point_residual` gives its denoiser the pointed position (`MemoryConfig.
+    point_residual`): new weights starting at zero, the output unchanged at first.
 
     Sampling clips normalised actions to [-1, 1], so actions outside the checkpoint's range
     could never be produced: such data is refused (naming the dimension) unless
@@ -185,7 +188,8 @@ def fine_tune_config(checkpoint: Path, episodes: list[Episode], train_settings: 
     its output scale; inputs keep their normalisation)."""
     net, meta = load_checkpoint(checkpoint)
     _fit_action_range(net, episodes, checkpoint, widen_action_range)
-    for field, wanted in (('recurrent', add_recurrent), ('bank_pointer', add_bank_pointer)):
+    for field, wanted in (('recurrent', add_recurrent), ('bank_pointer', add_bank_pointer),
+                          ('point_residual', add_point_residual)):
         if wanted and not getattr(net.cfg.memory, field):
             net = _grown(net, field, checkpoint)
     doc = net.cfg.to_dict()
@@ -407,6 +411,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "the bank's entries: a remembered place no object marks any more "
                         "(MemoryConfig.bank_pointer); with --init-from it grows a "
                         'checkpoint without it')
+    p.add_argument('--point-residual', action='store_true',
+                   help="give the denoiser the goal pointer's pointed position: added to the "
+                        "action tokens and, gated, to the chunk's x, y, z "
+                        '(MemoryConfig.point_residual; needs --prediction sample); with '
+                        '--init-from it grows a checkpoint without it (output unchanged at '
+                        'first)')
     p.add_argument('--widen-action-range', action='store_true',
                    help="with --init-from: widen the checkpoint's action normalisation to "
                         'cover demonstrations outside it (else such data is refused: '
@@ -474,6 +484,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg, init, init_meta = fine_tune_config(args.init_from, episodes, train_settings,
                                                 add_recurrent=args.recurrent_memory,
                                                 add_bank_pointer=args.bank_pointer,
+                                                add_point_residual=args.point_residual,
                                                 widen_action_range=args.widen_action_range)
     else:
         cfg = config_for(episodes, PolicyConfig(
@@ -483,7 +494,8 @@ def main(argv: list[str] | None = None) -> int:
                          slot_order=args.slot_order),
             memory=dict(enabled=not args.no_memory, capacity=args.capacity,
                         goal_pointer=args.goal_pointer, recurrent=args.recurrent_memory,
-                        bank_pointer=args.bank_pointer),
+                        bank_pointer=args.bank_pointer,
+                        point_residual=args.point_residual),
             denoiser=dict(kind=args.denoiser, width=args.width, layers=args.layers),
             diffusion=dict(prediction_type=args.prediction, replan_every=args.replan_every or 0),
             train=train_settings))
