@@ -272,9 +272,11 @@ def plot_losses(losses: list[float], path: Path, title: str) -> None:
 def train(cfg: PolicyConfig, episodes: list[Episode], text: dict[str, np.ndarray],
           out: Path, device: torch.device, meta: dict, progress: bool = True,
           compile_model: bool = False, max_minutes: float = 0.0,
-          init: MemoryDiffusionNet | None = None) -> tuple[MemoryDiffusionNet, list[float]]:
-    """Train a fresh network (or fine-tune `init`, normaliser kept); save the EMA weights to
-    `out`; return (EMA net, losses)."""
+          init: MemoryDiffusionNet | None = None, reinit: tuple[str, ...] = ()
+          ) -> tuple[MemoryDiffusionNet, list[float]]:
+    """Train a fresh network (or fine-tune `init`, normaliser kept, its parameters whose
+    names start with one of `reinit` freshly initialised); save the EMA weights to `out`;
+    return (EMA net, losses)."""
     from diffusers.optimization import get_cosine_schedule_with_warmup
     from diffusers.training_utils import EMAModel
     from tqdm import tqdm
@@ -286,7 +288,17 @@ def train(cfg: PolicyConfig, episodes: list[Episode], text: dict[str, np.ndarray
     if init is None:
         net.normalizer.fit(dataset_arrays(episodes, cfg.encoder.object_slots))
     else:   # the checkpoint's weights expect the checkpoint's normalised inputs
-        net.load_state_dict(init.state_dict(), strict=True)
+        state = init.state_dict()
+        fresh = net.state_dict()
+        for prefix in reinit:
+            names = [k for k in state if k.startswith(prefix)]
+            if not names or prefix.startswith('normalizer'):
+                raise ValueError(f'--reinit {prefix!r}: names no parameters of the network'
+                                 if not names else
+                                 f'--reinit {prefix!r}: the normaliser is statistics, not '
+                                 'weights')
+            state.update({k: fresh[k] for k in names})
+        net.load_state_dict(state, strict=True)
     net.to(device).train()
     batcher = SequenceBatcher(episodes, text, cfg.encoder.cameras, cfg.encoder.object_slots,
                               cfg.diffusion.horizon, cfg.memory.write_every,
@@ -417,6 +429,10 @@ def build_parser() -> argparse.ArgumentParser:
                         '(MemoryConfig.point_residual; needs --prediction sample); with '
                         '--init-from it grows a checkpoint without it (output unchanged at '
                         'first)')
+    p.add_argument('--reinit', default='', metavar='PREFIX,...',
+                   help='with --init-from: initialise the parameters whose names start with '
+                        "these prefixes afresh (e.g. 'denoiser.': a new denoiser on the "
+                        "checkpoint's encoders, memory and pointer)")
     p.add_argument('--widen-action-range', action='store_true',
                    help="with --init-from: widen the checkpoint's action normalisation to "
                         'cover demonstrations outside it (else such data is refused: '
@@ -449,7 +465,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.reinit and args.init_from is None:
+        parser.error(f'--reinit {args.reinit!r}: needs --init-from (a checkpoint to keep the '
+                     'other weights of)')
     os.environ.setdefault('HF_HUB_OFFLINE', '1')
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -527,7 +547,8 @@ def main(argv: list[str] | None = None) -> int:
           f'{data_root}; tasks {meta["dataset"]["tasks"]}; device {device}')
     _, losses = train(cfg, episodes, text, args.out, device, meta,
                       progress=not args.no_progress, compile_model=args.compile,
-                      max_minutes=args.max_minutes, init=init)
+                      max_minutes=args.max_minutes, init=init,
+                      reinit=tuple(_csv(args.reinit, str, '--reinit')) if args.reinit else ())
     print(f'[memory-train] loss {np.mean(losses[:20]):.4f} -> {np.mean(losses[-50:]):.4f}; '
           f'checkpoint in {args.out} (loss curve: {args.out / "loss.png"})')
     return 0

@@ -9,6 +9,12 @@
 #                                                  # fine-tunes side by side (one thread
 #                                                  # each, ~50 min), the evaluation (~30 min)
 #   STAGE=record|train|eval bash scripts/train_put_back.sh
+#   STAGE=point bash scripts/train_put_back.sh  # 2026-12-05: models/checkpoints/pcmb_put_back
+#                                               # fine-tuned 2,000 more steps with the pointed
+#                                               # position given to the denoiser
+#                                               # (--point-residual) and, as the control,
+#                                               # without it (~24 min each on 2 threads), then
+#                                               # both evaluated (~6 min each)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -44,6 +50,27 @@ if [[ $STAGE == all || $STAGE == train ]]; then
   without=$!
   wait $with
   wait $without
+fi
+
+if [[ $STAGE == point ]]; then
+  more() {  # more OUT FLAGS...: 2,000 more steps on put back from the committed checkpoint
+    local out=$1
+    shift
+    nice -n 5 $PY -m models.train --data $DATA --tasks put_back --modes memory \
+      --seeds 3000-3299 --out "$out" --init-from models/checkpoints/pcmb_put_back \
+      --steps 2000 --lr 1e-4 --batch 8 --queries 12 --seed 0 --threads 2 --device cpu \
+      --no-progress --max-minutes 30 --goal-loss-weight 1.0 --pointer-loss-weight 1.0 \
+      --act-fraction 0.6 --onset-fraction 0.2 --goal-targets unfinished_contact "$@"
+  }
+  # the new weights start at zero (the chunks unchanged); 10x the learning rate on them
+  more runs/pcmb_put_back_pr --point-residual \
+    --lr-scale denoiser.point=10,pointer.stored_logit=25
+  more runs/pcmb_put_back_ctl --lr-scale pointer.stored_logit=25
+  for run in pcmb_put_back_pr pcmb_put_back_ctl; do
+    nice -n 10 $PY -m models.evaluate --checkpoint runs/$run --inference-steps 3 \
+      --tasks put_back --protocol-episodes 50 --threads 2 --no-progress --variants memory \
+      --inputs perception --out runs/eval_$run.json
+  done
 fi
 
 if [[ $STAGE == all || $STAGE == eval ]]; then

@@ -9,7 +9,7 @@
 #                                             # demonstrations are copied from
 #                                             # data/demos_put_back when there), ~50 min of
 #                                             # training, the evaluation (~70 min)
-#   STAGE=record|train|train2|train3|eval bash scripts/train_seven_tasks.sh
+#   STAGE=record|train|train2|train3|point|eval bash scripts/train_seven_tasks.sh
 #
 # `train` fine-tunes pcmb_put_back on the first recording (seeds 1000-, put back's 3000-):
 # models/checkpoints/pcmb_seven. `train2` is a second stage tried after it (2026-12-04
@@ -22,6 +22,9 @@
 # episodes whose first stack slips off and is stacked again: the knob stack_slips=1, seeds
 # 3300-) and put back's weight up: put back 14 % (the policy stays at the stack but stacks no
 # better), so it is not committed either. EVAL=runs/pcmb_seven3.
+# `point` (2026-12-05) goes on from models/checkpoints/pcmb_seven on train2's data with the
+# pointed position given to the denoiser (--point-residual; docs/models.md, "The pointed
+# position"): runs/pcmb_seven_pr, EVAL=runs/pcmb_seven_pr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -31,6 +34,7 @@ TASKS=shell_game,remember_color,moved_while_watched,where_did_i_leave_it,button_
 OUT=runs/pcmb_seven
 OUT2=runs/pcmb_seven2
 OUT3=runs/pcmb_seven3
+OUT_POINT=runs/pcmb_seven_pr
 STAGE=${STAGE:-all}
 EVAL=${EVAL:-$OUT}
 
@@ -81,6 +85,17 @@ if [[ $STAGE == train3 ]]; then  # records its recovery episodes first (~12 min)
   record --tasks put_back --seeds 3300-3499 --knob stack_slips=1
   train $OUT3 $OUT2 11 --seeds 1000-1199,2000-2199,3000-3499 --steps 2500 --lr 1e-4 \
     --max-minutes 45 --task-weights remember_color=3.5,button_sequence=4,count=4,put_back=5
+fi
+
+if [[ $STAGE == point ]]; then  # train2's episodes (records what is missing), ~25 min
+  record --tasks remember_color --seeds 2000-2099
+  record --tasks button_sequence --seeds 2000-2199
+  record --tasks count --seeds 2000-2099
+  # the new weights start at zero (the chunks unchanged); 10x the learning rate on them
+  train $OUT_POINT models/checkpoints/pcmb_seven 12 --seeds 1000-1199,2000-2199,3000-3299 \
+    --steps 2000 --lr 1e-4 --max-minutes 30 --point-residual \
+    --lr-scale retrieval.recurrent=10,denoiser.point=10 \
+    --task-weights remember_color=3.5,button_sequence=4,count=4,put_back=3
 fi
 
 if [[ $STAGE == all || $STAGE == eval ]]; then

@@ -22,6 +22,51 @@ def tiny_config(**denoiser) -> PolicyConfig:
                    warmup_steps=5))
 
 
+def grown_pair(tmp_path, grow_flag: str, *flags: str):
+    """Train a tiny checkpoint on synthetic data (3 steps, with `flags`), then grow it with
+    `grow_flag` at a vanishing learning rate -> (checkpoint, grown checkpoint) networks."""
+    from models.checkpoint import load_checkpoint
+    from models.train import main
+
+    common = ['--synthetic', '4', '--steps', '3', '--batch', '2', '--no-progress',
+              '--device', 'cpu', '--width', '32', '--layers', '1', *flags]
+    assert main([*common, '--out', str(tmp_path / 'a')]) == 0
+    assert main([*common, '--out', str(tmp_path / 'b'), '--lr', '1e-12', grow_flag,
+                 '--init-from', str(tmp_path / 'a')]) == 0
+    return load_checkpoint(tmp_path / 'a')[0], load_checkpoint(tmp_path / 'b')[0]
+
+
+def fuse_inputs(net, batch: int = 2, entries: int = 5) -> tuple:
+    """Random inputs of `net.fuse` with a full bank and visible object slots:
+    (perceptual, cognitive, now, bank, objects)."""
+    d, n_p = net.cfg.encoder.width, net.cfg.encoder.perceptual_tokens
+    k, d_obj = net.cfg.encoder.object_slots, net.cfg.encoder.object_dim
+    objects = torch.rand(batch, k, d_obj)
+    objects[..., 0] = 1.0
+    bank = (torch.randn(batch, entries, n_p, d), torch.randn(batch, entries, d),
+            torch.arange(float(entries)).expand(batch, entries),
+            torch.ones(batch, entries, dtype=torch.bool))
+    return (torch.randn(batch, n_p, d), torch.randn(batch, d),
+            torch.full((batch,), entries + 4.0), bank, objects)
+
+
+def run_policy(net, steps: int = 6):
+    """Run `net` as a MemoryDiffusionPolicy for `steps` steps of the synthetic cups task
+    (every action finite) -> the policy."""
+    from models.policy import MemoryDiffusionPolicy
+    from models.synthetic import SyntheticCupsEnv
+
+    env = SyntheticCupsEnv(seed=0)
+    policy = MemoryDiffusionPolicy(net, device='cpu', seed=0)
+    policy.reset(text_embedding=np.zeros((1, 384), np.float32))
+    obs = env.reset()
+    for _ in range(steps):
+        action = policy.select_action(obs)
+        assert np.all(np.isfinite(action)), action
+        obs, _, _ = env.step(action)
+    return policy
+
+
 def as_episode(data: dict) -> Episode:
     return Episode(task=data['task'], seed=data['seed'], mode=data['mode'],
                    instruction=data['instruction'], success=data['success'], rgb=data['rgb'],

@@ -5,7 +5,6 @@ trained checkpoint leaves the checkpoint's behaviour; the policy runs with it.""
 
 import json
 
-import numpy as np
 import pytest
 from safetensors.torch import load_file, save_file
 import torch
@@ -13,7 +12,7 @@ import torch
 from models.goal_pointer import GoalPointer
 from models.memory_bank import MemoryBank
 from models.network import MemoryDiffusionNet
-from models.train import main
+from tests.models.conftest import fuse_inputs, grown_pair, run_policy
 
 D, NP, K, D_OBJ = 16, 3, 4, 6
 
@@ -130,30 +129,16 @@ def test_the_pointer_learns_to_read_a_stored_place_back():
 
 
 def test_bank_pointer_grows_onto_a_checkpoint_and_the_policy_runs_it(tmp_path):
-    from models.checkpoint import load_checkpoint
     from models.policy import MemoryDiffusionPolicy
-    from models.synthetic import SyntheticCupsEnv
 
-    common = ['--synthetic', '4', '--steps', '3', '--batch', '2', '--no-progress',
-              '--device', 'cpu', '--width', '32', '--layers', '1', '--goal-pointer',
-              '--pointer-loss-weight', '1', '--goal-loss-weight', '1']
-    assert main([*common, '--out', str(tmp_path / 'a')]) == 0
-    assert main([*common, '--out', str(tmp_path / 'b'), '--lr', '1e-12', '--bank-pointer',
-                 '--init-from', str(tmp_path / 'a')]) == 0
-    a, _ = load_checkpoint(tmp_path / 'a')
-    b, _ = load_checkpoint(tmp_path / 'b')
+    a, b = grown_pair(tmp_path, '--bank-pointer', '--goal-pointer', '--pointer-loss-weight',
+                      '1', '--goal-loss-weight', '1')
     assert not a.cfg.memory.bank_pointer and b.cfg.memory.bank_pointer
     # stored slots start at a logit offset of -8: the same conditioning tokens as before,
     # to within what ~e^-8 of the pointer's weight on each stored slot moves
     torch.manual_seed(0)
-    d, n_p = a.cfg.encoder.width, a.cfg.encoder.perceptual_tokens
     k, d_obj = a.cfg.encoder.object_slots, a.cfg.encoder.object_dim
-    objects = torch.rand(2, k, d_obj)
-    objects[..., 0] = 1.0
-    p, c = torch.randn(2, n_p, d), torch.randn(2, d)
-    bank = (torch.randn(2, 5, n_p, d), torch.randn(2, 5, d),
-            torch.arange(5.0).expand(2, 5), torch.ones(2, 5, dtype=torch.bool))
-    now = torch.full((2,), 9.0)
+    p, c, now, bank, objects = fuse_inputs(a)
     with torch.no_grad():
         before = a.fuse(p, c, now, bank, objects)
         after = b.fuse(p, c, now, bank, objects, torch.rand(2, 5, k, d_obj))
@@ -161,13 +146,7 @@ def test_bank_pointer_grows_onto_a_checkpoint_and_the_policy_runs_it(tmp_path):
             b.fuse(p, c, now, bank, objects)
     assert torch.allclose(before, after, atol=0.05), float((before - after).abs().max())
     # the policy keeps each entry's slots in its bank and reads them when it plans
-    env = SyntheticCupsEnv(seed=0)
-    policy = MemoryDiffusionPolicy(b, device='cpu', seed=0)
-    policy.reset(text_embedding=np.zeros((1, 384), np.float32))
-    obs = env.reset()
-    for _ in range(6):
-        action = policy.select_action(obs)
-        obs, _, _ = env.step(action)
+    policy = run_policy(b)
     assert policy.bank.objects is not None  # written at steps 0, w, 2w, ... < 6
     assert len(policy.bank) == -(-6 // b.cfg.memory.write_every)
     stored = policy.bank.object_entries()[0, :len(policy.bank)]

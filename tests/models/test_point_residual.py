@@ -14,8 +14,7 @@ from models.config import PolicyConfig
 from models.episodes import SequenceBatcher, dataset_arrays
 from models.goal_pointer import POSITION
 from models.network import MemoryDiffusionNet
-from models.train import main
-from tests.models.conftest import tiny_config
+from tests.models.conftest import fuse_inputs, grown_pair, run_policy, tiny_config
 
 
 def point_config(**changes) -> PolicyConfig:
@@ -133,44 +132,19 @@ def test_training_reaches_the_point_weights(synthetic_episodes):
 
 
 def test_point_residual_grows_onto_a_checkpoint_and_the_policy_runs_it(tmp_path):
-    from models.checkpoint import load_checkpoint
-    from models.policy import MemoryDiffusionPolicy
-    from models.synthetic import SyntheticCupsEnv
-
-    common = ['--synthetic', '4', '--steps', '3', '--batch', '2', '--no-progress',
-              '--device', 'cpu', '--width', '32', '--layers', '1', '--goal-pointer',
-              '--pointer-loss-weight', '1']
-    assert main([*common, '--out', str(tmp_path / 'a')]) == 0
-    assert main([*common, '--out', str(tmp_path / 'b'), '--lr', '1e-12', '--point-residual',
-                 '--init-from', str(tmp_path / 'a')]) == 0
-    a, _ = load_checkpoint(tmp_path / 'a')
-    b, _ = load_checkpoint(tmp_path / 'b')
+    a, b = grown_pair(tmp_path, '--point-residual', '--goal-pointer',
+                      '--pointer-loss-weight', '1')
     assert not a.cfg.memory.point_residual and b.cfg.memory.point_residual
     torch.manual_seed(0)
-    k, d_obj = a.cfg.encoder.object_slots, a.cfg.encoder.object_dim
-    objects = torch.rand(2, k, d_obj)
-    objects[..., 0] = 1.0
-    d, n_p = a.cfg.encoder.width, a.cfg.encoder.perceptual_tokens
-    p, c = torch.randn(2, n_p, d), torch.randn(2, d)
-    bank = (torch.randn(2, 5, n_p, d), torch.randn(2, 5, d),
-            torch.arange(5.0).expand(2, 5), torch.ones(2, 5, dtype=torch.bool))
-    now = torch.full((2,), 9.0)
+    inputs = fuse_inputs(a)
     with torch.no_grad():
-        before = a.fuse(p, c, now, bank, objects)
-        after = b.fuse(p, c, now, bank, objects)
+        before, after = a.fuse(*inputs), b.fuse(*inputs)
     assert after.shape[1] == before.shape[1] + 1
     assert torch.allclose(before, after[:, :-1], atol=1e-5)
     noise = torch.randn(2, 16, 5)
     # new weights start at zero: the grown checkpoint predicts the same chunks
     assert torch.allclose(a.sample_actions(before, noise), b.sample_actions(after, noise),
                           atol=1e-4)
-    env = SyntheticCupsEnv(seed=0)
-    policy = MemoryDiffusionPolicy(b, device='cpu', seed=0)
-    policy.reset(text_embedding=np.zeros((1, 384), np.float32))
-    obs = env.reset()
-    for _ in range(6):
-        action = policy.select_action(obs)
-        assert np.all(np.isfinite(action))
-        obs, _, _ = env.step(action)
+    run_policy(b)
     doc = json.loads((tmp_path / 'b' / 'config.json').read_text())
     assert '--point-residual' in doc['meta']['command']

@@ -5,7 +5,7 @@ import json
 import numpy as np
 
 from models.train import main, parse_seeds, train
-from tests.models.conftest import tiny_config
+from tests.models.conftest import fuse_inputs, grown_pair, tiny_config
 
 
 def train_logged(cfg, episodes, out):
@@ -67,29 +67,46 @@ def test_init_from_fine_tunes_the_checkpoints_network(tmp_path):
     assert doc['meta']['init_from']['command'].startswith('memory-train --synthetic 4')
 
 
-def test_recurrent_memory_grows_a_checkpoint_without_changing_what_it_does(tmp_path):
-    import torch
-
-    from models.checkpoint import load_checkpoint
+def test_reinit_starts_the_named_parameters_afresh_and_keeps_the_rest(tmp_path):
+    import pytest
+    from safetensors.torch import load_file
 
     common = ['--synthetic', '4', '--steps', '3', '--batch', '2', '--no-progress',
               '--device', 'cpu', '--width', '32', '--layers', '1']
     assert main([*common, '--out', str(tmp_path / 'a')]) == 0
-    assert main([*common, '--out', str(tmp_path / 'b'), '--lr', '1e-12',
-                 '--recurrent-memory', '--init-from', str(tmp_path / 'a')]) == 0
-    a, _ = load_checkpoint(tmp_path / 'a')
-    b, _ = load_checkpoint(tmp_path / 'b')
+    assert main([*common, '--out', str(tmp_path / 'b'), '--lr', '1e-12', '--seed', '5',
+                 '--reinit', 'denoiser.', '--init-from', str(tmp_path / 'a')]) == 0
+    a = load_file(str(tmp_path / 'a' / 'model.safetensors'))
+    b = load_file(str(tmp_path / 'b' / 'model.safetensors'))
+    moved = {k for k in a if float((a[k].float() - b[k].float()).abs().max()) > 1e-6}
+    # the denoiser's randomly initialised weights are new (its zero-initialised ones stay
+    # zero); nothing else moved, normaliser included
+    assert moved and all(k.startswith('denoiser.') for k in moved)
+    assert 'denoiser.pos' in moved
+    doc = json.loads((tmp_path / 'b' / 'config.json').read_text())
+    assert '--reinit denoiser.' in doc['meta']['command']
+    for bad, match in (('decoder.', "'decoder.': names no parameters"),
+                       ('normalizer.', 'the normaliser is statistics')):
+        with pytest.raises(ValueError, match=match):
+            main([*common, '--out', str(tmp_path / 'c'), '--reinit', bad,
+                  '--init-from', str(tmp_path / 'a')])
+    with pytest.raises(SystemExit):   # argparse: needs --init-from
+        main([*common, '--out', str(tmp_path / 'c'), '--reinit', 'denoiser.'])
+
+
+def test_recurrent_memory_grows_a_checkpoint_without_changing_what_it_does(tmp_path):
+    import torch
+
+    a, b = grown_pair(tmp_path, '--recurrent-memory')
     assert not a.cfg.memory.recurrent and b.cfg.memory.recurrent
     assert b.retrieval.recurrent is not None and a.retrieval.recurrent is None
     # the grown summary's output starts at zero: the same conditioning tokens as before
     torch.manual_seed(0)
-    d, n_p = a.cfg.encoder.width, a.cfg.encoder.perceptual_tokens
-    p, c = torch.randn(2, n_p, d), torch.randn(2, d)
-    bank = (torch.randn(2, 5, n_p, d), torch.randn(2, 5, d),
-            torch.arange(5.0).expand(2, 5), torch.ones(2, 5, dtype=torch.bool))
-    now = torch.full((2,), 9.0)
+    p, c, now, bank, _ = fuse_inputs(a)
     with torch.no_grad():
         assert torch.allclose(a.fuse(p, c, now, bank), b.fuse(p, c, now, bank), atol=1e-5)
+    common = ['--synthetic', '4', '--steps', '3', '--batch', '2', '--no-progress',
+              '--device', 'cpu', '--width', '32', '--layers', '1']
     # a fresh network gets the summary from the flag too
     assert main([*common, '--out', str(tmp_path / 'c'), '--recurrent-memory']) == 0
     assert json.loads((tmp_path / 'c' / 'config.json').read_text())['policy']['memory'][
