@@ -291,12 +291,12 @@ def train(cfg: PolicyConfig, episodes: list[Episode], text: dict[str, np.ndarray
         state = init.state_dict()
         fresh = net.state_dict()
         for prefix in reinit:
-            names = [k for k in state if k.startswith(prefix)]
-            if not names or prefix.startswith('normalizer'):
-                raise ValueError(f'--reinit {prefix!r}: names no parameters of the network'
-                                 if not names else
-                                 f'--reinit {prefix!r}: the normaliser is statistics, not '
+            if prefix.startswith('normalizer'):
+                raise ValueError(f'--reinit {prefix!r}: the normaliser is statistics, not '
                                  'weights')
+            names = [k for k in state if k.startswith(prefix)]
+            if not names:
+                raise ValueError(f'--reinit {prefix!r}: names no parameters of the network')
             state.update({k: fresh[k] for k in names})
         net.load_state_dict(state, strict=True)
     net.to(device).train()

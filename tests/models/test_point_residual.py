@@ -35,14 +35,10 @@ def point_net(episodes) -> MemoryDiffusionNet:
 
 
 def fused(net, objects):
-    """The conditioning tokens of one step with an empty bank; objects (B, K, D_OBJ)."""
-    b, d = objects.shape[0], net.cfg.encoder.width
-    n_p = net.cfg.encoder.perceptual_tokens
-    bank = (torch.zeros(b, 1, n_p, d), torch.zeros(b, 1, d), torch.zeros(b, 1),
-            torch.zeros(b, 1, dtype=torch.bool))
+    """The conditioning tokens of one step seeing `objects` (B, K, D_OBJ), random memory."""
+    p, c, now, bank, _ = fuse_inputs(net, batch=objects.shape[0])
     with torch.no_grad():
-        return net.fuse(torch.randn(b, n_p, d), torch.randn(b, d), torch.full((b,), 3.0),
-                        bank, objects)
+        return net.fuse(p, c, now, bank, objects)
 
 
 def forced_pointer(net, slot):
