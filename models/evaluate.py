@@ -36,6 +36,10 @@ Tasks come from `sim.make_env`; 'synthetic_cups' is the models' own synthetic ta
 `--knob NAME=VALUE` sets a difficulty knob of the tasks (e.g. `num_candidates=9`: remember
 colour with nine cubes, where a policy trained on three is tested beyond its training);
 the chance ceiling is then that of the knobs.
+`--proprio-noise SD` adds Gaussian noise of that standard deviation to the proprioception
+the policy reads (joint angles, finger opening, end-effector pose: radians and metres),
+drawn every step, as a robot's encoders give it (`ProprioNoiseEnv`); the simulation itself
+is not disturbed.
 Envs of one task run in lock step in batches (`--batch`), one policy call per step.
 """
 
@@ -101,6 +105,40 @@ class SlotShuffledEnv:
     def step(self, action: np.ndarray) -> tuple[dict[str, np.ndarray], bool, Any]:
         obs, done, info = self.env.step(action)
         return self._shuffled(obs), done, info
+
+
+def check_noise(sd: float) -> float:
+    """`sd` as a noise standard deviation: finite and >= 0, else a ValueError naming it."""
+    if not (np.isfinite(sd) and sd >= 0.0):
+        raise ValueError(f'proprio_noise={sd!r}: expected a finite standard deviation >= 0')
+    return float(sd)
+
+
+class ProprioNoiseEnv:
+    """An env whose observations carry Gaussian noise of standard deviation `sd` on the
+    proprioception (joint angles in radians, finger opening, end-effector pose in metres and
+    radians), as a robot's encoders and pose estimate give it; drawn afresh every step from
+    `seed`. The simulated state is the wrapped env's: only what the policy reads is noisy."""
+
+    def __init__(self, env: Any, sd: float, seed: int) -> None:
+        self.env = env
+        self.sd = check_noise(sd)
+        self.rng = np.random.default_rng([seed, 0x9A0])
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.env, name)
+
+    def _noisy(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        proprio = np.asarray(obs['proprio'], np.float32)
+        noise = self.rng.normal(0.0, self.sd, proprio.shape).astype(np.float32)
+        return dict(obs, proprio=proprio + noise)
+
+    def reset(self) -> dict[str, np.ndarray]:
+        return self._noisy(self.env.reset())
+
+    def step(self, action: np.ndarray) -> tuple[dict[str, np.ndarray], bool, Any]:
+        obs, done, info = self.env.step(action)
+        return self._noisy(obs), done, info
 
 
 class GraphInputsEnv:
@@ -228,9 +266,12 @@ def evaluate(checkpoint: Path, tasks: list[str], seeds: list[int],
              replan_every: int | None = None,
              slot_order: str = 'task', inputs: str = 'sim',
              inference_steps: int | None = None,
-             knobs: dict[str, Any] | None = None) -> dict[str, Any]:
+             knobs: dict[str, Any] | None = None,
+             proprio_noise: float = 0.0) -> dict[str, Any]:
     """Success per task and variant; `knobs` (e.g. {'num_candidates': 9}) set a difficulty
-    knob of every task evaluated (a task without that knob is refused, naming it)."""
+    knob of every task evaluated (a task without that knob is refused, naming it);
+    `proprio_noise` > 0 adds sensor noise of that standard deviation to the proprioception
+    the policy reads (`ProprioNoiseEnv`)."""
     from tqdm import tqdm
 
     dev = pick_device(device)
@@ -244,11 +285,12 @@ def evaluate(checkpoint: Path, tasks: list[str], seeds: list[int],
         raise ValueError(f"slot_order={slot_order!r}: expected 'task' or 'shuffled'")
     if inputs not in INPUTS:
         raise ValueError(f'inputs={inputs!r}: expected one of {INPUTS}')
+    check_noise(proprio_noise)
     results: dict[str, Any] = {'checkpoint': str(checkpoint), 'seeds': [min(seeds), max(seeds)],
                                'slot_order': slot_order, 'inputs': inputs,
                                'episodes_per_cell': len(seeds), 'trained_on': meta,
                                'replan_every': replan or diff.n_action_steps,
-                               'knobs': dict(knobs or {}),
+                               'knobs': dict(knobs or {}), 'proprio_noise': proprio_noise,
                                'inference_steps': net.cfg.diffusion.inference_steps,
                                'tasks': {}}
     overlap = sorted(trained_seeds(meta) & set(seeds))
@@ -272,6 +314,9 @@ def evaluate(checkpoint: Path, tasks: list[str], seeds: list[int],
                 if slot_order == 'shuffled':
                     envs = [SlotShuffledEnv(env, s) for env, s in zip(envs, chunk)]
                 envs = wrap_inputs(envs, inputs, net.cfg.encoder.object_slots)
+                if proprio_noise > 0.0:
+                    envs = [ProprioNoiseEnv(env, proprio_noise, s)
+                            for env, s in zip(envs, chunk)]
                 successes += run_episodes(policy, envs, ablation)
                 bar.set_postfix(success=f'{np.mean(successes):.2f}')
             row[variant] = float(np.mean(successes))
@@ -340,6 +385,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--knob', action='append', default=[], metavar='NAME=VALUE',
                    help='a difficulty knob of the tasks (sim.TASKS[task].KNOBS), e.g. '
                         'num_candidates=9 for remember_color; repeatable')
+    p.add_argument('--proprio-noise', type=float, default=0.0, metavar='SD',
+                   help='Gaussian noise of this standard deviation (radians, metres) on the '
+                        "proprioception the policy reads, as a robot's sensors give it "
+                        '(ProprioNoiseEnv); 0: none')
     p.add_argument('--no-progress', action='store_true')
     return p
 
@@ -371,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
                        progress=not args.no_progress, text_cache=args.text_cache,
                        replan_every=args.replan_every, slot_order=args.slot_order,
                        inputs=args.inputs, inference_steps=args.inference_steps,
-                       knobs=knobs)
+                       knobs=knobs, proprio_noise=args.proprio_noise)
     table = markdown_table(results)
     print(table)
     if args.out:

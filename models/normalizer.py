@@ -9,8 +9,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-# Features whose range is narrower than this are treated as constant: they map to 0.
-MIN_RANGE = 1e-4
+# Features whose range over the training data is narrower than this are treated as
+# constant: they map to 0 (and unnormalize to their minimum). In the features' own units
+# (metres, radians, colour and flags in [0, 1]) 0.01 is 1 cm, 0.6 degrees, 1 % of a colour:
+# a feature that varied less while the demonstrations were recorded carries no answer, and
+# scaled to [-1, 1] its span would amplify a robot's sensor noise. It did: the simulated
+# arm's joint 3 moves within +-0.0008 rad, so its span scaled by 1250 and noise of 0.002 rad
+# on the joint readings took the default checkpoint's where did I leave it from 16/16 to
+# 3/16 (with 0.01: 16/16; docs/models.md, "Sensor noise"). Until 2026-12-05 it was 1e-4.
+MIN_RANGE = 1e-2
 
 
 class MinMaxNormalizer(nn.Module):
