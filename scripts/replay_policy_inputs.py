@@ -155,14 +155,19 @@ def _choice(weights: list, k: int, slots: int) -> list | None:
     return [what, round(float(weights[k][i]), 3)]
 
 
+def _number(x: float | None) -> str:
+    return 'none (no chunk to compare)' if x is None else f'{x:.2g}'
+
+
 def report(result: dict) -> str:
+    """The comparison as lines of text (the pointer's choices in the act phase only)."""
     r, d = result, result['inputs']
     lines = [f"{r['task']} seed {r['seed']}: {r['graph_steps']} steps through the graph; in "
              f"one process {r['in_process_steps']} steps, "
              f"{'success' if r['in_process_success'] else 'failure'}",
              f"replayed actions against the node's (the rows it executed): median max|diff| "
-             f"{r['replay']['action_median_diff']:.2g}, {r['replay']['chunks_apart']} of "
-             f"{r['replay']['chunks']} chunks more than 0.01 apart",
+             f"{_number(r['replay']['action_median_diff'])}, {r['replay']['chunks_apart']} "
+             f"of {r['replay']['chunks']} chunks more than 0.01 apart",
              f"inputs: first differing slots at step {d['first_objects']}, proprio at step "
              f"{d['first_proprio']}; before the act phase {d['objects_before_act']} of "
              f"{d['steps_before_act']} steps differ in their slots",
