@@ -82,29 +82,47 @@ def make_env(task: str, seed: int, mode: str, knobs: dict[str, Any] | None = Non
     return sim_make_env(task, seed=seed, mode=mode, **(knobs or {}))
 
 
-class SlotShuffledEnv:
-    """An env whose observations carry the object slots in a fixed random order (one
-    permutation per episode, drawn from `seed`); everything else is the wrapped env's."""
+class ObservationWrapper:
+    """An env that changes only what the policy observes, not the simulation: a subclass
+    maps each observation (`observe`) and may look at an episode's first one before that
+    (`begin`); everything else is the wrapped env's."""
 
-    def __init__(self, env: Any, seed: int) -> None:
+    def __init__(self, env: Any) -> None:
         self.env = env
-        self.rng = np.random.default_rng([seed, 0x510])
-        self.order: np.ndarray | None = None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.env, name)
 
-    def _shuffled(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return dict(obs, objects=obs['objects'][self.order])
+    def begin(self, obs: dict[str, np.ndarray]) -> None:
+        """A new episode starts with `obs` (before it is observed)."""
+
+    def observe(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        raise NotImplementedError
 
     def reset(self) -> dict[str, np.ndarray]:
         obs = self.env.reset()
-        self.order = self.rng.permutation(len(obs['objects']))
-        return self._shuffled(obs)
+        self.begin(obs)
+        return self.observe(obs)
 
     def step(self, action: np.ndarray) -> tuple[dict[str, np.ndarray], bool, Any]:
         obs, done, info = self.env.step(action)
-        return self._shuffled(obs), done, info
+        return self.observe(obs), done, info
+
+
+class SlotShuffledEnv(ObservationWrapper):
+    """An env whose observations carry the object slots in a fixed random order (one
+    permutation per episode, drawn from `seed`); everything else is the wrapped env's."""
+
+    def __init__(self, env: Any, seed: int) -> None:
+        super().__init__(env)
+        self.rng = np.random.default_rng([seed, 0x510])
+        self.order: np.ndarray | None = None
+
+    def begin(self, obs: dict[str, np.ndarray]) -> None:
+        self.order = self.rng.permutation(len(obs['objects']))
+
+    def observe(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return dict(obs, objects=obs['objects'][self.order])
 
 
 def check_noise(sd: float) -> float:
@@ -114,34 +132,24 @@ def check_noise(sd: float) -> float:
     return float(sd)
 
 
-class ProprioNoiseEnv:
+class ProprioNoiseEnv(ObservationWrapper):
     """An env whose observations carry Gaussian noise of standard deviation `sd` on the
     proprioception (joint angles in radians, finger opening, end-effector pose in metres and
     radians), as a robot's encoders and pose estimate give it; drawn afresh every step from
     `seed`. The simulated state is the wrapped env's: only what the policy reads is noisy."""
 
     def __init__(self, env: Any, sd: float, seed: int) -> None:
-        self.env = env
+        super().__init__(env)
         self.sd = check_noise(sd)
         self.rng = np.random.default_rng([seed, 0x9A0])
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.env, name)
-
-    def _noisy(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def observe(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         proprio = np.asarray(obs['proprio'], np.float32)
         noise = self.rng.normal(0.0, self.sd, proprio.shape).astype(np.float32)
         return dict(obs, proprio=proprio + noise)
 
-    def reset(self) -> dict[str, np.ndarray]:
-        return self._noisy(self.env.reset())
 
-    def step(self, action: np.ndarray) -> tuple[dict[str, np.ndarray], bool, Any]:
-        obs, done, info = self.env.step(action)
-        return self._noisy(obs), done, info
-
-
-class GraphInputsEnv:
+class GraphInputsEnv(ObservationWrapper):
     """An env whose observations differ from the simulator's as the ROS graph's do for the
     action-expert node: the object slots are one step old (the node's 'image' trigger pairs
     a frame with the newest perception output, made from the frame before). Everything else
@@ -149,24 +157,16 @@ class GraphInputsEnv:
     the sim bridge publishes before each frame (/joint_states, /sim/ee_pose)."""
 
     def __init__(self, env: Any) -> None:
-        self.env = env
+        super().__init__(env)
         self.previous_objects: np.ndarray | None = None
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.env, name)
+    def begin(self, obs: dict[str, np.ndarray]) -> None:
+        self.previous_objects = None
 
-    def _as_graph(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def observe(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         objects = obs['objects'] if self.previous_objects is None else self.previous_objects
         self.previous_objects = np.array(obs['objects'])
         return dict(obs, objects=objects)
-
-    def reset(self) -> dict[str, np.ndarray]:
-        self.previous_objects = None
-        return self._as_graph(self.env.reset())
-
-    def step(self, action: np.ndarray) -> tuple[dict[str, np.ndarray], bool, Any]:
-        obs, done, info = self.env.step(action)
-        return self._as_graph(obs), done, info
 
 
 def chance_ceiling(task: str, knobs: dict[str, Any] | None = None) -> float | None:
