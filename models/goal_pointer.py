@@ -100,3 +100,19 @@ class GoalPointer(nn.Module):
         """The pointing weights from `forward`'s logits (N, K') and which slots may be
         pointed at (N, K') bool: softmax over the visible slots, all zero without one."""
         return logits.softmax(-1) * visible.to(logits.dtype)
+
+
+def watch_logits(net: nn.Module, sink) -> object:
+    """For diagnostics (scripts/probe_pointer.py, scripts/replay_policy_inputs.py): wrap
+    ``net.point`` (``MemoryDiffusionNet.point``) so that every call hands its slot logits
+    (B, K, or K + M*K with the bank pointer; None without a pointer) to ``sink``; -> the
+    original method, to assign back to ``net.point`` when done."""
+    point = net.point
+
+    def watched(*args, **kwargs):
+        out = point(*args, **kwargs)
+        sink(out[1])
+        return out
+
+    net.point = watched
+    return point

@@ -50,7 +50,7 @@ from models.episodes import (  # noqa: E402
     find_episode_files,
     load_episode,
 )
-from models.goal_pointer import POSITION  # noqa: E402
+from models.goal_pointer import POSITION, watch_logits  # noqa: E402
 from models.train import parse_seeds  # noqa: E402
 
 LAST_OFFSET = 6  # offsets from here on are pooled
@@ -97,15 +97,7 @@ def probe_task(net, text: dict[str, np.ndarray], episodes, batches: int, seed: i
 
 def capture_logits(net, captured: dict):
     """Wrap net.point so that its slot logits land in captured['logits']; -> the original."""
-    point = net.point
-
-    def capture(*args):
-        out = point(*args)
-        captured['logits'] = out[1]
-        return out
-
-    net.point = capture
-    return point
+    return watch_logits(net, lambda logits: captured.__setitem__('logits', logits))
 
 
 def probe_after_contacts(net, text: dict[str, np.ndarray], episodes

@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from memory_nodes.policy_inputs import load_policy_inputs  # noqa: E402
 from models import DEFAULT_CHECKPOINT, load_policy  # noqa: E402
 from models.evaluate import DELAY_PHASE, INPUTS, make_env, stack_obs, wrap_inputs  # noqa: E402
+from models.goal_pointer import watch_logits  # noqa: E402
 
 ACT_PHASE = DELAY_PHASE + 1  # sim.dataset.PHASE_NAMES: cue, delay, act
 
@@ -51,16 +52,9 @@ def watch_pointer(policy) -> list:
     """Record the goal pointer's slot weights (K + stored slots) at every fuse of `policy`;
     -> the list it fills (stays empty for a network without a pointer)."""
     seen = []
-    if policy.net.pointer is None:
-        return seen
-    point = policy.net.point
-
-    def recorded(*args, **kwargs):
-        cond, logits = point(*args, **kwargs)
-        seen.append(torch.softmax(logits.float(), -1)[0].cpu().numpy())
-        return cond, logits
-
-    policy.net.point = recorded
+    if policy.net.pointer is not None:
+        watch_logits(policy.net, lambda logits: seen.append(
+            torch.softmax(logits.float(), -1)[0].cpu().numpy()))
     return seen
 
 
