@@ -14,9 +14,10 @@ from torch import nn
 # (metres, radians, colour and flags in [0, 1]) 0.01 is 1 cm, 0.6 degrees, 1 % of a colour:
 # a feature that varied less while the demonstrations were recorded carries no answer, and
 # scaled to [-1, 1] its span would amplify a robot's sensor noise. It did: the simulated
-# arm's joint 3 moves within +-0.0008 rad, so its span scaled by 1250 and noise of 0.002 rad
-# on the joint readings took the default checkpoint's where did I leave it from 16/16 to
-# 3/16 (with 0.01: 16/16; docs/models.md, "Sensor noise"). Until 2026-12-05 it was 1e-4.
+# arm's joint 3 moves within +-0.0008 rad, so its span scaled it by about 1,300 and 0.002 rad
+# of noise on the proprioception took the default checkpoint's where did I leave it from
+# 92 % to 14 % (with 0.01: 94 %; docs/models.md, "Sensor noise"). Until 2026-12-05 it was
+# 1e-4.
 MIN_RANGE = 1e-2
 
 
