@@ -38,8 +38,9 @@ colour with nine cubes, where a policy trained on three is tested beyond its tra
 the chance ceiling is then that of the knobs.
 `--proprio-noise SD` adds Gaussian noise of that standard deviation to the proprioception
 the policy reads (joint angles, finger opening, end-effector pose: radians and metres),
-drawn every step, as a robot's encoders give it (`ProprioNoiseEnv`); the simulation itself
-is not disturbed.
+drawn every step, as a robot's encoders give it; `--object-noise SD` to the visible object
+slots' positions (metres), `--image-noise SD` to the camera pixels (grey levels)
+(`SensorNoiseEnv`); the simulation itself is not disturbed.
 Envs of one task run in lock step in batches (`--batch`), one policy call per step.
 """
 
@@ -58,6 +59,8 @@ import torch
 
 from memory_nodes.file_safety import write_private_text
 from models.checkpoint import load_checkpoint
+from models.config import EncoderConfig
+from models.goal_pointer import POSITION, VISIBLE
 from models.policy import MemoryDiffusionPolicy, pick_device
 from models.synthetic import CHANCE_CEILING, TASK_NAME, SyntheticCupsEnv
 from models.text_encoder import InstructionEncoder
@@ -125,28 +128,49 @@ class SlotShuffledEnv(ObservationWrapper):
         return dict(obs, objects=obs['objects'][self.order])
 
 
-def check_noise(sd: float) -> float:
+def check_noise(sd: float, name: str = 'proprio_noise') -> float:
     """`sd` as a noise standard deviation: finite and >= 0, else a ValueError naming it."""
     if not (np.isfinite(sd) and sd >= 0.0):
-        raise ValueError(f'proprio_noise={sd!r}: expected a finite standard deviation >= 0')
+        raise ValueError(f'{name}={sd!r}: expected a finite standard deviation >= 0')
     return float(sd)
 
 
-class ProprioNoiseEnv(ObservationWrapper):
-    """An env whose observations carry Gaussian noise of standard deviation `sd` on the
-    proprioception (joint angles in radians, finger opening, end-effector pose in metres and
-    radians), as a robot's encoders and pose estimate give it; drawn afresh every step from
-    `seed`. The simulated state is the wrapped env's: only what the policy reads is noisy."""
+class SensorNoiseEnv(ObservationWrapper):
+    """An env whose observations carry Gaussian sensor noise, drawn afresh every step from
+    `seed`: `proprio` (standard deviation in radians and metres) on the proprioception
+    (joint angles, finger opening, end-effector pose), as a robot's encoders and pose
+    estimate give it; `objects` (metres) on the position of every visible object slot, as a
+    depth camera's jitter moves a segment's centroid; `images` (grey levels of 255) on every
+    camera image's pixels, rounded and clipped back to uint8. The simulated state is the
+    wrapped env's: only what the policy reads is noisy."""
 
-    def __init__(self, env: Any, sd: float, seed: int) -> None:
+    def __init__(self, env: Any, seed: int, proprio: float = 0.0, objects: float = 0.0,
+                 images: float = 0.0) -> None:
         super().__init__(env)
-        self.sd = check_noise(sd)
+        self.proprio = check_noise(proprio, 'proprio_noise')
+        self.objects = check_noise(objects, 'object_noise')
+        self.images = check_noise(images, 'image_noise')
         self.rng = np.random.default_rng([seed, 0x9A0])
 
     def observe(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        proprio = np.asarray(obs['proprio'], np.float32)
-        noise = self.rng.normal(0.0, self.sd, proprio.shape).astype(np.float32)
-        return dict(obs, proprio=proprio + noise)
+        out = dict(obs)
+        if self.proprio > 0.0:
+            proprio = np.asarray(obs['proprio'], np.float32)
+            out['proprio'] = proprio + self.rng.normal(0.0, self.proprio, proprio.shape
+                                                       ).astype(np.float32)
+        if self.objects > 0.0:
+            objects = np.array(obs['objects'], np.float32)
+            visible = objects[:, VISIBLE] > 0.5
+            jitter = self.rng.normal(0.0, self.objects, (int(visible.sum()), 3))
+            objects[visible, POSITION] += jitter.astype(np.float32)
+            out['objects'] = objects
+        if self.images > 0.0:
+            for key in EncoderConfig.cameras:
+                image = np.asarray(obs.get(key, ()))
+                if image.size:
+                    noisy = image + self.rng.normal(0.0, self.images, image.shape)
+                    out[key] = np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
+        return out
 
 
 class GraphInputsEnv(ObservationWrapper):
@@ -267,11 +291,12 @@ def evaluate(checkpoint: Path, tasks: list[str], seeds: list[int],
              slot_order: str = 'task', inputs: str = 'sim',
              inference_steps: int | None = None,
              knobs: dict[str, Any] | None = None,
-             proprio_noise: float = 0.0) -> dict[str, Any]:
+             proprio_noise: float = 0.0, object_noise: float = 0.0,
+             image_noise: float = 0.0) -> dict[str, Any]:
     """Success per task and variant; `knobs` (e.g. {'num_candidates': 9}) set a difficulty
     knob of every task evaluated (a task without that knob is refused, naming it);
-    `proprio_noise` > 0 adds sensor noise of that standard deviation to the proprioception
-    the policy reads (`ProprioNoiseEnv`)."""
+    `proprio_noise`, `object_noise`, `image_noise` > 0 add sensor noise of that standard
+    deviation to what the policy reads (`SensorNoiseEnv`)."""
     from tqdm import tqdm
 
     dev = pick_device(device)
@@ -285,12 +310,15 @@ def evaluate(checkpoint: Path, tasks: list[str], seeds: list[int],
         raise ValueError(f"slot_order={slot_order!r}: expected 'task' or 'shuffled'")
     if inputs not in INPUTS:
         raise ValueError(f'inputs={inputs!r}: expected one of {INPUTS}')
-    check_noise(proprio_noise)
+    noise = {'proprio': check_noise(proprio_noise, 'proprio_noise'),
+             'objects': check_noise(object_noise, 'object_noise'),
+             'images': check_noise(image_noise, 'image_noise')}
     results: dict[str, Any] = {'checkpoint': str(checkpoint), 'seeds': [min(seeds), max(seeds)],
                                'slot_order': slot_order, 'inputs': inputs,
                                'episodes_per_cell': len(seeds), 'trained_on': meta,
                                'replan_every': replan or diff.n_action_steps,
                                'knobs': dict(knobs or {}), 'proprio_noise': proprio_noise,
+                               'object_noise': object_noise, 'image_noise': image_noise,
                                'inference_steps': net.cfg.diffusion.inference_steps,
                                'tasks': {}}
     overlap = sorted(trained_seeds(meta) & set(seeds))
@@ -314,9 +342,8 @@ def evaluate(checkpoint: Path, tasks: list[str], seeds: list[int],
                 if slot_order == 'shuffled':
                     envs = [SlotShuffledEnv(env, s) for env, s in zip(envs, chunk)]
                 envs = wrap_inputs(envs, inputs, net.cfg.encoder.object_slots)
-                if proprio_noise > 0.0:
-                    envs = [ProprioNoiseEnv(env, proprio_noise, s)
-                            for env, s in zip(envs, chunk)]
+                if any(sd > 0.0 for sd in noise.values()):
+                    envs = [SensorNoiseEnv(env, s, **noise) for env, s in zip(envs, chunk)]
                 successes += run_episodes(policy, envs, ablation)
                 bar.set_postfix(success=f'{np.mean(successes):.2f}')
             row[variant] = float(np.mean(successes))
@@ -388,7 +415,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--proprio-noise', type=float, default=0.0, metavar='SD',
                    help='Gaussian noise of this standard deviation (radians, metres) on the '
                         "proprioception the policy reads, as a robot's sensors give it "
-                        '(ProprioNoiseEnv); 0: none')
+                        '(SensorNoiseEnv); 0: none')
+    p.add_argument('--object-noise', type=float, default=0.0, metavar='SD',
+                   help='Gaussian noise of this standard deviation (metres) on the position '
+                        "of every visible object slot, as a depth camera's jitter gives it "
+                        '(SensorNoiseEnv); 0: none')
+    p.add_argument('--image-noise', type=float, default=0.0, metavar='SD',
+                   help='Gaussian noise of this standard deviation (grey levels of 255) on '
+                        'every camera pixel (SensorNoiseEnv); 0: none')
     p.add_argument('--no-progress', action='store_true')
     return p
 
@@ -420,7 +454,8 @@ def main(argv: list[str] | None = None) -> int:
                        progress=not args.no_progress, text_cache=args.text_cache,
                        replan_every=args.replan_every, slot_order=args.slot_order,
                        inputs=args.inputs, inference_steps=args.inference_steps,
-                       knobs=knobs, proprio_noise=args.proprio_noise)
+                       knobs=knobs, proprio_noise=args.proprio_noise,
+                       object_noise=args.object_noise, image_noise=args.image_noise)
     table = markdown_table(results)
     print(table)
     if args.out:

@@ -186,11 +186,11 @@ def test_knobs_reach_the_sim_task_and_its_chance_ceiling(tmp_path):
         make_env(TASK_NAME, 100, 'memory', {'num_candidates': 9})
 
 
-def test_proprio_noise_disturbs_what_the_policy_reads_not_the_simulation():
-    from models.evaluate import ProprioNoiseEnv, make_env
+def test_sensor_noise_disturbs_what_the_policy_reads_not_the_simulation():
+    from models.evaluate import SensorNoiseEnv, make_env
 
     plain = make_env(TASK_NAME, 7, 'memory')
-    noisy = ProprioNoiseEnv(make_env(TASK_NAME, 7, 'memory'), 0.01, 7)
+    noisy = SensorNoiseEnv(make_env(TASK_NAME, 7, 'memory'), 7, proprio=0.01)
     diffs = [noisy.reset()['proprio'] - plain.reset()['proprio']]
     for _ in range(30):
         action = np.zeros(5, np.float32)
@@ -198,14 +198,37 @@ def test_proprio_noise_disturbs_what_the_policy_reads_not_the_simulation():
         obs_n, _, _ = noisy.step(action)
         diffs.append(obs_n['proprio'] - obs_p['proprio'])
         assert np.array_equal(obs_n['objects'], obs_p['objects'])
+        assert np.array_equal(obs_n['rgb'], obs_p['rgb'])
         if done:
             break
     diffs = np.concatenate(diffs)
     assert 0.007 < diffs.std() < 0.013 and abs(diffs.mean()) < 0.005
     assert np.array_equal(noisy.env.reset()['proprio'], plain.reset()['proprio'])  # unwrapped
-    for bad in (-0.1, float('nan')):
-        with pytest.raises(ValueError, match=f'proprio_noise={bad!r}'):
-            ProprioNoiseEnv(plain, bad, 0)
+    for name, bad in (('proprio', -0.1), ('object', float('nan')), ('image', -1.0)):
+        key = {'object': 'objects', 'image': 'images'}.get(name, name)
+        with pytest.raises(ValueError, match=f'{name}_noise={bad!r}'):
+            SensorNoiseEnv(plain, 0, **{key: bad})
+
+
+def test_object_and_image_noise_move_visible_slots_and_pixels_only():
+    from models.evaluate import SensorNoiseEnv, make_env
+    from models.goal_pointer import POSITION, VISIBLE
+
+    env = make_env(TASK_NAME, 3, 'memory')
+    plain = env.reset()
+    plain['objects'][-1] = 0.0   # a slot with nothing seen in it
+    noisy = SensorNoiseEnv(env, 3, objects=0.005, images=4.0).observe(plain)
+    assert np.array_equal(noisy['proprio'], plain['proprio'])
+    visible = plain['objects'][:, VISIBLE] > 0.5
+    assert visible.sum() == len(visible) - 1
+    moved = noisy['objects'] - plain['objects']
+    assert np.array_equal(moved[~visible], np.zeros_like(moved[~visible]))  # empty stays empty
+    others = np.ones(moved.shape[1], bool)
+    others[POSITION] = False
+    assert not moved[:, others].any()   # colour, class, state untouched
+    assert 0.002 < moved[visible][:, POSITION].std() < 0.009
+    pixels = noisy['rgb'].astype(np.int16) - plain['rgb']
+    assert noisy['rgb'].dtype == np.uint8 and 2.5 < pixels.std() < 5.5
 
 
 def test_the_shipped_policy_keeps_its_memory_under_sensor_noise():
