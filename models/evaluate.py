@@ -39,8 +39,9 @@ the chance ceiling is then that of the knobs.
 `--proprio-noise SD` adds Gaussian noise of that standard deviation to the proprioception
 the policy reads (joint angles, finger opening, end-effector pose: radians and metres),
 drawn every step, as a robot's encoders give it; `--object-noise SD` to the visible object
-slots' positions (metres), `--image-noise SD` to the camera pixels (grey levels)
-(`SensorNoiseEnv`); the simulation itself is not disturbed.
+slots' positions (metres), `--image-noise SD` to the camera pixels (grey levels);
+`--object-dropout P` hides each visible slot with probability P per step, as a detector's
+misses do (`SensorNoiseEnv`); the simulation itself is not disturbed.
 Envs of one task run in lock step in batches (`--batch`), one policy call per step.
 """
 
@@ -135,21 +136,31 @@ def check_noise(sd: float, name: str = 'proprio_noise') -> float:
     return float(sd)
 
 
+def check_probability(p: float, name: str) -> float:
+    """`p` as a probability in [0, 1), else a ValueError naming it."""
+    if not (np.isfinite(p) and 0.0 <= p < 1.0):
+        raise ValueError(f'{name}={p!r}: expected a probability in [0, 1)')
+    return float(p)
+
+
 class SensorNoiseEnv(ObservationWrapper):
     """An env whose observations carry Gaussian sensor noise, drawn afresh every step from
     `seed`: `proprio` (standard deviation in radians and metres) on the proprioception
     (joint angles, finger opening, end-effector pose), as a robot's encoders and pose
     estimate give it; `objects` (metres) on the position of every visible object slot, as a
     depth camera's jitter moves a segment's centroid; `images` (grey levels of 255) on every
-    camera image's pixels, rounded and clipped back to uint8. The simulated state is the
-    wrapped env's: only what the policy reads is noisy."""
+    camera image's pixels, rounded and clipped back to uint8; `dropout` (a probability) that
+    a visible object slot reads as not seen this step (all its features zero), as a
+    detector misses an object now and then. The simulated state is the wrapped env's: only
+    what the policy reads is noisy."""
 
     def __init__(self, env: Any, seed: int, proprio: float = 0.0, objects: float = 0.0,
-                 images: float = 0.0) -> None:
+                 images: float = 0.0, dropout: float = 0.0) -> None:
         super().__init__(env)
         self.proprio = check_noise(proprio, 'proprio_noise')
         self.objects = check_noise(objects, 'object_noise')
         self.images = check_noise(images, 'image_noise')
+        self.dropout = check_probability(dropout, 'object_dropout')
         self.rng = np.random.default_rng([seed, 0x9A0])
 
     def observe(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -163,6 +174,11 @@ class SensorNoiseEnv(ObservationWrapper):
             visible = objects[:, VISIBLE] > 0.5
             jitter = self.rng.normal(0.0, self.objects, (int(visible.sum()), 3))
             objects[visible, POSITION] += jitter.astype(np.float32)
+            out['objects'] = objects
+        if self.dropout > 0.0:
+            objects = np.array(out['objects'], np.float32)
+            missed = (objects[:, VISIBLE] > 0.5) & (self.rng.random(len(objects)) < self.dropout)
+            objects[missed] = 0.0
             out['objects'] = objects
         if self.images > 0.0:
             for key in EncoderConfig.cameras:
@@ -292,11 +308,12 @@ def evaluate(checkpoint: Path, tasks: list[str], seeds: list[int],
              inference_steps: int | None = None,
              knobs: dict[str, Any] | None = None,
              proprio_noise: float = 0.0, object_noise: float = 0.0,
-             image_noise: float = 0.0) -> dict[str, Any]:
+             image_noise: float = 0.0, object_dropout: float = 0.0) -> dict[str, Any]:
     """Success per task and variant; `knobs` (e.g. {'num_candidates': 9}) set a difficulty
     knob of every task evaluated (a task without that knob is refused, naming it);
     `proprio_noise`, `object_noise`, `image_noise` > 0 add sensor noise of that standard
-    deviation to what the policy reads (`SensorNoiseEnv`)."""
+    deviation to what the policy reads, `object_dropout` > 0 hides a visible object slot
+    with that probability per step (`SensorNoiseEnv`)."""
     from tqdm import tqdm
 
     dev = pick_device(device)
@@ -312,13 +329,15 @@ def evaluate(checkpoint: Path, tasks: list[str], seeds: list[int],
         raise ValueError(f'inputs={inputs!r}: expected one of {INPUTS}')
     noise = {'proprio': check_noise(proprio_noise, 'proprio_noise'),
              'objects': check_noise(object_noise, 'object_noise'),
-             'images': check_noise(image_noise, 'image_noise')}
+             'images': check_noise(image_noise, 'image_noise'),
+             'dropout': check_probability(object_dropout, 'object_dropout')}
     results: dict[str, Any] = {'checkpoint': str(checkpoint), 'seeds': [min(seeds), max(seeds)],
                                'slot_order': slot_order, 'inputs': inputs,
                                'episodes_per_cell': len(seeds), 'trained_on': meta,
                                'replan_every': replan or diff.n_action_steps,
                                'knobs': dict(knobs or {}), 'proprio_noise': proprio_noise,
                                'object_noise': object_noise, 'image_noise': image_noise,
+                               'object_dropout': object_dropout,
                                'inference_steps': net.cfg.diffusion.inference_steps,
                                'tasks': {}}
     overlap = sorted(trained_seeds(meta) & set(seeds))
@@ -423,6 +442,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--image-noise', type=float, default=0.0, metavar='SD',
                    help='Gaussian noise of this standard deviation (grey levels of 255) on '
                         'every camera pixel (SensorNoiseEnv); 0: none')
+    p.add_argument('--object-dropout', type=float, default=0.0, metavar='P',
+                   help='probability per step that a visible object slot reads as not seen, '
+                        'as a detector misses an object now and then (SensorNoiseEnv); 0: none')
     p.add_argument('--no-progress', action='store_true')
     return p
 
@@ -455,7 +477,8 @@ def main(argv: list[str] | None = None) -> int:
                        replan_every=args.replan_every, slot_order=args.slot_order,
                        inputs=args.inputs, inference_steps=args.inference_steps,
                        knobs=knobs, proprio_noise=args.proprio_noise,
-                       object_noise=args.object_noise, image_noise=args.image_noise)
+                       object_noise=args.object_noise, image_noise=args.image_noise,
+                       object_dropout=args.object_dropout)
     table = markdown_table(results)
     print(table)
     if args.out:

@@ -231,6 +231,27 @@ def test_object_and_image_noise_move_visible_slots_and_pixels_only():
     assert noisy['rgb'].dtype == np.uint8 and 2.5 < pixels.std() < 5.5
 
 
+def test_object_dropout_hides_whole_visible_slots_at_its_rate():
+    from models.evaluate import SensorNoiseEnv, make_env
+    from models.goal_pointer import VISIBLE
+
+    env = make_env(TASK_NAME, 4, 'memory')
+    obs = env.reset()
+    obs['objects'][-1] = 0.0
+    noisy = SensorNoiseEnv(env, 4, dropout=0.25)
+    hidden = []
+    for _ in range(200):
+        objects = noisy.observe(obs)['objects']
+        shown = objects[:, VISIBLE] > 0.5
+        assert np.array_equal(objects[shown], obs['objects'][shown])   # seen ones unchanged
+        assert not objects[~shown].any()                               # missed ones all zero
+        hidden.append(~shown[:-1])
+    assert 0.18 < np.mean(hidden) < 0.32
+    for bad in (1.0, -0.1, float('nan')):
+        with pytest.raises(ValueError, match=f'object_dropout={bad!r}'):
+            SensorNoiseEnv(env, 0, dropout=bad)
+
+
 def test_the_shipped_policy_keeps_its_memory_under_sensor_noise():
     """Where did I leave it with 0.002 (rad, m) of noise on the proprioception: the default
     finds the drawer in 3 of these 4 episodes; when the normaliser still scaled joint 3
