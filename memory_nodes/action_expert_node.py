@@ -116,6 +116,11 @@ class ActionExpertNode(LifecycleNode):
         p['inference_steps'] = declare(self, 'inference_steps', 0,
                                        "DDIM steps per chunk (0 = the checkpoint's)",
                                        read_only=True, min_value=0, max_value=100)
+        p['hold_missed_steps'] = declare(
+            self, 'hold_missed_steps', 0,
+            'an object slot its track misses for at most this many policy steps in a row '
+            'shows its last features (0 = off; models/slot_hold.py)',
+            read_only=True, min_value=0, max_value=100)
         p['initial_ee_pose'] = declare(
             self, 'initial_ee_pose', [0.32, 0.0, 0.30, 0.0],
             'x, y, z, yaw of the end effector at the start of an episode (the rest pose), '
@@ -185,7 +190,8 @@ class ActionExpertNode(LifecycleNode):
                                              None if p['device'] == 'auto' else p['device'],
                                              memory=p['use_memory_bank'], seed=p['seed'],
                                              inference_steps=p['inference_steps'] or None,
-                                             replan_every=p['replan_every'] or None)
+                                             replan_every=p['replan_every'] or None,
+                                             hold_missed_steps=p['hold_missed_steps'])
             enc = self.policy.cfg.encoder
             proprio = len(p['joint_names']) + 1 + 4
             if enc.proprio_dim != proprio:
@@ -277,7 +283,9 @@ class ActionExpertNode(LifecycleNode):
         self.get_logger().info(f'policy loaded on {self.policy.device}; memory bank '
                                f'{"on" if p["use_memory_bank"] else "off"}; '
                                f'{diff.inference_steps} {diff.scheduler.upper()} steps per chunk, '
-                               f'a chunk every {self.policy.replan_every} policy steps')
+                               f'a chunk every {self.policy.replan_every} policy steps; '
+                               f'object slots missed for up to '
+                               f'{self.policy.slot_hold.steps} steps held')
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state):

@@ -32,7 +32,8 @@ def load_policy(path: str | Path | None = None, device: str | None = None,
                 memory: bool = True, batch: int = 1,
                 seed: int | None = None,
                 replan_every: int | None = None,
-                inference_steps: int | None = None) -> MemoryDiffusionPolicy:
+                inference_steps: int | None = None,
+                hold_missed_steps: int = 0) -> MemoryDiffusionPolicy:
     """Load a checkpoint folder (default: DEFAULT_CHECKPOINT) as a closed-loop policy.
 
     path: folder with model.safetensors + config.json (+ text_cache.json: instruction
@@ -41,6 +42,8 @@ def load_policy(path: str | Path | None = None, device: str | None = None,
     memory=False runs the same network with the bank cleared every step (the ablation).
     replan_every: predict a new chunk every this many steps (None: the checkpoint's config).
     inference_steps: DDIM / DPM-Solver steps per chunk (None: the checkpoint's config).
+    hold_missed_steps: an object slot missed for at most this many steps in a row shows its
+    last features (models/slot_hold.py; 0: off).
     Call `policy.reset(instruction)` at the start of each episode, then
     `policy.select_action(obs)` every control step (see docs/models.md for `obs`).
     """
@@ -65,7 +68,7 @@ def load_policy(path: str | Path | None = None, device: str | None = None,
                                   '{instruction: vector}')
         text = InstructionEncoder(cache={t: np.asarray(v, np.float32) for t, v in data.items()})
     return MemoryDiffusionPolicy(net, text, dev, memory=memory, batch=batch, seed=seed,
-                                 replan_every=replan_every)
+                                 replan_every=replan_every, hold_missed_steps=hold_missed_steps)
 
 
 __all__ = ['DEFAULT_CHECKPOINT', 'load_policy']

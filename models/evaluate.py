@@ -308,12 +308,14 @@ def evaluate(checkpoint: Path, tasks: list[str], seeds: list[int],
              inference_steps: int | None = None,
              knobs: dict[str, Any] | None = None,
              proprio_noise: float = 0.0, object_noise: float = 0.0,
-             image_noise: float = 0.0, object_dropout: float = 0.0) -> dict[str, Any]:
+             image_noise: float = 0.0, object_dropout: float = 0.0,
+             hold_missed_steps: int = 0) -> dict[str, Any]:
     """Success per task and variant; `knobs` (e.g. {'num_candidates': 9}) set a difficulty
     knob of every task evaluated (a task without that knob is refused, naming it);
     `proprio_noise`, `object_noise`, `image_noise` > 0 add sensor noise of that standard
     deviation to what the policy reads, `object_dropout` > 0 hides a visible object slot
-    with that probability per step (`SensorNoiseEnv`)."""
+    with that probability per step (`SensorNoiseEnv`); `hold_missed_steps` > 0 lets the
+    policy bridge a slot missed for that many steps (`models.slot_hold`)."""
     from tqdm import tqdm
 
     dev = pick_device(device)
@@ -338,6 +340,7 @@ def evaluate(checkpoint: Path, tasks: list[str], seeds: list[int],
                                'knobs': dict(knobs or {}), 'proprio_noise': proprio_noise,
                                'object_noise': object_noise, 'image_noise': image_noise,
                                'object_dropout': object_dropout,
+                               'hold_missed_steps': hold_missed_steps,
                                'inference_steps': net.cfg.diffusion.inference_steps,
                                'tasks': {}}
     overlap = sorted(trained_seeds(meta) & set(seeds))
@@ -355,7 +358,8 @@ def evaluate(checkpoint: Path, tasks: list[str], seeds: list[int],
             for chunk in bar:
                 policy = MemoryDiffusionPolicy(net, text, dev, memory=variant != 'memory_off',
                                                batch=len(chunk), seed=chunk[0],
-                                               replan_every=replan)
+                                               replan_every=replan,
+                                               hold_missed_steps=hold_missed_steps)
                 ablation = variant if variant in ('wiped_at_delay', 'shuffled') else None
                 envs = [make_env(task, s, env_mode, knobs) for s in chunk]
                 if slot_order == 'shuffled':
@@ -445,6 +449,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--object-dropout', type=float, default=0.0, metavar='P',
                    help='probability per step that a visible object slot reads as not seen, '
                         'as a detector misses an object now and then (SensorNoiseEnv); 0: none')
+    p.add_argument('--hold-missed-steps', type=int, default=0, metavar='N',
+                   help='the policy shows a slot missed for at most N steps in a row as it '
+                        'was last seen (models/slot_hold.py); 0: off')
     p.add_argument('--no-progress', action='store_true')
     return p
 
@@ -478,7 +485,8 @@ def main(argv: list[str] | None = None) -> int:
                        inputs=args.inputs, inference_steps=args.inference_steps,
                        knobs=knobs, proprio_noise=args.proprio_noise,
                        object_noise=args.object_noise, image_noise=args.image_noise,
-                       object_dropout=args.object_dropout)
+                       object_dropout=args.object_dropout,
+                       hold_missed_steps=args.hold_missed_steps)
     table = markdown_table(results)
     print(table)
     if args.out:

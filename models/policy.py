@@ -22,6 +22,7 @@ import torch
 from models.episodes import pad_objects
 from models.memory_bank import MemoryBank
 from models.network import MemoryDiffusionNet
+from models.slot_hold import MissedSlotHold
 from models.slot_order import FirstSeenSlots
 from models.text_encoder import InstructionEncoder
 
@@ -41,7 +42,7 @@ class MemoryDiffusionPolicy:
     def __init__(self, net: MemoryDiffusionNet, text_encoder: InstructionEncoder | None = None,
                  device: str | torch.device | None = None, memory: bool = True,
                  batch: int = 1, fast_sampler: bool = True, seed: int | None = None,
-                 replan_every: int | None = None) -> None:
+                 replan_every: int | None = None, hold_missed_steps: int = 0) -> None:
         self.device = pick_device(str(device) if device is not None else None)
         self.net = net.to(self.device).eval()
         self.cfg = net.cfg
@@ -68,6 +69,8 @@ class MemoryDiffusionPolicy:
         self.step = 0
         # the checkpoint's object slot order, built step by step (models/slot_order.py)
         self.slot_order = (FirstSeenSlots(batch) if enc.slot_order == 'first_seen' else None)
+        # a slot missed for at most this many steps keeps its last features (slot_hold.py)
+        self.slot_hold = MissedSlotHold(batch, hold_missed_steps)
 
     # -- episode control -----------------------------------------------------------------
     def reset(self, instruction: str | list[str] | None = None,
@@ -90,6 +93,7 @@ class MemoryDiffusionPolicy:
         self.step = 0
         if self.slot_order is not None:
             self.slot_order.reset()
+        self.slot_hold.reset()
 
     def _check(self, obs: dict[str, np.ndarray]) -> None:
         if self.text is None:
@@ -119,6 +123,7 @@ class MemoryDiffusionPolicy:
                             self.cfg.encoder.object_slots)
         if value.ndim == 2:
             value = value[None]
+        value = self.slot_hold(value)
         return self.slot_order(value) if self.slot_order is not None else value
 
     @torch.no_grad()
@@ -166,8 +171,8 @@ class MemoryDiffusionPolicy:
             if write:
                 self.bank.write(perceptual, cognitive, self.step,
                                 objects if self.bank.objects is not None else None)
-        elif self.slot_order is not None:
-            self._objects(obs)  # a step not encoded still dates what it shows first
+        elif self.slot_order is not None or self.slot_hold.steps:
+            self._objects(obs)  # a step not encoded still dates (and holds) what it shows
         self.step += 1
         return chunk
 
@@ -202,6 +207,8 @@ class MemoryDiffusionPolicy:
             state['text'] = self.text.clone()
         if self.slot_order is not None:
             state['slot_order'] = torch.from_numpy(self.slot_order.state())
+        for k, v in self.slot_hold.state().items():
+            state[f'slot_hold.{k}'] = torch.from_numpy(v)
         return state
 
     def load_memory_state(self, state: dict[str, torch.Tensor]) -> None:
@@ -212,3 +219,5 @@ class MemoryDiffusionPolicy:
             self.text = state['text'].to(self.device)
         if self.slot_order is not None and 'slot_order' in state:
             self.slot_order.load_state(state['slot_order'].numpy())
+        self.slot_hold.load_state({k[10:]: v.numpy() for k, v in state.items()
+                                   if k.startswith('slot_hold.')})

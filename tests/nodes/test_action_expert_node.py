@@ -192,9 +192,10 @@ def test_action_expert_publishes_stamped_chunks_and_survives_bad_input(checkpoin
 
 def test_a_chunk_every_replan_every_policy_steps(checkpoint, tmp_path):
     """replan_every: 3: one chunk per 3 scene images (policy steps 0, 3, 6, ...); the steps
-    between run the policy (bank writes) and are recorded with a NaN chunk."""
+    between run the policy (bank writes) and are recorded with a NaN chunk. (With
+    hold_missed_steps set: it reaches the policy.)"""
     record = tmp_path / 'policy_inputs'
-    proc = _start_node(checkpoint, record, 'replan_every:=3')
+    proc = _start_node(checkpoint, record, 'replan_every:=3', 'hold_missed_steps:=2')
     rclpy.init()
     node, chunks, pub = _peer('action_expert_replan_peer')
     scene, wrist, joints = pub['scene'], pub['wrist'], pub['joints']
@@ -241,6 +242,7 @@ def test_a_chunk_every_replan_every_policy_steps(checkpoint, tmp_path):
     finally:
         out = _stop(node, proc)
     assert 'a chunk every 3 policy steps' in out
+    assert 'missed for up to 2 steps held' in out   # the hold_missed_steps parameter
     assert proc.returncode == 0, out[-2000:]
 
 
