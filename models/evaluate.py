@@ -129,7 +129,7 @@ class SlotShuffledEnv(ObservationWrapper):
         return dict(obs, objects=obs['objects'][self.order])
 
 
-def check_noise(sd: float, name: str = 'proprio_noise') -> float:
+def check_noise(sd: float, name: str) -> float:
     """`sd` as a noise standard deviation: finite and >= 0, else a ValueError naming it."""
     if not (np.isfinite(sd) and sd >= 0.0):
         raise ValueError(f'{name}={sd!r}: expected a finite standard deviation >= 0')
@@ -169,16 +169,14 @@ class SensorNoiseEnv(ObservationWrapper):
             proprio = np.asarray(obs['proprio'], np.float32)
             out['proprio'] = proprio + self.rng.normal(0.0, self.proprio, proprio.shape
                                                        ).astype(np.float32)
-        if self.objects > 0.0:
+        if self.objects > 0.0 or self.dropout > 0.0:
             objects = np.array(obs['objects'], np.float32)
             visible = objects[:, VISIBLE] > 0.5
-            jitter = self.rng.normal(0.0, self.objects, (int(visible.sum()), 3))
-            objects[visible, POSITION] += jitter.astype(np.float32)
-            out['objects'] = objects
-        if self.dropout > 0.0:
-            objects = np.array(out['objects'], np.float32)
-            missed = (objects[:, VISIBLE] > 0.5) & (self.rng.random(len(objects)) < self.dropout)
-            objects[missed] = 0.0
+            if self.objects > 0.0:
+                jitter = self.rng.normal(0.0, self.objects, (int(visible.sum()), 3))
+                objects[visible, POSITION] += jitter.astype(np.float32)
+            if self.dropout > 0.0:
+                objects[visible & (self.rng.random(len(objects)) < self.dropout)] = 0.0
             out['objects'] = objects
         if self.images > 0.0:
             for key in EncoderConfig.cameras:

@@ -36,7 +36,8 @@ class MissedSlotHold:
         self.missed: np.ndarray | None = None   # (B, K) steps since last seen
 
     def __call__(self, objects: np.ndarray) -> np.ndarray:
-        """objects (B, K, D) of this step -> the same, missed slots bridged (a copy)."""
+        """objects (B, K, D) of this step -> the same, missed slots bridged (a copy;
+        with `steps` 0 the array itself)."""
         if objects.ndim != 3 or objects.shape[0] != self.batch:
             raise ValueError(f'objects: shape {objects.shape}, expected ({self.batch}, K, D)')
         if self.steps == 0:

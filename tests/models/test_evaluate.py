@@ -204,9 +204,10 @@ def test_sensor_noise_disturbs_what_the_policy_reads_not_the_simulation():
     diffs = np.concatenate(diffs)
     assert 0.007 < diffs.std() < 0.013 and abs(diffs.mean()) < 0.005
     assert np.array_equal(noisy.env.reset()['proprio'], plain.reset()['proprio'])  # unwrapped
-    for name, bad in (('proprio', -0.1), ('object', float('nan')), ('image', -1.0)):
-        key = {'object': 'objects', 'image': 'images'}.get(name, name)
-        with pytest.raises(ValueError, match=f'{name}_noise={bad!r}'):
+    for key, name, bad in (('proprio', 'proprio_noise', -0.1),
+                           ('objects', 'object_noise', float('nan')),
+                           ('images', 'image_noise', -1.0)):
+        with pytest.raises(ValueError, match=f'{name}={bad!r}'):
             SensorNoiseEnv(plain, 0, **{key: bad})
 
 
